@@ -1,0 +1,1 @@
+"""Custom Rasa NLU graph components for the Achilles assistant."""
