@@ -1,0 +1,66 @@
+# Two commands (README): `make run` runs the assistant, `make test` runs every test.
+# Both set everything up first: venv, pinned dependencies, the offline spaCy
+# pipeline, and a trained model when it is missing or older than its inputs.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/achilles.tar.gz
+
+# ---- configuration: environment variables with documented defaults (README) ----
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export HOST ?= 127.0.0.1
+export RASA_PORT ?= 5005
+export ACTION_PORT ?= 5055
+export WIDGET_PORT ?= 8080
+export CONSOLE_PORT ?= 8090
+export ACTION_SERVER_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/conversations.db
+export LOCK_STORE_TYPE ?= in_memory
+export REDIS_HOST ?= localhost
+export REDIS_PORT ?= 6379
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
+	content/red_flags.yml $(wildcard nlu_components/*.py)
+
+.PHONY: run test setup train validate eval clean
+
+run: setup $(MODEL)
+	@mkdir -p var
+	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
+	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook  (Ctrl-C stops everything)"
+	$(VENV)/bin/honcho start -f Procfile
+
+test: setup $(MODEL)
+	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
+	$(PY) -m pytest tests -q
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+		--fail-on-prediction-errors --out results/core --endpoints endpoints.yml
+
+setup: $(VENV)/.spacy-pipeline
+
+train: setup $(MODEL)
+
+eval: setup $(MODEL)
+	$(PY) eval/evaluate_nlu.py --model $(MODEL) --data eval/heldout_nlu.yml
+
+$(VENV)/.installed: requirements.txt
+	@py=$$(scripts/find_python310.sh) && [ -x $(PY) ] || $$py -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel "setuptools<70"
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.spacy-pipeline: $(VENV)/.installed spacy_pipeline/build_pipeline.py
+	@wheel=$$($(PY) spacy_pipeline/build_pipeline.py build/spacy | tail -n 1) && \
+		$(PY) -m pip install -q --force-reinstall --no-deps "$$wheel"
+	@touch $@
+
+$(MODEL): $(VENV)/.spacy-pipeline $(TRAINING_INPUTS)
+	$(RASA) train --config config.yml --domain domain.yml --data data \
+		--out models --fixed-model-name achilles
+	@touch $@
+
+clean:
+	rm -rf build models results .rasa

@@ -1,0 +1,122 @@
+"""Answering patients' questions from the content file, and the honest fallbacks."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import replies
+from actions.content import get_content
+
+DomainDict = Dict[Text, Any]
+
+# Candidates offered under "Did you mean ...?"
+MAX_SUGGESTIONS = 3
+
+
+class ActionAnswerTopic(Action):
+    """Answers the topic the predicted intent asks for (content/achilles_content.yml)."""
+
+    def name(self) -> Text:
+        return "action_answer_topic"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        content = get_content()
+        topic = content.for_intent(replies.latest_intent(tracker))
+        if topic is None:  # an intent without content: never invent, hand off
+            dispatcher.utter_message(text=replies.handoff_text(
+                content, tracker, "I don't have information on that."))
+            return []
+        buttons = replies.topic_buttons(content, topic.related)
+        buttons += [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON]
+        dispatcher.utter_message(text=replies.topic_text(topic, tracker), buttons=buttons)
+        return []
+
+
+def previous_bot_action(tracker: Tracker) -> Optional[Text]:
+    """The last action (not action_listen) run before the latest user message."""
+    seen_latest_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_latest_user:
+                return None
+            seen_latest_user = True
+        elif seen_latest_user and event.get("event") == "action":
+            if event.get("name") not in ("action_listen", None):
+                return event.get("name")
+    return None
+
+
+class ActionClarifyOrHandoff(Action):
+    """Two-stage fallback: first "Did you mean ...?", on a second miss hand off."""
+
+    def name(self) -> Text:
+        return "action_clarify_or_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        content = get_content()
+        candidates = [
+            content.for_intent(r.get("name"))
+            for r in tracker.latest_message.get("intent_ranking") or []
+        ]
+        candidates = [t for t in candidates if t is not None][:MAX_SUGGESTIONS]
+        if previous_bot_action(tracker) == self.name() or not candidates:
+            dispatcher.utter_message(
+                text=replies.handoff_text(
+                    content, tracker, "Sorry, I still couldn't understand that."),
+                buttons=[replies.APPOINTMENT_BUTTON],
+            )
+            return []
+        buttons = [replies.topic_button(t) for t in candidates]
+        buttons.append({"title": "None of these", "payload": "/request_human"})
+        dispatcher.utter_message(text="Sorry, I'm not sure I understood. Did you mean:",
+                                 buttons=buttons)
+        return []
+
+
+class ActionHandoff(Action):
+    """"Talk to a person" / "Call the office": phone, online form, in-chat request."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            text=replies.handoff_text(get_content(), tracker, "Our staff will be glad to help."),
+            buttons=[replies.APPOINTMENT_BUTTON],
+        )
+        return []
+
+
+class ActionOutOfScope(Action):
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            text=replies.handoff_text(
+                get_content(), tracker,
+                "I can only answer questions about Achilles tendon rupture from our "
+                "practice's information. For anything else,"),
+            buttons=[replies.APPOINTMENT_BUTTON],
+        )
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """Replaces Rasa's default when no policy is confident: hand off, keep going."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=replies.handoff_text(
+            get_content(), tracker, "Sorry, I lost track of our conversation."))
+        return [UserUtteranceReverted()]

@@ -1,0 +1,61 @@
+"""Appointment requests, stored for staff in the project's own database.
+
+The table lives next to Rasa's tracker store (same DATABASE_URL: SQLite file by
+default, PostgreSQL by configuration) so the staff console reads both from one
+place. Phone numbers are stored only here, where staff need them to call back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+appointment_requests = sa.Table(
+    "appointment_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("patient_name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("preferred_time", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("consent", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, server_default="new"),
+    sa.Column("status_changed_by", sa.String(120)),
+    sa.Column("status_changed_at", sa.DateTime(timezone=True)),
+)
+
+
+@lru_cache(maxsize=None)
+def engine_for(database_url: str) -> sa.engine.Engine:
+    url = sa.engine.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(database_url, future=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def save_request(database_url: str, *, conversation_id: str, channel: Optional[str],
+                 patient_name: str, phone: str, preferred_time: str, reason: str,
+                 consent: bool) -> int:
+    with engine_for(database_url).begin() as conn:
+        result = conn.execute(appointment_requests.insert().values(
+            created_at=dt.datetime.now(dt.timezone.utc),
+            conversation_id=conversation_id,
+            channel=channel,
+            patient_name=patient_name,
+            phone=phone,
+            preferred_time=preferred_time,
+            reason=reason,
+            consent=consent,
+            status="new",
+        ))
+        return int(result.inserted_primary_key[0])

@@ -1,0 +1,162 @@
+"""The in-chat appointment request: form validation, consent, submission."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import replies
+from actions.appointment_store import save_request
+from actions.config import load_settings
+from actions.content import get_content
+
+logger = logging.getLogger(__name__)
+
+DomainDict = Dict[Text, Any]
+FORM_SLOTS = ("patient_name", "patient_phone", "preferred_time", "visit_reason",
+              "contact_consent")
+NAME_MAX_CHARS = 80
+FREE_TEXT_MAX_CHARS = 500
+# A topic question typed instead of an answer is answered, then the form re-asks.
+QUESTION_MIN_CONFIDENCE = 0.6
+
+
+def normalise_us_phone(text: Text) -> Optional[Text]:
+    """'310.555.0123', '+1 (310) 555-0123' -> '(310) 555-0123'; None if not a US number."""
+    digits = re.sub(r"\D", "", text or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def clean_text(value: Any) -> Text:
+    return " ".join(str(value or "").split())
+
+
+class ValidateAppointmentForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_appointment_form"
+
+    def answered_question_instead(self, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker) -> bool:
+        """If the patient asked a topic question instead of answering, answer it."""
+        text = tracker.latest_message.get("text")
+        topic = get_content().for_intent(replies.latest_intent(tracker))
+        if (topic is None or not replies.looks_like_question(text)
+                or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE):
+            return False
+        dispatcher.utter_message(text=replies.topic_text(topic, tracker))
+        dispatcher.utter_message(text="Now, back to your appointment request.")
+        return True
+
+    def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if self.answered_question_instead(dispatcher, tracker):
+            return {"patient_name": None}
+        name = clean_text(value)
+        if not name or len(name) > NAME_MAX_CHARS or re.search(r"\d", name) \
+                or len(name.split()) > 6:
+            dispatcher.utter_message(text="Please type just your name, for example: Maria Lopez.")
+            return {"patient_name": None}
+        return {"patient_name": name}
+
+    def validate_patient_phone(self, value: Any, dispatcher: CollectingDispatcher,
+                               tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if self.answered_question_instead(dispatcher, tracker):
+            return {"patient_phone": None}
+        phone = normalise_us_phone(clean_text(value))
+        if phone is None:
+            dispatcher.utter_message(
+                text="That doesn't look like a 10-digit US phone number. Please type it "
+                     "like 310 555 0123, or type \"cancel\" to stop.")
+            return {"patient_phone": None}
+        return {"patient_phone": phone}
+
+    def _free_text(self, slot: Text, value: Any, dispatcher: CollectingDispatcher,
+                   tracker: Tracker) -> Dict[Text, Any]:
+        if self.answered_question_instead(dispatcher, tracker):
+            return {slot: None}
+        text = clean_text(value)
+        if len(text) < 2:
+            dispatcher.utter_message(text="Please type a few words.")
+            return {slot: None}
+        return {slot: text[:FREE_TEXT_MAX_CHARS]}
+
+    def validate_preferred_time(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self._free_text("preferred_time", value, dispatcher, tracker)
+
+    def validate_visit_reason(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        return self._free_text("visit_reason", value, dispatcher, tracker)
+
+
+class ActionAskContactConsent(Action):
+    """Shows what will be sent and asks for explicit consent to be contacted."""
+
+    def name(self) -> Text:
+        return "action_ask_contact_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        slot = tracker.get_slot
+        dispatcher.utter_message(
+            text=(
+                "Here is your request:\n"
+                f"- Name: {slot('patient_name')}\n"
+                f"- Phone: {slot('patient_phone')}\n"
+                f"- Best time: {slot('preferred_time')}\n"
+                f"- Reason: {slot('visit_reason')}\n"
+                "Do you agree that the office may store this and call you at this "
+                "number about an appointment? (yes / no)"
+            ),
+            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
+                     {"title": "No, don't send", "payload": "/deny"}],
+        )
+        return []
+
+
+class ActionSubmitAppointment(Action):
+    def name(self) -> Text:
+        return "action_submit_appointment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        settings = load_settings()
+        reset = [SlotSet(s, None) for s in FORM_SLOTS]
+        if tracker.get_slot("contact_consent") is not True:
+            dispatcher.utter_message(
+                text="Okay, I have not sent anything. You can call the office at "
+                     f"{settings.office_phone} whenever you like.")
+            return reset
+        try:
+            request_id = save_request(
+                settings.database_url,
+                conversation_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel(),
+                patient_name=tracker.get_slot("patient_name"),
+                phone=tracker.get_slot("patient_phone"),
+                preferred_time=tracker.get_slot("preferred_time"),
+                reason=tracker.get_slot("visit_reason"),
+                consent=True,
+            )
+        except Exception:  # the patient must not lose the request silently
+            logger.exception("Could not store the appointment request")
+            dispatcher.utter_message(
+                text="Sorry, I could not send your request because of a technical "
+                     f"problem. Please call the office at {settings.office_phone}.")
+            return reset
+        logger.info("Stored appointment request %s", request_id)
+        first_name = tracker.get_slot("patient_name").split()[0]
+        dispatcher.utter_message(
+            text=f"Thank you, {first_name}. Your request has been sent; the office "
+                 f"will call you at {tracker.get_slot('patient_phone')}. This chat is "
+                 "not watched in real time: if your symptoms get worse, call "
+                 f"{settings.office_phone}, or 911 in an emergency.")
+        return reset

@@ -1,0 +1,51 @@
+"""Reply shaping shared by every action: buttons, hand-off text, channel variants."""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional
+
+from rasa_sdk import Tracker
+
+from actions.content import Content, Topic
+
+SMS_CHANNEL = "twilio"  # name of channels.twilio_sms.SmsInput
+CALL_OFFICE_BUTTON = {"title": "Call the office", "payload": "/request_human"}
+APPOINTMENT_BUTTON = {"title": "Request an appointment", "payload": "/request_appointment"}
+QUESTION_WORDS = (
+    "what", "how", "when", "why", "where", "who", "which", "is", "are", "do",
+    "does", "can", "could", "will", "would", "should", "am", "did",
+)
+
+
+def is_sms(tracker: Tracker) -> bool:
+    return tracker.get_latest_input_channel() == SMS_CHANNEL
+
+
+def topic_button(topic: Topic) -> Dict[str, str]:
+    return {"title": topic.title, "payload": f"/{topic.intent}"}
+
+
+def topic_buttons(content: Content, keys: Iterable[str]) -> List[Dict[str, str]]:
+    return [topic_button(content.topics[k]) for k in keys if k in content.topics]
+
+
+def topic_text(topic: Topic, tracker: Tracker) -> str:
+    """The SMS variant on the SMS channel, the full answer elsewhere."""
+    return topic.short if is_sms(tracker) else topic.answer
+
+
+def handoff_text(content: Content, tracker: Tracker, lead: Optional[str] = None) -> str:
+    body = topic_text(content.contact, tracker)
+    return f"{lead} {body}" if lead else body
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+
+
+def looks_like_question(text: Optional[str]) -> bool:
+    words = (text or "").strip().lower().split()
+    return bool(words) and ("?" in text or words[0] in QUESTION_WORDS)

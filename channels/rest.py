@@ -1,0 +1,79 @@
+"""The REST channel (/webhooks/rest/webhook), hardened for the public internet.
+
+Same request and response format as Rasa's RestInput ({"sender", "message"} in,
+a JSON list of bot messages out), but:
+- malformed requests get a clear 400, never a 500;
+- the message is sanitised (channels/sanitize.py);
+- clients cannot spoof the input channel or attach arbitrary metadata;
+- if the turn produced no reply (e.g. the action server is down), the patient
+  still gets a useful answer with the office phone number.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, List, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.config import load_settings
+from channels.sanitize import sanitize_user_text
+
+logger = logging.getLogger(__name__)
+
+SENDER_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
+
+
+def technical_trouble_reply() -> Dict[Text, Any]:
+    phone = load_settings().office_phone
+    return {"text": "Sorry, I'm having technical trouble and can't answer right now. "
+                    f"Please call the office at {phone}. In an emergency, call 911."}
+
+
+def bad_request(reason: Text) -> HTTPResponse:
+    return response.json({"error": "bad_request", "reason": reason}, status=400)
+
+
+async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                      text: Text, sender_id: Text, input_channel: Text) -> List[Dict]:
+    """Runs one patient turn; never raises, never answers with silence."""
+    collector = CollectingOutputChannel()
+    try:
+        await on_new_message(UserMessage(text, collector, sender_id,
+                                         input_channel=input_channel))
+    except Exception:  # logged with the stack; the patient still gets an answer
+        logger.exception("Turn failed for a %s conversation", input_channel)
+    return collector.messages or [dict(technical_trouble_reply(), recipient_id=sender_id)]
+
+
+class SafeRestInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        webhook = Blueprint("safe_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:
+                return bad_request("The body must be JSON.")
+            if not isinstance(body, dict):
+                return bad_request('The body must be a JSON object {"sender": ..., "message": ...}.')
+            sender_id = body.get("sender")
+            if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
+                return bad_request('"sender" must be 1-128 letters, digits or _.:@-')
+            text = sanitize_user_text(body.get("message"))
+            messages = await handle_turn(on_new_message, text, sender_id, self.name())
+            return response.json(messages)
+
+        return webhook

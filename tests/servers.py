@@ -1,0 +1,168 @@
+"""Start and stop the real action server and Rasa server for tests and benchmarks.
+
+Plain subprocess + HTTP (no Rasa imports), so any test suite or script can use it.
+Servers listen on 127.0.0.1 only, on free ports, and are stopped by whoever
+started them (context manager).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def base_env(**overrides: str) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        HOST="127.0.0.1",
+        SANIC_HOST="127.0.0.1",
+        LOCK_STORE_TYPE="in_memory",
+        REDIS_HOST="localhost",
+        REDIS_PORT="6379",
+    )
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class ActionServer:
+    port: int
+    env: Dict[str, str]
+    log_path: Path
+    proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "ActionServer":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+             "--port", str(self.port)],
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: requests.get(f"{self.url}/health", timeout=2).ok,
+                   timeout, "action server", self.proc)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+@dataclass
+class RasaServer:
+    port: int
+    env: Dict[str, str]
+    log_path: Path
+    credentials: Path = PROJECT_ROOT / "credentials.yml"
+    extra_args: List[str] = field(default_factory=list)
+    proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> "RasaServer":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH),
+             "--interface", "127.0.0.1", "--port", str(self.port),
+             "--endpoints", "endpoints.yml", "--credentials", str(self.credentials),
+             *self.extra_args],
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: requests.get(f"{self.url}/webhooks/rest/", timeout=2).ok,
+                   timeout, "rasa server", self.proc)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+    def say(self, sender: str, message, timeout: float = 30) -> requests.Response:
+        return requests.post(f"{self.url}/webhooks/rest/webhook",
+                             json={"sender": sender, "message": message}, timeout=timeout)
+
+    def texts(self, sender: str, message) -> List[str]:
+        response = self.say(sender, message)
+        response.raise_for_status()
+        return [m.get("text", "") for m in response.json()]
+
+
+def stop_process(proc: Optional[subprocess.Popen]) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_assistant(workdir: Path, credentials: Optional[Path] = None,
+                      **env_overrides: str) -> Iterator[RasaServer]:
+    """Action server + Rasa server on free loopback ports, with a fresh SQLite DB
+    in `workdir` (unless DATABASE_URL is given). Yields the Rasa server; its
+    `.action_server` attribute is the action server."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    action_port, rasa_port = free_port(), free_port()
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        ACTION_PORT=str(action_port),
+        RASA_PORT=str(rasa_port),
+    )
+    env.update(env_overrides)
+    actions = ActionServer(action_port, env, workdir / "actions.log")
+    rasa = RasaServer(rasa_port, env, workdir / "rasa.log",
+                      credentials=credentials or PROJECT_ROOT / "credentials.yml")
+    try:
+        actions.start()
+        rasa.start()
+        rasa.action_server = actions  # type: ignore[attr-defined]
+        yield rasa
+    finally:
+        rasa.stop()
+        actions.stop()
