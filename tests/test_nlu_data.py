@@ -1,0 +1,73 @@
+"""Training data quality: volume, independence of the held-out set, no page copying."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = (ROOT / "content" / "source" / "achilles-tendon-rupture-page.txt").read_text()
+MIN_EXAMPLES_PER_TOPIC_INTENT = 40
+MIN_HELDOUT_PER_INTENT = 15
+COPY_RUN_WORDS = 8  # a run this long shared with the page counts as copying
+
+
+def examples(path: Path) -> dict:
+    found = defaultdict(list)
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        found[block["intent"]] += [line[2:].strip() for line in block["examples"].splitlines()
+                                   if line.strip().startswith("- ")]
+    return found
+
+
+def training_examples() -> dict:
+    merged = defaultdict(list)
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for intent, items in examples(path).items():
+            merged[intent] += items
+    return merged
+
+
+def words(text: str) -> list:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
+
+
+def key(text: str) -> str:
+    return " ".join(words(text))
+
+
+def test_topic_intents_have_enough_examples():
+    for intent, items in training_examples().items():
+        if intent.startswith("ask_") or intent == "emergency":
+            assert len(items) >= MIN_EXAMPLES_PER_TOPIC_INTENT, (intent, len(items))
+
+
+def test_heldout_set_covers_every_trained_intent():
+    heldout = examples(ROOT / "eval" / "heldout_nlu.yml")
+    for intent in training_examples():
+        if intent == "empty_message":  # produced by the channel, not typed
+            continue
+        assert len(heldout.get(intent, [])) >= MIN_HELDOUT_PER_INTENT, intent
+
+
+def test_heldout_messages_are_never_trained_on():
+    trained = {key(x) for items in training_examples().values() for x in items}
+    leaked = [x for items in examples(ROOT / "eval" / "heldout_nlu.yml").values()
+              for x in items if key(x) in trained]
+    assert leaked == []
+
+
+def test_training_examples_do_not_copy_the_page():
+    page_words = words(PAGE)
+    page_runs = {tuple(page_words[i:i + COPY_RUN_WORDS])
+                 for i in range(len(page_words) - COPY_RUN_WORDS + 1)}
+    copied = []
+    for items in training_examples().values():
+        for text in items:
+            w = words(text)
+            if any(tuple(w[i:i + COPY_RUN_WORDS]) in page_runs
+                   for i in range(len(w) - COPY_RUN_WORDS + 1)):
+                copied.append(text)
+    assert copied == []
