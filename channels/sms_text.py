@@ -1,0 +1,190 @@
+"""Shaping bot replies for SMS, and reading carrier keywords (pure functions).
+
+Used by channels/twilio_sms.py; kept free of Rasa and network code so it is
+cheap to unit test.
+
+- `plain_text`: Markdown-lite (**bold**, "- " lists, [label](url), headings)
+  becomes plain lines; phone numbers and URLs stay as plain text; typographic
+  quotes and dashes become ASCII so a reply stays in the GSM-7 alphabet
+  (160 characters a segment instead of 70).
+- `button_menu`: quick-reply buttons become words ("Reply 1 for Symptoms, 2 for
+  Recovery."); the payloads are returned so a later "1" can be mapped back.
+- `split_sms`: one turn's text into parts of at most `limit` characters
+  (Twilio refuses a Body over 1,600), cut at a paragraph, line, sentence or,
+  failing those, word boundary.
+- `carrier_keyword`: STOP/START/HELP and friends, exact single word only.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+TWILIO_MAX_BODY_CHARS = 1600
+
+# Twilio's default opt-out / opt-in / help keywords (Advanced Opt-Out defaults).
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+_ASCII = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...",
+    "\u00a0": " ", "\u2022": "-", "\u00b7": "-",
+})
+_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?\s*\)")
+_AUTOLINK = re.compile(r"<((?:https?|tel|mailto|sms):[^>\s]+)>")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
+_ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
+_LIST_MARKER = re.compile(r"^[ \t]*[-*+][ \t]+", re.M)
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _link_text(match: "re.Match[str]") -> str:
+    label, url = match.group(1).strip(), match.group(2).strip()
+    scheme, _, rest = url.partition(":")
+    if scheme in ("tel", "sms"):
+        return label if any(ch.isdigit() for ch in label) else rest
+    if scheme == "mailto":
+        return rest if label == rest else f"{label} ({rest})"
+    return url if label == url else f"{label} ({url})"
+
+
+def plain_text(text: Optional[str]) -> str:
+    """Markdown-lite to plain SMS text (see the module docstring)."""
+    text = (text or "").translate(_ASCII).replace("\r\n", "\n")
+    text = _LINK.sub(_link_text, text)
+    text = _AUTOLINK.sub(lambda m: m.group(1).split(":", 1)[1]
+                         if m.group(1).startswith(("tel:", "mailto:", "sms:"))
+                         else m.group(1), text)
+    text = _BOLD.sub(r"\2", text)
+    text = _ITALIC.sub(r"\1", text)
+    text = _CODE.sub(r"\1", text)
+    text = text.replace("**", "")
+    text = _HEADING.sub("", text)
+    text = _LIST_MARKER.sub("", text)
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _is_link_button(button: Dict[str, Any]) -> bool:
+    payload = str(button.get("url") or button.get("payload") or "")
+    return button.get("type") in ("web_url", "url") or payload.startswith(
+        ("http://", "https://", "tel:"))
+
+
+def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1
+                ) -> Tuple[str, List[str]]:
+    """("Reply 1 for Symptoms, 2 for Recovery.", ["/ask_symptoms", "/ask_recovery"]).
+
+    Link buttons are written out ("Online form: https://..."), not numbered.
+    Titles containing a comma are separated by semicolons so the menu stays readable.
+    """
+    numbered: List[Tuple[str, str]] = []
+    links: List[str] = []
+    for button in buttons or ():
+        if not isinstance(button, dict):
+            continue
+        title = plain_text(str(button.get("title") or "")).replace("\n", " ")
+        if _is_link_button(button):
+            url = str(button.get("url") or button.get("payload")).strip()
+            shown = url.split(":", 1)[1] if url.startswith(("tel:", "mailto:", "sms:")) else url
+            links.append(f"{title}: {shown}" if title else shown)
+            continue
+        payload = button.get("payload")
+        if not title or not isinstance(payload, str) or not payload.strip():
+            continue
+        numbered.append((title, payload.strip()))
+    lines = []
+    if numbered:
+        separator = "; " if any("," in title for title, _ in numbered) else ", "
+        options = separator.join(
+            f"{first_number + i} for {title}" for i, (title, _) in enumerate(numbered))
+        lines.append(f"Reply {options}.")
+    lines.extend(links)
+    return "\n".join(lines), [payload for _, payload in numbered]
+
+
+def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[str]]:
+    """One turn's bot messages as one plain text, plus the numbered reply choices."""
+    blocks: List[str] = []
+    choices: List[str] = []
+    for message in messages:
+        lines = [plain_text(message.get("text"))]
+        for key in ("image", "attachment"):
+            value = message.get(key)
+            if isinstance(value, str) and value.strip():
+                lines.append(value.strip())
+        buttons = message.get("buttons") or message.get("quick_replies")
+        if buttons:
+            menu, payloads = button_menu(buttons, first_number=len(choices) + 1)
+            lines.append(menu)
+            choices.extend(payloads)
+        block = "\n".join(line for line in lines if line)
+        if block:
+            blocks.append(block)
+    return "\n\n".join(blocks), choices
+
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_LINE = re.compile(r"\n\s*")
+_SENTENCE = re.compile(r"(?:(?<=[.!?:;])|(?<=[.!?][\"')\]]))\s+")
+_WORD = re.compile(r"\s+")
+_BOUNDARIES = (_PARAGRAPH, _LINE, _SENTENCE, _WORD)
+
+
+def _cut(text: str, limit: int) -> Tuple[int, int]:
+    """(end of this part, start of the rest) for text longer than limit."""
+    window = text[: limit + 1]  # whitespace right after the limit is a fine cut too
+    fallback: Optional[Tuple[int, int]] = None
+    for pattern in _BOUNDARIES:
+        cuts = [(m.start(), m.end()) for m in pattern.finditer(window) if m.start() > 0]
+        if not cuts:
+            continue
+        best = max(cuts)
+        if best[0] >= limit // 3:  # not a tiny fragment: take the coarsest boundary
+            return best
+        fallback = max(fallback, best) if fallback else best
+    return fallback or (limit, limit)
+
+
+def split_sms(text: str, limit: int = TWILIO_MAX_BODY_CHARS) -> List[str]:
+    """Split into ordered parts of at most `limit` characters on natural boundaries."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    text = (text or "").strip()
+    parts: List[str] = []
+    while len(text) > limit:
+        end, rest = _cut(text, limit)
+        head = text[:end].rstrip()
+        if head:
+            parts.append(head)
+        text = text[rest:].lstrip()
+    if text:
+        parts.append(text)
+    return parts
+
+
+_CHOICE = re.compile(r"#?\s*(\d{1,2})\s*[.)!]?")
+
+
+def choice_number(body: Optional[str]) -> Optional[int]:
+    """1 for "1", " 1. ", "#1"; None for anything else."""
+    match = _CHOICE.fullmatch((body or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def carrier_keyword(body: Optional[str]) -> Optional[str]:
+    """The keyword (upper case) if the whole message is one carrier keyword.
+
+    Twilio matches keywords on the whole message, case-insensitively; we also
+    allow surrounding spaces and trailing "." or "!" (erring towards honouring an
+    opt-out). "CANCEL" alone is an opt-out (Twilio itself treats it as one), but
+    "cancel my request" is not a keyword and goes to the assistant.
+    """
+    word = (body or "").strip().rstrip(".!").strip().upper()
+    if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS:
+        return word
+    return None

@@ -1,0 +1,163 @@
+"""Tables the console reads (Rasa's `events`, `appointment_requests`) and owns.
+
+The console's own tables live in the same database (DATABASE_URL) and are
+created on start; Rasa's `events` table is only read (and deleted from by the
+retention command). Its definition here mirrors Rasa 3.6's SQLTrackerStore so
+that benchmarks and tests can seed realistic rows; the console never creates it
+in a real deployment (Rasa does).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+
+from actions.appointment_store import appointment_requests
+from actions.appointment_store import metadata as appointment_metadata
+
+# ---- Rasa's tracker store table (read only) ----
+rasa_metadata = sa.MetaData()
+events = sa.Table(
+    "events",
+    rasa_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+
+# ---- the console's own tables ----
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(120), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_login_at", sa.DateTime(timezone=True)),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+)
+
+# Failed logins per (lower-cased) user name, whether or not the user exists, so
+# the lock-out does not reveal which names are real.
+login_throttle = sa.Table(
+    "console_login_throttle",
+    metadata,
+    sa.Column("username", sa.String(120), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("last_failure_at", sa.DateTime(timezone=True)),
+)
+
+audit_log = sa.Table(
+    "console_audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("username", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("sender_id", sa.String(255), index=True),
+    sa.Column("detail", sa.Text),
+    sa.Column("remote_addr", sa.String(64)),
+)
+
+conversation_reviews = sa.Table(
+    "conversation_reviews",
+    metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("reviewed", sa.Boolean, nullable=False, default=False),
+    sa.Column("tags", sa.Text, nullable=False, default=""),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("updated_by", sa.String(120)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+intent_corrections = sa.Table(
+    "intent_corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("event_id", sa.Integer, nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("predicted_intent", sa.String(255)),
+    sa.Column("corrected_intent", sa.String(255), nullable=False),
+    sa.Column("created_by", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One row per conversation, folded incrementally from `events` (console/summaries.py).
+conversation_summaries = sa.Table(
+    "conversation_summaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("first_event_id", sa.Integer, nullable=False),
+    sa.Column("last_event_id", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False, index=True),
+    sa.Column("last_at", sa.Float, nullable=False, index=True),
+    sa.Column("channel", sa.String(64), index=True),
+    sa.Column("turns", sa.Integer, nullable=False, default=0),
+    sa.Column("first_question", sa.Text),
+    sa.Column("search_text", sa.Text, nullable=False, default=""),
+    sa.Column("intents", sa.Text, nullable=False, default=","),
+    sa.Column("intent_counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("fell_back", sa.Boolean, nullable=False, default=False, index=True),
+    sa.Column("emergency", sa.Boolean, nullable=False, default=False, index=True),
+    sa.Column("handoff", sa.Boolean, nullable=False, default=False, index=True),
+    sa.Column("appointment", sa.Boolean, nullable=False, default=False),
+    sa.Column("active_loop", sa.String(255)),
+)
+
+console_meta = sa.Table(
+    "console_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+__all__ = [
+    "appointment_requests", "audit_log", "console_meta", "conversation_reviews",
+    "conversation_summaries", "events", "intent_corrections", "login_throttle", "users",
+    "engine_for", "utcnow", "as_utc", "events_table_exists",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """SQLite returns naive datetimes; every datetime the project stores is UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+@lru_cache(maxsize=None)
+def engine_for(database_url: str) -> sa.engine.Engine:
+    """Engine with the console's tables (and appointment_requests) created."""
+    url = sa.engine.make_url(database_url)
+    kwargs = {"future": True, "pool_pre_ping": True}
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # Rasa writes to the same file: wait for its short write locks.
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine = sa.create_engine(database_url, **kwargs)
+    metadata.create_all(engine)
+    appointment_metadata.create_all(engine)
+    return engine
+
+
+def events_table_exists(engine: sa.engine.Engine) -> bool:
+    return sa.inspect(engine).has_table("events")
