@@ -1,0 +1,73 @@
+"""Exports: intent corrections as Rasa NLU YAML, the filtered list as CSV (masked)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from typing import Any, Dict, Iterable, List
+
+import sqlalchemy as sa
+
+from console.db import intent_corrections
+from console.masking import Masker
+
+CSV_COLUMNS = ["console_id", "conversation", "started", "channel", "turns", "first_question",
+               "fell_back", "emergency", "handoff", "appointment", "reviewed", "tags"]
+
+
+def one_line(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def corrections_yaml(conn: sa.engine.Connection, exported_by: str,
+                     now: dt.datetime) -> (str, int):
+    """Rasa NLU training data (version "3.1") with one example per corrected message.
+
+    The stored text is already masked (console/app.py masks it when the correction
+    is saved), so the file holds no phone numbers, e-mails or birth dates."""
+    rows = conn.execute(sa.select(intent_corrections)
+                        .order_by(intent_corrections.c.corrected_intent,
+                                  intent_corrections.c.id)).all()
+    examples: Dict[str, List[str]] = defaultdict(list)
+    for row in rows:
+        text = one_line(row.text)
+        if text and text not in examples[row.corrected_intent]:
+            examples[row.corrected_intent].append(text)
+    lines = [
+        "# Intent corrections made by staff in the console, for the NLU team to review",
+        f"# before adding them to data/nlu/. Exported {now.isoformat(timespec='seconds')} "
+        f"by {exported_by}; {sum(len(v) for v in examples.values())} examples.",
+        "# Personal data is masked (<phone>, <email>, <date>, <name>).",
+        'version: "3.1"',
+    ]
+    if not examples:
+        lines.append("nlu: []")
+    else:
+        lines.append("nlu:")
+        for intent in sorted(examples):
+            lines.append(f"- intent: {intent}")
+            lines.append("  examples: |")
+            lines.extend(f"    - {text}" for text in examples[intent])
+    return "\n".join(lines) + "\n", len(rows)
+
+
+def list_csv(rows: Iterable[Any], masker: Masker, fmt_time) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([
+            r.id, csv_safe(masker.mask(r.sender_id)), fmt_time(r.started_at), r.channel or "",
+            r.turns, csv_safe(masker.mask(one_line(r.first_question or ""))),
+            int(bool(r.fell_back)), int(bool(r.emergency)), int(bool(r.handoff)),
+            int(bool(r.appointment)), int(bool(r.reviewed)), csv_safe(r.tags or ""),
+        ])
+    return out.getvalue()
+
+
+def csv_safe(value: str) -> str:
+    """Patients' text must not run as a formula when staff open the file in Excel."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
