@@ -94,17 +94,29 @@ def first_arg(args: tuple) -> Any:
 
 
 class TrackingOutput(SocketIOOutput):
-    """SocketIOOutput that remembers whether the turn sent the patient anything."""
+    """SocketIOOutput that remembers whether the turn sent the patient anything.
+
+    With `reply_to` (a callable giving the socket to answer, or None), a turn's
+    replies go to the socket that asked, not to every socket of the session:
+    a duplicated browser tab shares the session id but must not receive the
+    other tab's answers. Without it (messages Rasa sends outside a turn), they
+    go to the session's room.
+    """
 
     def __init__(self, sio: AsyncServer, bot_message_evt: Text,
-                 namespace: Optional[Text] = None) -> None:
+                 namespace: Optional[Text] = None,
+                 reply_to: Optional[Callable[[], Optional[Text]]] = None) -> None:
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace
+        self.reply_to = reply_to
         self.sent = 0
+
+    def room(self, recipient_id: Text) -> Text:
+        return (self.reply_to() if self.reply_to else None) or recipient_id
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         self.sent += 1
-        await self.sio.emit(self.bot_message_evt, response, room=socket_id,
+        await self.sio.emit(self.bot_message_evt, response, room=self.room(socket_id),
                             namespace=self.namespace)
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
@@ -112,7 +124,7 @@ class TrackingOutput(SocketIOOutput):
         # Rasa's convention: the custom JSON holds socket.io emit() arguments ("data", ...)
         self.sent += 1
         arguments = dict(json_message)
-        arguments.setdefault("room", recipient_id)
+        arguments.setdefault("room", self.room(recipient_id))
         arguments.setdefault("namespace", self.namespace)
         await self.sio.emit(self.bot_message_evt, **arguments)
 
@@ -151,6 +163,8 @@ class SafeSocketIOInput(SocketIOInput):
         self.allowed_origins = (
             [normalise_origin(o) for o in allowed_origins] if allowed_origins is not None
             else allowed_origins_from_env())
+        if not self.allowed_origins:  # an empty list would switch the origin check off
+            raise ValueError("The socket.io channel needs at least one allowed origin.")
         # socket id -> conversation (session) id, for sockets of this process
         self.bound_sessions: Dict[Text, Text] = {}
 
@@ -210,7 +224,7 @@ class SafeSocketIOInput(SocketIOInput):
                 requested = data.get("session_id") if isinstance(data, dict) else None
                 session_id = requested if valid_session_id(requested) else uuid.uuid4().hex
                 await self.bind_session(sid, session_id)
-                await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+                await self.sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
             except Exception:
                 logger.exception("socketio: session_request failed")
 
@@ -238,7 +252,12 @@ class SafeSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
         await self.bind_session(sid, session_id)
 
-        output = TrackingOutput(sio, self.bot_message_evt, self.namespace)
+        def reply_to() -> Text:
+            # the asking socket while it is connected to this session, else
+            # whichever sockets (e.g. after a reconnect) joined the session
+            return sid if self.bound_sessions.get(sid) == session_id else session_id
+
+        output = TrackingOutput(sio, self.bot_message_evt, self.namespace, reply_to)
         text = sanitize_user_text(raw)
         try:
             await on_new_message(UserMessage(text, output, session_id,
@@ -247,4 +266,4 @@ class SafeSocketIOInput(SocketIOInput):
             logger.exception("Turn failed for a %s conversation", self.name())
         if not output.sent:
             await sio.emit(self.bot_message_evt, technical_trouble_reply(),
-                           room=session_id, namespace=self.namespace)
+                           room=reply_to(), namespace=self.namespace)

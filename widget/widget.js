@@ -409,6 +409,7 @@
     svg.setAttribute('width', '24');
     svg.setAttribute('height', '24');
     svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('class', 'achw-icon achw-icon-' + kind);
     svg.setAttribute('focusable', 'false');
     var path = document.createElementNS(SVG_NS, 'path');
     var shapes = {
@@ -462,10 +463,11 @@
 
   var launcher = el('button', 'achw-launcher');
   launcher.type = 'button';
-  launcher.setAttribute('aria-label', 'Open chat: ' + config.title);
+  launcher.setAttribute('aria-label', 'Chat: ' + config.title);
   launcher.setAttribute('aria-expanded', 'false');
   launcher.setAttribute('aria-controls', panelId);
   launcher.appendChild(icon('chat'));
+  launcher.appendChild(icon('close')); // shown while the panel is open
 
   var panel = el('section', 'achw-panel');
   panel.id = panelId;
@@ -600,6 +602,13 @@
   }
 
   function addMessage(message) {
+    if (config.storage === 'local') {
+      // another tab of this site may have added messages since we last looked
+      var stored = loadState();
+      if (stored.sessionId === state.sessionId) {
+        state.messages = stored.messages;
+      }
+    }
     state.messages.push(message);
     saveState();
     renderMessage(message);
@@ -645,15 +654,19 @@
     transmit(text);
   }
 
+  var startedSession = null; // the session whose opening payload was sent
+
   function startConversationIfNew() {
-    if (state.messages.length === 0 && config.initPayload) {
+    if (state.messages.length === 0 && config.initPayload && startedSession !== state.sessionId) {
+      startedSession = state.sessionId;
       setTyping(true);
       transmit(config.initPayload);
     }
   }
 
   function onBotMessage(data) {
-    if (!data || typeof data !== 'object') {
+    // Not while (re)joining a session: e.g. late answers from before "Start over".
+    if (!sessionReady || !data || typeof data !== 'object') {
       return;
     }
     var text = typeof data.text === 'string' ? data.text : '';
@@ -700,7 +713,6 @@
   function openPanel(focus) {
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
-    launcher.setAttribute('aria-label', 'Close chat: ' + config.title);
     state.open = true;
     saveState();
     if (socket.stopped) {
@@ -717,7 +729,6 @@
   function closePanel() {
     panel.hidden = true;
     launcher.setAttribute('aria-expanded', 'false');
-    launcher.setAttribute('aria-label', 'Open chat: ' + config.title);
     state.open = false;
     saveState();
     launcher.focus();

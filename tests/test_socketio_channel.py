@@ -1,0 +1,254 @@
+"""The widget's socket.io channel (channels/socketio.py) without servers:
+sanitisation, allowed origins, session handling, malformed events, silence."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, List
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from rasa.core.run import create_http_input_channels
+
+from channels import socketio as channel
+from channels.rest import technical_trouble_reply
+from channels.sanitize import EMPTY_MESSAGE, sanitize_user_text
+
+SESSION = "0123456789abcdef0123456789abcdef"
+
+
+# ------------------------------------------------------------------ origins
+
+def test_default_origins_follow_widget_port():
+    assert channel.allowed_origins_from_env({}) == [
+        "http://127.0.0.1:8080", "http://localhost:8080"]
+    assert channel.allowed_origins_from_env({"WIDGET_PORT": "9123"}) == [
+        "http://127.0.0.1:9123", "http://localhost:9123"]
+    assert channel.allowed_origins_from_env(
+        {"WIDGET_PORT": "9123", "WIDGET_ALLOWED_ORIGINS": " , "}) == [
+        "http://127.0.0.1:9123", "http://localhost:9123"]
+
+
+def test_configured_origins_are_normalised_like_browsers_send_them():
+    env = {"WIDGET_ALLOWED_ORIGINS":
+           "https://WWW.Example.com/, https://www.example.com:443, http://clinic.test:8081,"
+           " http://[::1]:8080"}
+    assert channel.allowed_origins_from_env(env) == [
+        "https://www.example.com", "http://clinic.test:8081", "http://[::1]:8080"]
+
+
+@pytest.mark.parametrize("bad", ["*", "https://*.example.com", "www.example.com",
+                                 "ftp://example.com", "https://example.com/chat",
+                                 "https://user:pw@example.com", "https://example.com?x=1",
+                                 "http://example.com:99999"])
+def test_wildcards_paths_and_non_origins_are_refused(bad):
+    with pytest.raises(ValueError, match="WIDGET_ALLOWED_ORIGINS"):
+        channel.allowed_origins_from_env({"WIDGET_ALLOWED_ORIGINS": f"https://ok.test,{bad}"})
+
+
+def test_socketio_server_only_accepts_the_configured_origins(monkeypatch):
+    monkeypatch.setenv("WIDGET_ALLOWED_ORIGINS", "https://www.example.com")
+    monkeypatch.delenv("WIDGET_PORT", raising=False)
+    widget = channel.SafeSocketIOInput.from_credentials({"session_persistence": False})
+    assert widget.name() == "socketio"
+    assert widget.session_persistence is True  # a reload must keep the conversation
+    sio = widget.create_server()
+    assert sio.eio.cors_allowed_origins == ["https://www.example.com"]
+    assert sio.eio.cors_credentials is False
+    assert sio.eio._cors_allowed_origins({"HTTP_ORIGIN": "https://evil.test"}) == [
+        "https://www.example.com"]
+
+
+def test_an_empty_origin_list_is_refused():
+    with pytest.raises(ValueError, match="at least one allowed origin"):
+        channel.SafeSocketIOInput(allowed_origins=[])
+
+
+def test_credentials_file_entry_loads_the_channel(tmp_path, monkeypatch):
+    monkeypatch.setenv("WIDGET_PORT", "8123")
+    monkeypatch.delenv("WIDGET_ALLOWED_ORIGINS", raising=False)
+    credentials = tmp_path / "credentials.yml"
+    credentials.write_text("channels.rest.SafeRestInput:\nchannels.socketio.SafeSocketIOInput:\n"
+                           "  session_persistence: true\n")
+    channels = create_http_input_channels(None, str(credentials))
+    widget = next(c for c in channels if isinstance(c, channel.SafeSocketIOInput))
+    assert widget.allowed_origins == ["http://127.0.0.1:8123", "http://localhost:8123"]
+
+
+# ------------------------------------------------------------------ turns
+
+class FakeServer:
+    """Records what the channel emits and which rooms sockets are in."""
+
+    def __init__(self) -> None:
+        self.emitted: List[tuple] = []
+        self.rooms: dict = {}
+
+    async def emit(self, event, data=None, room=None, namespace=None, **kwargs) -> None:
+        self.emitted.append((event, data, room))
+
+    async def enter_room(self, sid, room, namespace=None) -> None:
+        self.rooms.setdefault(sid, set()).add(room)
+
+    async def leave_room(self, sid, room, namespace=None) -> None:
+        self.rooms.get(sid, set()).discard(room)
+
+
+def make_channel() -> channel.SafeSocketIOInput:
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"])
+    widget.sio = FakeServer()  # type: ignore[assignment]
+    return widget
+
+
+def turn(widget, data: Any, behaviour: str = "reply", sid: str = "socket-1") -> List[UserMessage]:
+    received: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+        if behaviour == "raise":
+            raise RuntimeError("tracker store down")
+        if behaviour == "reply":
+            await message.output_channel.send_text_message(message.sender_id, "An answer.")
+
+    asyncio.run(widget.handle_user_message(sid, data, on_new_message))
+    return received
+
+
+@pytest.mark.parametrize("raw", [
+    "what are the symptoms?", "/restart", '/emergency{"x": 1}', "/ask_symptoms",
+    "hi\x00\u200b there\x1b", "<img src=x onerror=alert(1)>", "", None, 42, {"text": "hi"},
+    "x" * 5000,
+])
+def test_every_message_is_sanitised(raw):
+    widget = make_channel()
+    [message] = turn(widget, {"message": raw, "session_id": SESSION})
+    assert message.text == sanitize_user_text(raw)
+    assert message.sender_id == SESSION
+    assert message.input_channel == "socketio"
+
+
+def test_known_cases_of_sanitisation():
+    widget = make_channel()
+    texts = [turn(widget, {"message": raw, "session_id": SESSION})[0].text
+             for raw in ("/restart", "/ask_recovery", "   ", {"a": 1})]
+    assert texts == ["restart", "/ask_recovery", EMPTY_MESSAGE, EMPTY_MESSAGE]
+
+
+def test_clients_cannot_attach_metadata():
+    widget = make_channel()
+    [message] = turn(widget, {"message": "hi", "session_id": SESSION,
+                              "metadata": {"is_staff": True}, "customData": "x"})
+    assert not message.metadata
+
+
+def test_reply_goes_to_the_asking_socket_which_joins_the_session_room():
+    widget = make_channel()
+    turn(widget, {"message": "hi", "session_id": SESSION})
+    assert widget.sio.rooms["socket-1"] == {SESSION}
+    # not to the whole room: a duplicated tab with the same session must not get it
+    assert widget.sio.emitted == [("bot_uttered", {"text": "An answer."}, "socket-1")]
+
+
+def test_reply_goes_to_the_session_room_if_the_socket_left_during_the_turn():
+    widget = make_channel()
+
+    async def on_new_message(message: UserMessage) -> None:
+        widget.bound_sessions.pop("socket-1")  # disconnected while Rasa was thinking
+        await message.output_channel.send_text_message(message.sender_id, "An answer.")
+
+    asyncio.run(widget.handle_user_message(
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message))
+    assert widget.sio.emitted == [("bot_uttered", {"text": "An answer."}, SESSION)]
+
+
+def test_messages_sent_outside_a_turn_go_to_the_session_room():
+    widget = make_channel()
+    output = widget.get_output_channel()
+    asyncio.run(output.send_text_message(SESSION, "A reminder."))
+    assert widget.sio.emitted == [("bot_uttered", {"text": "A reminder."}, SESSION)]
+
+
+@pytest.mark.parametrize("behaviour", ["silence", "raise"])
+def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
+    widget = make_channel()
+    turn(widget, {"message": "hi", "session_id": SESSION}, behaviour=behaviour)
+    assert widget.sio.emitted == [("bot_uttered", technical_trouble_reply(), "socket-1")]
+    assert "call the office" in technical_trouble_reply()["text"]
+
+
+@pytest.mark.parametrize("data", [
+    "what are the symptoms", None, 12, ["a", "b"],
+    {"message": "hi"}, {"message": "hi", "session_id": "short"},
+    {"message": "hi", "session_id": ["x"]}, {"message": "hi", "session_id": "../../etc/passwd0000"},
+])
+def test_malformed_events_start_a_session_and_still_get_an_answer(data):
+    widget = make_channel()
+    [message] = turn(widget, data)
+    confirm = [e for e in widget.sio.emitted if e[0] == "session_confirm"]
+    assert len(confirm) == 1 and confirm[0][2] == "socket-1"
+    new_id = confirm[0][1]
+    assert channel.valid_session_id(new_id) and message.sender_id == new_id
+    assert widget.bound_sessions["socket-1"] == new_id
+    assert ("bot_uttered", {"text": "An answer."}, "socket-1") in widget.sio.emitted
+
+
+def test_messages_without_session_id_use_the_socket_s_session():
+    widget = make_channel()
+    turn(widget, {"message": "hi", "session_id": SESSION})
+    [message] = turn(widget, {"message": "and recovery?"})
+    assert message.sender_id == SESSION
+
+
+def test_a_new_session_id_moves_the_socket_to_the_new_room():
+    widget = make_channel()
+    turn(widget, {"message": "hi", "session_id": SESSION})
+    other = "f" * 32
+    turn(widget, {"message": "hi", "session_id": other})
+    assert widget.sio.rooms["socket-1"] == {other}
+
+
+# ------------------------------------------------- the registered handlers
+
+def test_handlers_survive_malformed_events():
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"])
+    received: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+
+    widget.blueprint(on_new_message)
+    fake = FakeServer()
+    handlers = widget.sio.handlers["/"]
+    widget.sio = fake  # type: ignore[assignment]  # handlers look it up on the channel
+
+    async def scenario() -> None:
+        session_request = handlers["session_request"]
+        await session_request("socket-1")
+        await session_request("socket-1", "not a dict", 3)
+        await session_request("socket-1", {"session_id": SESSION})
+        for args in [(), (None,), ("text",), ({"message": {"x": 1}},), ({}, "extra")]:
+            await handlers["user_uttered"]("socket-1", *args)
+        assert await handlers["connect"]("socket-1", {}) is True
+        assert await handlers["connect"]("socket-1", {}, None) is True
+        await handlers["disconnect"]("socket-1")
+        await handlers["disconnect"]("socket-1", "client disconnect")
+
+    asyncio.run(scenario())
+    confirms = [e for e in fake.emitted if e[0] == "session_confirm"]
+    assert len(confirms) == 3 and confirms[-1][1] == SESSION
+    assert len(received) == 5 and all(m.sender_id == SESSION for m in received)
+    # no reply from the fake Rasa: each turn got the technical-trouble answer
+    assert sum(1 for e in fake.emitted if e[0] == "bot_uttered") == 5
+    assert "socket-1" not in widget.bound_sessions
+
+
+def test_jwt_protected_connect_refuses_missing_or_bad_tokens():
+    widget = channel.SafeSocketIOInput(jwt_key="secret",
+                                         allowed_origins=["http://127.0.0.1:8080"])
+    widget.blueprint(lambda message: None)
+    connect = widget.sio.handlers["/"]["connect"]
+
+    async def scenario():
+        return [await connect("s", {}, None), await connect("s", {}, {"token": 5}),
+                await connect("s", {}, {"token": "not-a-jwt"})]
+
+    assert asyncio.run(scenario()) == [False, False, False]
