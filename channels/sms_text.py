@@ -36,7 +36,7 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?\s*\)")
 _AUTOLINK = re.compile(r"<((?:https?|tel|mailto|sms):[^>\s]+)>")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
 _LIST_MARKER = re.compile(r"^[ \t]*[-*+][ \t]+", re.M)
 _CODE = re.compile(r"`([^`\n]+)`")
 
@@ -44,9 +44,9 @@ _CODE = re.compile(r"`([^`\n]+)`")
 def _link_text(match: "re.Match[str]") -> str:
     label, url = match.group(1).strip(), match.group(2).strip()
     scheme, _, rest = url.partition(":")
-    if scheme in ("tel", "sms"):
-        return label if any(ch.isdigit() for ch in label) else rest
-    if scheme == "mailto":
+    if scheme in ("tel", "sms", "mailto"):
+        if scheme != "mailto" and any(ch.isdigit() for ch in label):
+            return label  # "[310.651.2366](tel:+13106512366)": the label is the number
         return rest if label == rest else f"{label} ({rest})"
     return url if label == url else f"{label} ({url})"
 

@@ -46,7 +46,9 @@ What a webhook request goes through, in order:
      even to an opted-out number: carriers (CTIA) require a HELP reply whatever
      the opt-in status, and it is the patient asking.
    Opt-out state is stored in the project database (DATABASE_URL, table
-   `sms_opt_outs`, keyed by the hashed number), so it survives restarts. If
+   `sms_opt_outs`, keyed by the hashed number), so it survives restarts. If the
+   database cannot be read, a number counts as opted out (fail closed) unless
+   this process recorded its state; a failed write is logged as an error. If
    Twilio's own Advanced Opt-Out is on, Twilio also confirms and blocks; our
    send then fails with error 21610, which we log as information and record as
    an opt-out.
@@ -112,7 +114,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping,
                     Optional, Set, Text, Tuple)
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlparse
 
 import aiohttp
 import sqlalchemy as sa
@@ -138,6 +140,8 @@ CONVERSATION_PREFIX = "sms-"
 # Twilio error codes meaning "this recipient has opted out" (Advanced Opt-Out).
 UNSUBSCRIBED_ERROR_CODES = frozenset({21610})
 MAX_BACKOFF_SECONDS = 30.0
+CREDENTIAL_KEYS = frozenset({"account_sid", "auth_token", "twilio_number",
+                             "messaging_service_sid", "webhook_url", "api_base_url"})
 
 
 # ---------------------------------------------------------------- settings
@@ -179,13 +183,20 @@ class SmsSettings:
              env: Optional[Mapping[str, str]] = None) -> "SmsSettings":
         """credentials.yml values first, then environment variables, then defaults."""
         env = os.environ if env is None else env
-        creds = credentials or {}
+        creds = dict(credentials or {})
+        unknown = sorted(set(creds) - CREDENTIAL_KEYS)
+        if unknown:
+            logger.warning("Unknown keys for the SMS channel in credentials.yml ignored: %s "
+                           "(known: %s)", ", ".join(unknown), ", ".join(sorted(CREDENTIAL_KEYS)))
 
         def text(key: str, var: str, default: str = "") -> str:
             value = creds.get(key)
-            if value is None or not str(value).strip():
+            if value is not None and not isinstance(value, str):
+                # e.g. an unquoted +15551234567 that YAML read as a number
+                raise ValueError(f"credentials.yml: quote the value of {key!r}")
+            if value is None or not value.strip():
                 value = env.get(var)
-            return str(value).strip() if value is not None and str(value).strip() else default
+            return value.strip() if value and value.strip() else default
 
         store = (env.get("SMS_STATE_STORE") or "memory").strip().lower()
         if store not in ("memory", "redis"):
@@ -207,7 +218,20 @@ class SmsSettings:
             choices_ttl_seconds=_number(env, "SMS_CHOICES_TTL_SECONDS", 900, 10, 86400),
             number_ttl_seconds=_number(env, "SMS_NUMBER_TTL_SECONDS", 900, 60, 86400),
             state_store=store,
-        )
+        )._checked()
+
+    def _checked(self) -> "SmsSettings":
+        api = urlparse(self.api_base_url)
+        if api.scheme not in ("https", "http") or not api.hostname:
+            raise ValueError(f"TWILIO_API_BASE_URL must be an http(s) URL, "
+                             f"got {self.api_base_url!r}")
+        if api.scheme == "http" and api.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("TWILIO_API_BASE_URL must use https (plain http is only "
+                             "allowed on loopback, for tests): the auth token is sent with it")
+        if self.webhook_url and urlparse(self.webhook_url).scheme not in ("https", "http"):
+            raise ValueError(f"TWILIO_WEBHOOK_URL must be the full URL configured at Twilio, "
+                             f"got {self.webhook_url!r}")
+        return self
 
     def problems(self) -> List[str]:
         missing = []
@@ -488,6 +512,12 @@ class SendOutcome(enum.Enum):
     UNSUBSCRIBED = "unsubscribed"
 
 
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    detail: str = ""  # why it failed: status and Twilio error code, never the number
+
+
 def _retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
     try:
         return max(0.0, float(headers.get("Retry-After", "")))
@@ -535,7 +565,7 @@ class TwilioMessageSender:
             delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
         return delay
 
-    async def send(self, to: str, body: str, conversation_id: str) -> SendOutcome:
+    async def send(self, to: str, body: str, conversation_id: str) -> SendResult:
         tries = self._settings.send_max_tries
         problem = "no attempt"
         for attempt in range(1, tries + 1):
@@ -544,29 +574,23 @@ class TwilioMessageSender:
                 async with self._client().post(self._url, data=self._form(to, body),
                                                auth=self._auth) as resp:
                     if 200 <= resp.status < 300:
-                        return SendOutcome.SENT
+                        return SendResult(SendOutcome.SENT)
                     code = await self._error_code(resp)
                     problem = f"HTTP {resp.status}, Twilio error {code}"
                     if resp.status != 429 and resp.status < 500:
                         if code in UNSUBSCRIBED_ERROR_CODES:
-                            logger.info("Twilio reports conversation %s unsubscribed "
-                                        "(error %s); message not sent", conversation_id, code)
-                            return SendOutcome.UNSUBSCRIBED
-                        logger.error("Twilio refused an SMS for conversation %s (%s); "
-                                     "not retried", conversation_id, problem)
-                        return SendOutcome.FAILED
+                            return SendResult(SendOutcome.UNSUBSCRIBED, problem)
+                        return SendResult(SendOutcome.FAILED, f"{problem}, not retried")
                     retry_after = _retry_after_seconds(resp.headers)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 problem = f"{type(exc).__name__}"
             if attempt < tries:
                 delay = self._backoff(attempt, retry_after)
                 logger.warning("SMS for conversation %s: attempt %d/%d failed (%s); "
-                               "retrying in %.1fs", conversation_id, attempt, tries,
+                               "retrying in %.2fs", conversation_id, attempt, tries,
                                problem, delay)
                 await self._sleep(delay)
-        logger.error("SMS for conversation %s NOT sent after %d attempts (last: %s); "
-                     "the conversation is recorded", conversation_id, tries, problem)
-        return SendOutcome.FAILED
+        return SendResult(SendOutcome.FAILED, f"{tries} attempts, last: {problem}")
 
     @staticmethod
     async def _error_code(resp: aiohttp.ClientResponse) -> Optional[int]:
@@ -644,6 +668,8 @@ class SmsInput(InputChannel):
         self.locks = KeyedLocks()
         # raw numbers: this process's memory only, never a shared store
         self.numbers = InMemoryStateStore(max_entries=50_000)
+        # last opt-out/in seen here: a fallback if the database cannot be read
+        self._recent_opt_outs = InMemoryStateStore(max_entries=50_000)
         if not self.enabled:
             logger.error("SMS channel (Twilio) is OFF: %s not set. /webhooks/twilio/webhook "
                          "answers 503 until it is configured.", ", ".join(problems))
@@ -736,13 +762,14 @@ class SmsInput(InputChannel):
     async def _turn(self, on_new_message: OnNewMessage, conversation_id: str, body: str,
                     message_sid: str, app: Any) -> None:
         keyword = sms_text.carrier_keyword(body)
-        opted_out = await self.opt_outs.is_opted_out(conversation_id)
+        state = await self._opt_out_state(conversation_id)
+        opted_out = state is not False  # unknown (database down) counts as opted out
 
         if keyword in sms_text.OPT_OUT_KEYWORDS:
-            await self.opt_outs.set(conversation_id, True, keyword)
+            await self._set_opt_out(conversation_id, True, keyword)
             form_cancelled = await self._cancel_open_form(
                 on_new_message, conversation_id, message_sid, app)
-            if opted_out:
+            if state is True:
                 logger.info("Repeated opt-out from conversation %s; nothing sent",
                             conversation_id)
                 return
@@ -753,7 +780,7 @@ class SmsInput(InputChannel):
             await self._deliver(conversation_id, self.help_text())
             return
         if keyword in ("START", "UNSTOP") or (keyword == "YES" and opted_out):
-            await self.opt_outs.set(conversation_id, False, keyword)
+            await self._set_opt_out(conversation_id, False, keyword)
             logger.info("Conversation %s opted in (%s)", conversation_id, keyword)
             await self._deliver(conversation_id, self.opt_in_text())
             return
@@ -764,16 +791,42 @@ class SmsInput(InputChannel):
 
         text = sanitize_user_text(await self._map_choice(conversation_id, body))
         collector = SmsCollector()
+        failed = False
         try:
             await on_new_message(UserMessage(text, collector, conversation_id,
                                              input_channel=self.name(),
                                              message_id=message_sid))
         except Exception:  # logged with the stack; the patient still gets an answer
             logger.exception("Turn failed for SMS conversation %s", conversation_id)
-        messages = collector.messages or [technical_trouble_reply()]
+            failed = True
+        messages = collector.messages
+        if failed or not messages:  # maybe not recorded for staff: give the phone number
+            messages = messages + [technical_trouble_reply()]
         reply, choices = sms_text.render_turn(messages)
         await self._remember_choices(conversation_id, choices)
         await self._deliver(conversation_id, reply)
+
+    async def _opt_out_state(self, conversation_id: str) -> Optional[bool]:
+        """The database decides; if it cannot be read, what this process last recorded,
+        else None: unknown, which the caller treats as opted out (fail closed: better
+        no reply than a text to an opted-out number)."""
+        try:
+            return await self.opt_outs.is_opted_out(conversation_id)
+        except Exception:
+            known = await self._recent_opt_outs.get(conversation_id)
+            logger.exception("Could not read the opt-out state of %s; treating it as %s",
+                             conversation_id, "opted in" if known == "0" else "opted out")
+            return None if known is None else known == "1"
+
+    async def _set_opt_out(self, conversation_id: str, opted_out: bool,
+                           keyword: Optional[str]) -> None:
+        await self._recent_opt_outs.set(conversation_id, "1" if opted_out else "0", 7 * 86400)
+        try:
+            await self.opt_outs.set(conversation_id, opted_out, keyword)
+        except Exception:
+            logger.exception("Opt-%s of conversation %s NOT saved in the database (kept in "
+                             "this process's memory only); record it by hand",
+                             "out" if opted_out else "in", conversation_id)
 
     async def _cancel_open_form(self, on_new_message: OnNewMessage, conversation_id: str,
                                 message_sid: str, app: Any) -> bool:
@@ -829,14 +882,19 @@ class SmsInput(InputChannel):
                          conversation_id)
             return
         for index, part in enumerate(parts, start=1):
-            outcome = await self.sender.send(number, part, conversation_id)
-            if outcome is SendOutcome.UNSUBSCRIBED:
-                await self.opt_outs.set(conversation_id, True, "twilio:21610")
+            result = await self.sender.send(number, part, conversation_id)
+            if result.outcome is SendOutcome.SENT:
+                continue
+            if result.outcome is SendOutcome.UNSUBSCRIBED:
+                logger.info("Twilio says conversation %s has opted out (%s); reply not sent",
+                            conversation_id, result.detail)
+                if await self._opt_out_state(conversation_id) is not True:
+                    await self._set_opt_out(conversation_id, True, "twilio")
                 return
-            if outcome is not SendOutcome.SENT:
-                logger.error("SMS reply to conversation %s stopped at part %d of %d",
-                             conversation_id, index, len(parts))
-                return
+            logger.error("SMS reply to conversation %s NOT delivered: part %d of %d failed "
+                         "(%s); the conversation is recorded", conversation_id, index,
+                         len(parts), result.detail)
+            return
 
     # ---- fixed texts (carrier keywords)
 
