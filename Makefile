@@ -21,6 +21,9 @@ export DATABASE_URL ?= sqlite:///$(CURDIR)/var/conversations.db
 export LOCK_STORE_TYPE ?= in_memory
 export REDIS_HOST ?= localhost
 export REDIS_PORT ?= 6379
+# public webhooks: request body limit (bytes) and per-sender rate limit
+export SANIC_REQUEST_MAX_SIZE ?= 65536
+export RATE_LIMIT_PER_SENDER ?= 20/minute
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py)

@@ -5,8 +5,11 @@ a JSON list of bot messages out), but:
 - malformed requests get a clear 400, never a 500;
 - the message is sanitised (channels/sanitize.py);
 - clients cannot spoof the input channel or attach arbitrary metadata;
-- if the turn produced no reply (e.g. the action server is down), the patient
-  still gets a useful answer with the office phone number.
+- one sender flooding the webhook gets a polite 429 (channels/rate_limit.py);
+- if the turn failed or produced no reply (action server down, database
+  trouble), the patient still gets a useful answer with the office phone number.
+The request body size is bounded by Sanic (SANIC_REQUEST_MAX_SIZE, set by the
+Makefile); larger bodies get 413.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.config import load_settings
+from channels.rate_limit import sender_rate_limiter
 from channels.sanitize import sanitize_user_text
 
 logger = logging.getLogger(__name__)
@@ -37,16 +41,34 @@ def bad_request(reason: Text) -> HTTPResponse:
     return response.json({"error": "bad_request", "reason": reason}, status=400)
 
 
+def too_many_requests(sender_id: Text) -> HTTPResponse:
+    return response.json(
+        [{"recipient_id": sender_id,
+          "text": "You're sending messages faster than I can answer. Please wait a "
+                  "minute and try again, or call the office at "
+                  f"{load_settings().office_phone}."}],
+        status=429)
+
+
 async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
                       text: Text, sender_id: Text, input_channel: Text) -> List[Dict]:
-    """Runs one patient turn; never raises, never answers with silence."""
+    """Runs one patient turn; never raises, never answers with silence.
+
+    When the turn fails (e.g. the tracker store cannot be written) the replies
+    already produced are kept and the phone number is added, because the
+    conversation may not have been recorded for staff.
+    """
     collector = CollectingOutputChannel()
     try:
         await on_new_message(UserMessage(text, collector, sender_id,
                                          input_channel=input_channel))
+        failed = False
     except Exception:  # logged with the stack; the patient still gets an answer
         logger.exception("Turn failed for a %s conversation", input_channel)
-    return collector.messages or [dict(technical_trouble_reply(), recipient_id=sender_id)]
+        failed = True
+    if failed or not collector.messages:
+        return collector.messages + [dict(technical_trouble_reply(), recipient_id=sender_id)]
+    return collector.messages
 
 
 class SafeRestInput(InputChannel):
@@ -72,6 +94,8 @@ class SafeRestInput(InputChannel):
             sender_id = body.get("sender")
             if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
                 return bad_request('"sender" must be 1-128 letters, digits or _.:@-')
+            if not await sender_rate_limiter().allow(self.name(), sender_id):
+                return too_many_requests(sender_id)
             text = sanitize_user_text(body.get("message"))
             messages = await handle_turn(on_new_message, text, sender_id, self.name())
             return response.json(messages)

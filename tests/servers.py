@@ -53,6 +53,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         LOCK_STORE_TYPE="in_memory",
         REDIS_HOST="localhost",
         REDIS_PORT="6379",
+        SANIC_REQUEST_MAX_SIZE="65536",
     )
     env.update(overrides)
     return env

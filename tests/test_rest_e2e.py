@@ -174,3 +174,20 @@ def test_conversation_is_stored_with_intents_for_staff(assistant, db):
             "order by id"), {"s": sender}).all()
     assert ("user", "ask_doctor", None) in [tuple(r) for r in rows]
     assert any(r.action_name == "action_answer_topic" for r in rows)
+
+
+def test_a_flooding_sender_is_refused_politely_and_others_are_not(assistant):
+    flooder = new_sender()
+    statuses = [assistant.say(flooder, "hi").status_code for _ in range(24)]
+    assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
+    refusal = assistant.say(flooder, "hi")
+    assert refusal.status_code == 429
+    assert DEFAULT_OFFICE_PHONE in refusal.json()[0]["text"]
+    assert assistant.say(new_sender(), "hi").status_code == 200
+
+
+def test_an_oversized_body_is_refused_with_413(assistant):
+    body = json.dumps({"sender": new_sender(), "message": "a" * 70_000})
+    response = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body,
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
