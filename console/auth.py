@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from console.db import as_utc, login_throttle, users, utcnow
@@ -94,6 +95,14 @@ def count_users(engine: sa.engine.Engine) -> int:
 
 def authenticate(engine: sa.engine.Engine, username: str, password: str,
                  lockout_minutes: float) -> Tuple[Optional[StaffUser], str]:
+    try:
+        return _authenticate(engine, username, password, lockout_minutes)
+    except IntegrityError:  # two failures for the same name at once: count once
+        return None, "invalid"
+
+
+def _authenticate(engine: sa.engine.Engine, username: str, password: str,
+                  lockout_minutes: float) -> Tuple[Optional[StaffUser], str]:
     """Returns (user, "ok") or (None, "invalid" | "locked").
 
     After MAX_FAILED_LOGINS failures in a row for a user name (existing or not),

@@ -106,6 +106,7 @@ conversation_summaries = sa.Table(
     sa.Column("channel", sa.String(64), index=True),
     sa.Column("turns", sa.Integer, nullable=False, default=0),
     sa.Column("first_question", sa.Text),
+    sa.Column("first_question_intent", sa.String(255)),
     sa.Column("search_text", sa.Text, nullable=False, default=""),
     sa.Column("intents", sa.Text, nullable=False, default=","),
     sa.Column("intent_counts", sa.Text, nullable=False, default="{}"),

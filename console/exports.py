@@ -5,7 +5,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
 
 import sqlalchemy as sa
 
@@ -21,7 +21,7 @@ def one_line(text: str) -> str:
 
 
 def corrections_yaml(conn: sa.engine.Connection, exported_by: str,
-                     now: dt.datetime) -> (str, int):
+                     now: dt.datetime) -> Tuple[str, int]:
     """Rasa NLU training data (version "3.1") with one example per corrected message.
 
     The stored text is already masked (console/app.py masks it when the correction

@@ -77,12 +77,13 @@ BIRTH_DATE_RE = re.compile(
     r"\b(?P<keyword>born(?:\s+(?:on|in))?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday)"
     r"(?P<glue>\s*(?:is|was|=|:|-)?\s*(?:on\s+|in\s+)?)"
     r"(?P<date>"
+    + _YEAR + r"[/.\-]\d{1,2}[/.\-]\d{1,2}|"
     + _MONTH + r"\s+" + _DAY + r"(?:,?\s+" + _YEAR + r")?"
     + r"|" + _DAY + r"\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+" + _YEAR + r")?"
     + r"|" + _MONTH + r",?\s+" + _YEAR
     + r"|" + _NUM_DAY_OR_MONTH + r"[/.\-]" + _NUM_DAY_OR_MONTH + r"(?:[/.\-](?:\d{4}|\d{2}))?"
     + r"|" + _YEAR
-    + r")(?![\w/])",
+    + r")(?![\w/\-]|\.\d)",
     re.IGNORECASE,
 )
 

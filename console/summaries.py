@@ -42,6 +42,7 @@ FALLBACK_ACTIONS = frozenset({"action_clarify_or_handoff", "action_out_of_scope"
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_ACTION = "utter_emergency"
 HANDOFF_ACTION = "action_handoff"
+SMALL_TALK_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "goodbye"})
 APPOINTMENT_ACTION = "action_submit_appointment"
 
 
@@ -55,6 +56,7 @@ class Summary:
     channel: Optional[str] = None
     turns: int = 0
     first_question: Optional[str] = None
+    first_question_intent: Optional[str] = None
     search_text: str = ""
     intent_counts: Dict[str, int] = field(default_factory=dict)
     fell_back: bool = False
@@ -71,6 +73,7 @@ class Summary:
             sender_id=row.sender_id, first_event_id=row.first_event_id,
             last_event_id=row.last_event_id, started_at=row.started_at, last_at=row.last_at,
             channel=row.channel, turns=row.turns, first_question=row.first_question,
+            first_question_intent=row.first_question_intent,
             search_text=row.search_text or "", intent_counts=json.loads(row.intent_counts or "{}"),
             fell_back=bool(row.fell_back), emergency=bool(row.emergency),
             handoff=bool(row.handoff), appointment=bool(row.appointment),
@@ -120,8 +123,12 @@ class Summary:
         if not self.channel and payload.get("input_channel"):
             self.channel = str(payload["input_channel"])[:64]
         if text:
-            if self.first_question is None:
+            # The first message, unless it was only a greeting and a real one follows.
+            if self.first_question is None or (
+                    self.first_question_intent in SMALL_TALK_INTENTS
+                    and intent_name not in SMALL_TALK_INTENTS):
                 self.first_question = text[:FIRST_QUESTION_MAX]
+                self.first_question_intent = intent_name
             if len(self.search_text) < SEARCH_TEXT_MAX:
                 joined = (self.search_text + "\n" + text.lower()) if self.search_text else text.lower()
                 self.search_text = joined[:SEARCH_TEXT_MAX]
@@ -131,7 +138,8 @@ class Summary:
             "sender_id": self.sender_id, "first_event_id": self.first_event_id,
             "last_event_id": self.last_event_id, "started_at": self.started_at,
             "last_at": self.last_at, "channel": self.channel, "turns": self.turns,
-            "first_question": self.first_question, "search_text": self.search_text,
+            "first_question": self.first_question,
+            "first_question_intent": self.first_question_intent, "search_text": self.search_text,
             "intents": "," + ",".join(sorted(self.intent_counts)) + ("," if self.intent_counts else ""),
             "intent_counts": json.dumps(self.intent_counts, sort_keys=True),
             "fell_back": self.fell_back, "emergency": self.emergency, "handoff": self.handoff,
@@ -190,7 +198,7 @@ def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
     with engine.connect() as conn:
         watermark = get_watermark(conn)
     low = max(0, watermark - lookback)
-    applied = 0
+    applied = races = 0
     while True:
         query = (
             sa.select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
@@ -222,6 +230,9 @@ def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
         except IntegrityError:
             # Another console process inserted the same conversation first: its
             # row is there now; the next pass folds onto it.
+            races += 1
+            if races > 3:
+                raise
             logger.info("summary refresh raced with another process; retrying")
             continue
         applied += len(rows)

@@ -1,0 +1,389 @@
+"""The staff console: a Flask application over the assistant's database."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+import yaml
+from flask import (Flask, Response, abort, flash, g, redirect, render_template, request,
+                   session, url_for)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup, escape
+
+from console import audit, auth, exports, queries, summaries, transcript
+from console.db import (appointment_requests, as_utc, audit_log, conversation_reviews,
+                        conversation_summaries as cs, engine_for, intent_corrections, utcnow)
+from console.masking import MASK_TOKENS, Masker
+from console.settings import ConsoleSettings, load_console_settings
+
+logger = logging.getLogger(__name__)
+
+APPOINTMENT_STATUSES = {"new": "New", "called_back": "Called back", "closed": "Closed"}
+PUBLIC_ENDPOINTS = {"login", "static"}
+REFRESH_MIN_SECONDS = 2.0
+AUDIT_PAGE_SIZE = 100
+MAX_TAGS_CHARS = 500
+MAX_NOTE_CHARS = 5000
+BOLD_RE = re.compile(r"\*\*(\S(?:[^*\n]*\S)?)\*\*")
+
+csrf = CSRFProtect()
+
+
+def domain_intents(settings: ConsoleSettings) -> List[str]:
+    try:
+        domain = yaml.safe_load(settings.domain_path.read_text(encoding="utf-8")) or {}
+        names = [i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents") or []]
+    except (OSError, yaml.YAMLError, StopIteration):
+        logger.warning("could not read intents from %s", settings.domain_path)
+        names = []
+    return sorted(n for n in names if n != "empty_message")
+
+
+class Refresher:
+    """Folds new events into summaries at most every REFRESH_MIN_SECONDS per process."""
+
+    def __init__(self, engine: sa.engine.Engine, min_seconds: float = REFRESH_MIN_SECONDS):
+        self.engine, self.min_seconds = engine, min_seconds
+        self.lock, self.last = threading.Lock(), 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last < self.min_seconds:
+            return
+        with self.lock:  # one refresh at a time; the others wait and then skip
+            if not force and time.monotonic() - self.last < self.min_seconds:
+                return
+            summaries.refresh(self.engine)
+            self.last = time.monotonic()
+
+
+def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay: float = 1.0,
+               refresh_min_seconds: float = REFRESH_MIN_SECONDS) -> Flask:
+    settings = settings or load_console_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key(),
+        SESSION_COOKIE_NAME="console_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    engine = engine_for(settings.database_url)
+    tz = queries.zone(settings.timezone)
+    masker = Masker([settings.office_phone])
+    intents = domain_intents(settings)
+    refresh = Refresher(engine, refresh_min_seconds)
+    app.extensions["console"] = {"engine": engine, "settings": settings, "refresh": refresh}
+    csrf.init_app(app)
+
+    login_manager = LoginManager(app)
+    login_manager.login_view = "login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        return auth.load_user(engine, session_id)
+
+    # ---------- helpers ----------
+    def fmt_time(ts: Optional[float], fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if not ts:
+            return ""
+        return dt.datetime.fromtimestamp(float(ts), tz).strftime(fmt)
+
+    def fmt_dt(value: Optional[dt.datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
+        value = as_utc(value)
+        return value.astimezone(tz).strftime(fmt) if value else ""
+
+    def masked_html(text: Optional[str]) -> Markup:
+        html = str(escape(text or ""))
+        for token in MASK_TOKENS:
+            label = token.strip("<>")
+            html = html.replace(str(escape(token)),
+                                f'<span class="mask" title="hidden: {label}">{label}</span>')
+        # the bot's replies use **bold** (content file); the text is escaped already
+        html = BOLD_RE.sub(r"<strong>\1</strong>", html)
+        return Markup(html)
+
+    def client_addr() -> str:
+        return (request.remote_addr or "")[:64]
+
+    def who() -> str:
+        return current_user.username
+
+    app.jinja_env.filters.update(localtime=fmt_time, localdt=fmt_dt, masked=masked_html,
+                                 mask=masker.mask)
+    app.jinja_env.globals.update(APPOINTMENT_STATUSES=APPOINTMENT_STATUSES)
+
+    # ---------- security around every request ----------
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if not current_user.is_authenticated:
+            if request.method == "GET" and request.endpoint is not None:
+                return redirect(url_for("login", next=request.full_path.rstrip("?")))
+            abort(401)
+        return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_template("error.html", code=400,
+                               message="The form expired or was not sent from this console. "
+                                       "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(401)
+    def unauthorized(error):
+        return render_template("error.html", code=401, message="Please log in."), 401
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("error.html", code=404, message="Not found."), 404
+
+    # ---------- login ----------
+    def safe_next(target: Optional[str]) -> str:
+        if target:
+            parts = urlsplit(target)
+            if not parts.scheme and not parts.netloc and target.startswith("/") \
+                    and not target.startswith("//") and "\\" not in target:
+                return target
+        return url_for("conversations")
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        if current_user.is_authenticated:
+            return redirect(url_for("conversations"))
+        error = None
+        if request.method == "POST":
+            username = (request.form.get("username") or "").strip()
+            password = request.form.get("password") or ""
+            user, status = auth.authenticate(engine, username, password,
+                                             settings.lockout_minutes)
+            if user is not None:
+                session.clear()
+                login_user(user)
+                session.permanent = True
+                with engine.begin() as conn:
+                    audit.record(conn, user.username, "login", remote_addr=client_addr())
+                return redirect(safe_next(request.args.get("next")))
+            with engine.begin() as conn:
+                audit.record(conn, username[:120] or "?", "login_" + status,
+                             remote_addr=client_addr())
+            if failed_login_delay:
+                time.sleep(failed_login_delay)
+            if status == "locked":
+                error = (f"Too many failed attempts. This account is locked for up to "
+                         f"{settings.lockout_minutes:g} minutes.")
+            else:
+                error = "Wrong user name or password."
+            return render_template("login.html", error=error,
+                                   no_users=False, username=username), 401
+        return render_template("login.html", error=None, username="",
+                               no_users=auth.count_users(engine) == 0)
+
+    @app.route("/logout", methods=["POST"])
+    def logout():
+        with engine.begin() as conn:
+            audit.record(conn, who(), "logout", remote_addr=client_addr())
+        logout_user()
+        session.clear()
+        return redirect(url_for("login"))
+
+    # ---------- conversations ----------
+    @app.route("/")
+    def index():
+        return redirect(url_for("conversations"))
+
+    @app.route("/conversations")
+    def conversations():
+        refresh()
+        filters = queries.ListFilters.from_args(request.args)
+        with engine.connect() as conn:
+            rows, total = queries.list_page(conn, filters, tz)
+            channel_names = queries.channels(conn)
+        pages = max(1, -(-total // queries.PAGE_SIZE))
+        today = dt.datetime.now(tz).date()
+        last_week = {"date_from": (today - dt.timedelta(days=6)).isoformat(),
+                     "date_to": today.isoformat()}
+        return render_template("conversations.html", rows=rows, total=total, pages=pages,
+                               filters=filters, channels=channel_names,
+                               intents=intents + ["nlu_fallback"], last_week=last_week)
+
+    @app.route("/conversations.csv")
+    def conversations_csv():
+        refresh()
+        filters = queries.ListFilters.from_args(request.args)
+        with engine.connect() as conn:
+            rows = queries.all_rows(conn, filters, tz)
+        body = exports.list_csv(rows, masker, fmt_time)
+        with engine.begin() as conn:
+            audit.record_many(conn, who(), "export_csv", [r.sender_id for r in rows],
+                              detail=filters.describe(), remote_addr=client_addr())
+        stamp = dt.datetime.now(tz).strftime("%Y%m%d-%H%M")
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="conversations-{stamp}.csv"'})
+
+    def summary_or_404(conn, summary_id: int):
+        row = conn.execute(sa.select(cs).where(cs.c.id == summary_id)).first()
+        if row is None:
+            abort(404)
+        return row
+
+    @app.route("/conversations/<int:summary_id>")
+    def conversation(summary_id: int):
+        with engine.connect() as conn:
+            summary = summary_or_404(conn, summary_id)
+            items = transcript.build(conn, summary.sender_id, masker)
+            review = conn.execute(sa.select(conversation_reviews).where(
+                conversation_reviews.c.sender_id == summary.sender_id)).first()
+            appointment = conn.execute(
+                sa.select(queries.appointment_expr()).select_from(cs)
+                .where(cs.c.id == summary_id)).scalar()
+        with engine.begin() as conn:
+            audit.record(conn, who(), "view_conversation", summary.sender_id,
+                         remote_addr=client_addr())
+        return render_template("transcript.html", summary=summary, items=items, review=review,
+                               appointment=appointment, intents=intents,
+                               back=request.args.get("back") or "")
+
+    @app.route("/conversations/<int:summary_id>/review", methods=["POST"])
+    def review(summary_id: int):
+        with engine.begin() as conn:
+            summary = summary_or_404(conn, summary_id)
+            reviewed = request.form.get("reviewed") in {"1", "on", "true"}
+            tags = ", ".join(dict.fromkeys(
+                t.strip() for t in (request.form.get("tags") or "").split(",") if t.strip()
+            ))[:MAX_TAGS_CHARS]
+            note = (request.form.get("note") or "").strip()[:MAX_NOTE_CHARS]
+            values = dict(reviewed=reviewed, tags=tags, note=note, updated_by=who(),
+                          updated_at=utcnow())
+            updated = conn.execute(conversation_reviews.update().where(
+                conversation_reviews.c.sender_id == summary.sender_id).values(**values)).rowcount
+            if not updated:
+                conn.execute(conversation_reviews.insert().values(
+                    sender_id=summary.sender_id, **values))
+            audit.record(conn, who(), "review", summary.sender_id,
+                         detail=f"reviewed={int(reviewed)} tags={tags}", remote_addr=client_addr())
+        flash("Review saved.")
+        return redirect(url_for("conversation", summary_id=summary_id,
+                                back=request.form.get("back") or None))
+
+    @app.route("/conversations/<int:summary_id>/correct", methods=["POST"])
+    def correct(summary_id: int):
+        intent = (request.form.get("intent") or "").strip()
+        try:
+            event_id = int(request.form.get("event_id") or "")
+        except ValueError:
+            abort(400)
+        if intent not in intents:
+            abort(400)
+        with engine.begin() as conn:
+            summary = summary_or_404(conn, summary_id)
+            event = transcript.user_event(conn, summary.sender_id, event_id)
+            if event is None:
+                abort(404)
+            text = transcript.masked_user_text(conn, summary.sender_id, event, masker)
+            values = dict(sender_id=summary.sender_id, event_id=event_id, text=text,
+                          predicted_intent=event.intent_name, corrected_intent=intent,
+                          created_by=who(), created_at=utcnow())
+            updated = conn.execute(intent_corrections.update().where(
+                intent_corrections.c.event_id == event_id).values(**values)).rowcount
+            if not updated:
+                conn.execute(intent_corrections.insert().values(**values))
+            audit.record(conn, who(), "correct_intent", summary.sender_id,
+                         detail=f"event={event_id} {event.intent_name}->{intent}",
+                         remote_addr=client_addr())
+        flash(f"Saved: the right intent is {intent}.")
+        return redirect(url_for("conversation", summary_id=summary_id,
+                                back=request.form.get("back") or None) + f"#e{event_id}")
+
+    # ---------- appointment requests ----------
+    @app.route("/appointments")
+    def appointments():
+        status = request.args.get("status") or "open"
+        query = sa.select(appointment_requests, cs.c.id.label("summary_id")).select_from(
+            appointment_requests.outerjoin(
+                cs, cs.c.sender_id == appointment_requests.c.conversation_id))
+        if status == "open":
+            query = query.where(appointment_requests.c.status != "closed")
+        elif status in APPOINTMENT_STATUSES:
+            query = query.where(appointment_requests.c.status == status)
+        query = query.order_by(appointment_requests.c.created_at.desc()).limit(500)
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        with engine.begin() as conn:
+            audit.record(conn, who(), "view_appointments", detail=f"status={status} rows={len(rows)}",
+                         remote_addr=client_addr())
+        return render_template("appointments.html", rows=rows, status=status)
+
+    @app.route("/appointments/<int:request_id>/status", methods=["POST"])
+    def appointment_status(request_id: int):
+        status = request.form.get("status") or ""
+        if status not in APPOINTMENT_STATUSES:
+            abort(400)
+        with engine.begin() as conn:
+            row = conn.execute(sa.select(appointment_requests).where(
+                appointment_requests.c.id == request_id)).first()
+            if row is None:
+                abort(404)
+            conn.execute(appointment_requests.update()
+                         .where(appointment_requests.c.id == request_id)
+                         .values(status=status, status_changed_by=who(),
+                                 status_changed_at=utcnow()))
+            audit.record(conn, who(), "appointment_status", row.conversation_id,
+                         detail=f"request={request_id} {row.status}->{status}",
+                         remote_addr=client_addr())
+        flash(f"Request #{request_id}: {APPOINTMENT_STATUSES[status]}.")
+        return redirect(url_for("appointments", status=request.form.get("back_status") or None))
+
+    # ---------- overview ----------
+    @app.route("/overview")
+    def overview():
+        refresh()
+        try:
+            days = min(365, max(7, int(request.args.get("days") or 30)))
+        except ValueError:
+            days = 30
+        with engine.connect() as conn:
+            data = queries.overview(conn, tz, days)
+        return render_template("overview.html", data=data)
+
+    # ---------- audit log ----------
+    @app.route("/audit")
+    def audit_page():
+        try:
+            page = max(1, int(request.args.get("page") or 1))
+        except ValueError:
+            page = 1
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())
+                                .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
+        return render_template("audit.html", rows=rows, page=page,
+                               more=len(rows) == AUDIT_PAGE_SIZE)
+
+    return app

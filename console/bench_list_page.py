@@ -1,0 +1,118 @@
+"""Benchmark: the conversation list page over 10,000 synthetic conversations.
+
+    .venv/bin/python console/bench_list_page.py [--conversations 10000] [--requests 50]
+
+Seeds a temporary SQLite database with realistic Rasa event rows
+(console/synthetic.py), builds the summaries once (timed), logs in through the
+Flask test client and times GET /conversations with several filters. Every timed
+request also runs the incremental summary check (refresh throttle off), so the
+numbers include it. Prints p50/p95 per scenario. Nothing listens on a port.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+
+from console import auth, summaries, synthetic  # noqa: E402
+from console.app import create_app  # noqa: E402
+from console.db import engine_for, events  # noqa: E402
+from console.settings import load_console_settings  # noqa: E402
+
+SCENARIOS = [
+    ("newest first, page 1", "/conversations"),
+    ("page 100", "/conversations?page=100"),
+    ("fell back", "/conversations?fallback=1"),
+    ("appointment requested", "/conversations?appointment=1"),
+    ("intent + not reviewed", "/conversations?intent=ask_recovery&reviewed=no"),
+    ("last 7 days + channel", "/conversations?date_from={week_ago}&channel=socketio"),
+    ("search 'boot'", "/conversations?q=boot"),
+]
+
+
+def percentile(values, p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=10000)
+    parser.add_argument("--requests", type=int, default=50, help="timed requests per scenario")
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--keep", type=Path, help="keep the database in this folder")
+    args = parser.parse_args()
+
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="console-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = workdir / "bench.db"
+    if db_path.exists():
+        db_path.unlink()
+    url = f"sqlite:///{db_path}"
+    engine = engine_for(url)
+
+    t0 = time.perf_counter()
+    n_events = synthetic.seed(engine, args.conversations, days=args.days)
+    t_seed = time.perf_counter() - t0
+    print(f"seeded {args.conversations} conversations, {n_events} events in {t_seed:.1f}s ({db_path})")
+
+    t0 = time.perf_counter()
+    folded = summaries.refresh(engine)
+    t_build = time.perf_counter() - t0
+    print(f"built summaries from {folded} events in {t_build:.2f}s (once; incremental afterwards)")
+
+    settings = load_console_settings({"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench",
+                                      "CONSOLE_VAR_DIR": str(workdir)})
+    app = create_app(settings, failed_login_delay=0, refresh_min_seconds=0)
+    auth.create_user(engine, "bench", "bench-password-123")
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    response = client.post("/login", data={"username": "bench", "password": "bench-password-123",
+                                           "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+
+    # one new conversation arrives: the next request folds only its events
+    synthetic.insert_conversation(engine, "bench-new-conversation", time.time() - 5, "fallback")
+    t0 = time.perf_counter()
+    client.get("/conversations")
+    print(f"first request after a new conversation (incremental fold): "
+          f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+
+    import datetime as dt
+    week_ago = (dt.date.today() - dt.timedelta(days=6)).isoformat()
+    all_times = []
+    print(f"\nGET list page, {args.requests} requests per scenario (Flask test client, SQLite):")
+    print(f"{'scenario':32} {'rows':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, path in SCENARIOS:
+        path = path.format(week_ago=week_ago)
+        client.get(path)  # warm-up
+        times = []
+        for _ in range(args.requests):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, (path, r.status_code)
+        total = re.search(r'class="count">(\d+)<', r.text)
+        all_times.extend(times)
+        print(f"{name:32} {total.group(1) if total else '?':>6} "
+              f"{statistics.median(times):8.1f} {percentile(times, 95):8.1f}")
+    print(f"{'all scenarios':32} {'':>6} {statistics.median(all_times):8.1f} "
+          f"{percentile(all_times, 95):8.1f}")
+    with engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar()
+    print(f"\n{n} events in the database; p50/p95 over {len(all_times)} requests.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
