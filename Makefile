@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/achilles.tar.gz
+# Debian's Chromium for the browser tests (Playwright never downloads a browser).
+CHROMIUM := /usr/bin/chromium
 
 # ---- configuration: environment variables with documented defaults (README) ----
 export RASA_TELEMETRY_ENABLED := false
@@ -24,6 +26,8 @@ export REDIS_PORT ?= 6379
 # public webhooks: request body limit (bytes) and per-sender rate limit
 export SANIC_REQUEST_MAX_SIZE ?= 65536
 export RATE_LIMIT_PER_SENDER ?= 20/minute
+# website widget: browser origins allowed to connect (empty = the demo page's)
+export WIDGET_ALLOWED_ORIGINS ?=
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py)
@@ -33,10 +37,11 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 run: setup $(MODEL)
 	@mkdir -p var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
-	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook  (Ctrl-C stops everything)"
+	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
+	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/   (Ctrl-C stops everything)"
 	$(VENV)/bin/honcho start -f Procfile
 
-test: setup $(MODEL)
+test: setup $(MODEL) $(CHROMIUM)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
@@ -64,6 +69,9 @@ $(MODEL): $(VENV)/.spacy-pipeline $(TRAINING_INPUTS)
 	$(RASA) train --config config.yml --domain domain.yml --data data \
 		--out models --fixed-model-name achilles
 	@touch $@
+
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation
 
 clean:
 	rm -rf build models results .rasa

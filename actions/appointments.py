@@ -74,7 +74,7 @@ class ValidateAppointmentForm(FormValidationAction):
         if phone is None:
             dispatcher.utter_message(
                 text="That doesn't look like a 10-digit US phone number. Please type it "
-                     "like 310 555 0123, or type \"cancel\" to stop.")
+                     f"like 310 555 0123, or {replies.cancel_hint(tracker)} to stop.")
             return {"patient_phone": None}
         return {"patient_phone": phone}
 

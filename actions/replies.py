@@ -20,6 +20,11 @@ def is_sms(tracker: Tracker) -> bool:
     return tracker.get_latest_input_channel() == SMS_CHANNEL
 
 
+def cancel_hint(tracker: Tracker) -> str:
+    """How to leave the form: a bare CANCEL is a carrier opt-out keyword on SMS."""
+    return 'reply "cancel my request"' if is_sms(tracker) else 'type "cancel"'
+
+
 def topic_button(topic: Topic) -> Dict[str, str]:
     return {"title": topic.title, "payload": f"/{topic.intent}"}
 

@@ -15,6 +15,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 DEFAULT_LIMIT = "20/minute"  # a patient types far slower; buttons stay well under it
+RATE_LIMITED_TEXT = ("You're sending messages faster than I can answer. Please wait a "
+                     "minute and try again, or call the office at {phone}.")
 
 
 class SenderRateLimiter:

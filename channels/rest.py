@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.config import load_settings
-from channels.rate_limit import sender_rate_limiter
+from channels.rate_limit import RATE_LIMITED_TEXT, sender_rate_limiter
 from channels.sanitize import sanitize_user_text
 
 logger = logging.getLogger(__name__)
@@ -44,9 +44,7 @@ def bad_request(reason: Text) -> HTTPResponse:
 def too_many_requests(sender_id: Text) -> HTTPResponse:
     return response.json(
         [{"recipient_id": sender_id,
-          "text": "You're sending messages faster than I can answer. Please wait a "
-                  "minute and try again, or call the office at "
-                  f"{load_settings().office_phone}."}],
+          "text": RATE_LIMITED_TEXT.format(phone=load_settings().office_phone)}],
         status=429)
 
 

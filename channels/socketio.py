@@ -33,7 +33,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from actions.config import load_settings
 from channels.rest import technical_trouble_reply
+from channels.rate_limit import RATE_LIMITED_TEXT, sender_rate_limiter
 from channels.sanitize import sanitize_user_text
 
 logger = logging.getLogger(__name__)
@@ -257,6 +259,10 @@ class SafeSocketIOInput(SocketIOInput):
             # whichever sockets (e.g. after a reconnect) joined the session
             return sid if self.bound_sessions.get(sid) == session_id else session_id
 
+        if not await sender_rate_limiter().allow(self.name(), session_id):
+            await sio.emit(self.bot_message_evt, {"text": RATE_LIMITED_TEXT.format(
+                phone=load_settings().office_phone)}, room=reply_to(), namespace=self.namespace)
+            return
         output = TrackingOutput(sio, self.bot_message_evt, self.namespace, reply_to)
         text = sanitize_user_text(raw)
         try:

@@ -127,6 +127,7 @@ from twilio.request_validator import RequestValidator
 from actions.config import PROJECT_ROOT, load_settings
 from channels import sms_text
 from channels.rest import technical_trouble_reply
+from channels.rate_limit import sender_rate_limiter
 from channels.sanitize import sanitize_user_text
 
 logger = logging.getLogger(__name__)
@@ -789,6 +790,11 @@ class SmsInput(InputChannel):
                         message_sid, conversation_id)
             return
 
+        if not await sender_rate_limiter().allow(self.name(), conversation_id):
+            # every SMS reply costs money: a flooding number gets no answer
+            logger.warning("Rate limit: message %s from conversation %s dropped",
+                           message_sid, conversation_id)
+            return
         text = sanitize_user_text(await self._map_choice(conversation_id, body))
         collector = SmsCollector()
         failed = False

@@ -100,7 +100,7 @@ class RasaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 180) -> "RasaServer":
+    def start(self, timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 300))) -> "RasaServer":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH),
