@@ -55,7 +55,7 @@ eval: setup $(MODEL)
 	$(PY) eval/evaluate_nlu.py --model $(MODEL) --data eval/heldout_nlu.yml
 
 $(VENV)/.installed: requirements.txt
-	@py=$$(scripts/find_python310.sh) && [ -x $(PY) ] || $$py -m venv $(VENV)
+	@py=$$(scripts/find_python310.sh) || exit 1; [ -x $(PY) ] || $$py -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel "setuptools<70"
 	$(PY) -m pip install -q -r requirements.txt
 	@touch $@
