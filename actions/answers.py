@@ -78,45 +78,49 @@ class ActionClarifyOrHandoff(Action):
         return []
 
 
-class ActionHandoff(Action):
+class HandoffAction(Action):
+    """Sends the office's phone and online form, after a short lead sentence."""
+
+    lead: Text = ""
+    offer_appointment: bool = True
+
+    def events(self) -> List[Dict[Text, Any]]:
+        return []
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            text=replies.handoff_text(get_content(), tracker, self.lead),
+            buttons=[replies.APPOINTMENT_BUTTON] if self.offer_appointment else [],
+        )
+        return self.events()
+
+
+class ActionHandoff(HandoffAction):
     """"Talk to a person" / "Call the office": phone, online form, in-chat request."""
+
+    lead = "Our staff will be glad to help."
 
     def name(self) -> Text:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(
-            text=replies.handoff_text(get_content(), tracker, "Our staff will be glad to help."),
-            buttons=[replies.APPOINTMENT_BUTTON],
-        )
-        return []
 
+class ActionOutOfScope(HandoffAction):
+    lead = ("I can only answer questions about Achilles tendon rupture from our "
+            "practice's information. For anything else,")
 
-class ActionOutOfScope(Action):
     def name(self) -> Text:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(
-            text=replies.handoff_text(
-                get_content(), tracker,
-                "I can only answer questions about Achilles tendon rupture from our "
-                "practice's information. For anything else,"),
-            buttons=[replies.APPOINTMENT_BUTTON],
-        )
-        return []
 
-
-class ActionDefaultFallback(Action):
+class ActionDefaultFallback(HandoffAction):
     """Replaces Rasa's default when no policy is confident: hand off, keep going."""
+
+    lead = "Sorry, I lost track of our conversation."
+    offer_appointment = False
 
     def name(self) -> Text:
         return "action_default_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text=replies.handoff_text(
-            get_content(), tracker, "Sorry, I lost track of our conversation."))
+    def events(self) -> List[Dict[Text, Any]]:
         return [UserUtteranceReverted()]
