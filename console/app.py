@@ -47,19 +47,29 @@ def domain_intents(settings: ConsoleSettings) -> List[str]:
 
 
 class Refresher:
-    """Folds new events into summaries at most every REFRESH_MIN_SECONDS per process."""
+    """Folds new events into summaries, at most every `min_seconds` per process.
+
+    When no event id is above the watermark the fold is skipped (one index
+    lookup); the full look-back, which also catches ids committed out of order,
+    still runs at least every FULL_CHECK_SECONDS."""
+
+    FULL_CHECK_SECONDS = 30.0
 
     def __init__(self, engine: sa.engine.Engine, min_seconds: float = REFRESH_MIN_SECONDS):
         self.engine, self.min_seconds = engine, min_seconds
-        self.lock, self.last = threading.Lock(), 0.0
+        self.lock, self.last, self.last_full = threading.Lock(), 0.0, 0.0
 
     def __call__(self, force: bool = False) -> None:
         if not force and time.monotonic() - self.last < self.min_seconds:
             return
         with self.lock:  # one refresh at a time; the others wait and then skip
-            if not force and time.monotonic() - self.last < self.min_seconds:
+            now = time.monotonic()
+            if not force and now - self.last < self.min_seconds:
                 return
-            summaries.refresh(self.engine)
+            if (force or now - self.last_full >= self.FULL_CHECK_SECONDS
+                    or summaries.has_new_events(self.engine)):
+                summaries.refresh(self.engine)
+                self.last_full = now
             self.last = time.monotonic()
 
 

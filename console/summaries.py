@@ -242,6 +242,15 @@ def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
     return applied
 
 
+def has_new_events(engine: sa.engine.Engine) -> bool:
+    """Cheap check (an index lookup): is there an event above the watermark?"""
+    if not events_table_exists(engine):
+        return False
+    with engine.connect() as conn:
+        top = conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
+        return top > get_watermark(conn)
+
+
 def rebuild(engine: sa.engine.Engine) -> int:
     """Drops every summary and folds all events again."""
     with engine.begin() as conn:

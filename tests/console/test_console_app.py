@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from conftest import (PASSWORD, PATIENT_DOB, PATIENT_EMAIL, PATIENT_PHONE, csrf_token, login,
+from console_helpers import (  # noqa: F401 (fixtures)
+    app, assistant_db, client, console_env, engine,
+    PASSWORD, PATIENT_DOB, PATIENT_EMAIL, PATIENT_PHONE, csrf_token, login,
                       run_cli, summary_id)
 
 SAMPLE_ARGS = {"summary_id": 1, "request_id": 1, "filename": "console.css"}

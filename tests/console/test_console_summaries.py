@@ -81,3 +81,12 @@ def test_late_commit_within_lookback_is_folded(tmp_path):
     summaries.refresh(engine)
     rows = all_summaries(engine)
     assert rows["y"]["handoff"] and rows["z"]["emergency"]
+
+
+def test_cheap_check_for_new_events(tmp_path):
+    engine = make_engine(tmp_path)
+    assert not summaries.has_new_events(engine)
+    synthetic.insert_conversation(engine, "n", time.time(), "topic")
+    assert summaries.has_new_events(engine)
+    summaries.refresh(engine)
+    assert not summaries.has_new_events(engine)

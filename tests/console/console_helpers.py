@@ -1,4 +1,4 @@
-"""Shared fixtures: a database seeded by real conversations through the Rasa server.
+"""Shared fixtures and helpers: a database seeded by real conversations through the Rasa server.
 
 The session fixture starts the real action server and Rasa server
 (tests/servers.py, free loopback ports, fresh SQLite file), runs a handful of
@@ -21,8 +21,6 @@ import sqlalchemy as sa
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.servers import running_assistant  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 PATIENT_PHONE = "310 555 0123"
@@ -58,8 +56,52 @@ REPLY_SIGNS = {
 }
 
 
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login(client, username="alice", password=PASSWORD):
+    token = csrf_token(client.get("/login").text)
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+
+
+def summary_id(engine, sender_id: str) -> int:
+    from console.db import conversation_summaries as cs
+    from console.summaries import refresh
+    refresh(engine)
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(cs.c.id).where(cs.c.sender_id == sender_id)).scalar()
+    assert value, f"no summary for {sender_id}"
+    return value
+
+
+def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=PROJECT_ROOT,
+                          env=full_env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+from tests.servers import running_assistant  # noqa: E402
+
+
+# Fixtures live here, not in a tests/console/conftest.py: pytest keeps only the
+# last imported `conftest` module in sys.modules, and tests/test_*.py do
+# `from conftest import ...`. Test modules import these fixtures; the seeded
+# database and the app are cached per process so the Rasa servers start once.
+_CACHE: Dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def assistant_db(tmp_path_factory):
+    if "assistant_db" not in _CACHE:
+        _CACHE["assistant_db"] = _seed_assistant_db(tmp_path_factory)
+    return _CACHE["assistant_db"]
+
+
+def _seed_assistant_db(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("console-assistant")
     # Rasa's stock REST channel: it writes the same events (input_channel "rest")
     # as the project's hardened one, and keeps these tests independent of
@@ -92,13 +134,17 @@ def assistant_db(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def console_env(assistant_db, tmp_path_factory) -> Dict[str, str]:
+    if "console_env" in _CACHE:
+        return _CACHE["console_env"]
     var_dir = tmp_path_factory.mktemp("console-var")
-    return {"DATABASE_URL": assistant_db.url, "CONSOLE_SECRET_KEY": "test-secret-key",
-            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles"}
+    return _CACHE.setdefault("console_env", {"DATABASE_URL": assistant_db.url, "CONSOLE_SECRET_KEY": "test-secret-key",
+            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles"})
 
 
 @pytest.fixture(scope="session")
 def app(console_env):
+    if "app" in _CACHE:
+        return _CACHE["app"]
     from console import auth
     from console.app import create_app
     from console.db import engine_for
@@ -107,24 +153,12 @@ def app(console_env):
     application = create_app(settings, failed_login_delay=0, refresh_min_seconds=0)
     application.config["TESTING"] = True
     auth.create_user(engine_for(settings.database_url), "alice", PASSWORD)
-    return application
+    return _CACHE.setdefault("app", application)
 
 
 @pytest.fixture(scope="session")
 def engine(app):
     return app.extensions["console"]["engine"]
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def login(client, username="alice", password=PASSWORD):
-    token = csrf_token(client.get("/login").text)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token})
 
 
 @pytest.fixture
@@ -135,17 +169,3 @@ def client(app):
     return c
 
 
-def summary_id(engine, sender_id: str) -> int:
-    from console.db import conversation_summaries as cs
-    from console.summaries import refresh
-    refresh(engine)
-    with engine.connect() as conn:
-        value = conn.execute(sa.select(cs.c.id).where(cs.c.sender_id == sender_id)).scalar()
-    assert value, f"no summary for {sender_id}"
-    return value
-
-
-def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=PROJECT_ROOT,
-                          env=full_env, input=stdin, capture_output=True, text=True, timeout=120)
