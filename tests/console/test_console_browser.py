@@ -88,6 +88,7 @@ def test_browser_login_filter_review(console_server, assistant_db, tmp_path):
             fallbacks = len(assistant_db.expected["fallback"])
             assert rows.count() == fallbacks
             assert page.locator("table.list .flag.fallback").count() == fallbacks
+            page.screenshot(path=str(ARTIFACTS / "console-list.png"), full_page=True)
 
             page.locator("table.list tbody tr td.question a").first.click()
             page.wait_for_selector(".chat .bubble.user")
