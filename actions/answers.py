@@ -1,6 +1,7 @@
 """Answering patients' questions from the content file, and the honest fallbacks."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -78,11 +79,18 @@ class ActionClarifyOrHandoff(Action):
         return []
 
 
-class HandoffAction(Action):
-    """Sends the office's phone and online form, after a short lead sentence."""
+class HandoffAction(Action, ABC):
+    """Sends the office's phone and online form, after a short lead sentence.
+
+    Abstract (rasa-sdk skips it when registering actions): subclasses name it.
+    """
 
     lead: Text = ""
     offer_appointment: bool = True
+
+    @abstractmethod
+    def name(self) -> Text:
+        ...
 
     def events(self) -> List[Dict[Text, Any]]:
         return []
