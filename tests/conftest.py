@@ -55,3 +55,13 @@ def make_tracker(text: str = "", intent: Optional[str] = None, confidence: float
 @pytest.fixture
 def tracker_factory():
     return make_tracker
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """In-process channel tests share one limiter; give every test its own."""
+    from channels.rate_limit import sender_rate_limiter
+
+    sender_rate_limiter.cache_clear()
+    yield
+    sender_rate_limiter.cache_clear()
