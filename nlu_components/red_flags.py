@@ -5,6 +5,11 @@ the reviewed red-flag rules in content/red_flags.yml, this component sets the
 intent to `emergency` with confidence 1.0 (so the FallbackClassifier after it
 never turns it into a fallback) and records which category matched in the
 parse data (`red_flag`), which staff see in the conversation log.
+
+The learned `emergency` intent still catches phrasings the rules miss, but only
+when DIET is confident (`min_learned_confidence`): below that, an unmatched
+"emergency" guess is demoted to the runner-up intent, so an unsure guess such as
+"yep, go ahead and send" cannot end an appointment form with a 911 message.
 """
 from __future__ import annotations
 
@@ -78,7 +83,7 @@ if GraphComponent is not None:
 
         @staticmethod
         def get_default_config() -> Dict[Text, Any]:
-            return {}
+            return {"min_learned_confidence": 0.8}
 
         @classmethod
         def create(
@@ -88,22 +93,28 @@ if GraphComponent is not None:
             resource: Resource,
             execution_context: ExecutionContext,
         ) -> "RedFlagClassifier":
-            return cls()
+            return cls(config)
 
-        def __init__(self) -> None:
+        def __init__(self, config: Optional[Dict[Text, Any]] = None) -> None:
+            config = {**self.get_default_config(), **(config or {})}
+            self.min_learned_confidence = float(config["min_learned_confidence"])
             self.detector = RedFlagDetector()
 
         def process(self, messages: List[Message]) -> List[Message]:
             for message in messages:
                 category = self.detector.detect(message.get("text"))
-                if category is None:
-                    continue
-                emergency = {"name": EMERGENCY_INTENT, "confidence": 1.0}
-                ranking = [emergency] + [
-                    r for r in (message.get("intent_ranking") or [])
-                    if r.get("name") != EMERGENCY_INTENT
-                ]
-                message.set("intent", emergency, add_to_output=True)
-                message.set("intent_ranking", ranking, add_to_output=True)
-                message.set("red_flag", category.name, add_to_output=True)
+                others = [r for r in (message.get("intent_ranking") or [])
+                          if r.get("name") != EMERGENCY_INTENT]
+                if category is not None:
+                    emergency = {"name": EMERGENCY_INTENT, "confidence": 1.0}
+                    message.set("intent", emergency, add_to_output=True)
+                    message.set("intent_ranking", [emergency] + others, add_to_output=True)
+                    message.set("red_flag", category.name, add_to_output=True)
+                elif self._unsure_learned_emergency(message.get("intent")) and others:
+                    message.set("intent", others[0], add_to_output=True)
+                    message.set("intent_ranking", others, add_to_output=True)
             return messages
+
+        def _unsure_learned_emergency(self, intent: Optional[Dict[Text, Any]]) -> bool:
+            return bool(intent) and intent.get("name") == EMERGENCY_INTENT and float(
+                intent.get("confidence") or 0.0) < self.min_learned_confidence

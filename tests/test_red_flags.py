@@ -45,3 +45,29 @@ def test_red_flags_escalate(text, category):
 ])
 def test_ordinary_questions_do_not_escalate(text):
     assert DETECTOR.detect(text) is None
+
+
+def test_component_overrides_intent_and_demotes_unsure_learned_emergencies():
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu_components.red_flags import RedFlagClassifier
+
+    def message(text, ranking):
+        m = Message(data={"text": text})
+        m.set("intent", ranking[0])
+        m.set("intent_ranking", ranking)
+        return m
+
+    rule_hit = message("pus from my incision", [{"name": "ask_recovery", "confidence": 0.9},
+                                                {"name": "emergency", "confidence": 0.1}])
+    unsure = message("yep go ahead", [{"name": "emergency", "confidence": 0.68},
+                                      {"name": "affirm", "confidence": 0.3}])
+    sure = message("my leg is twice the size", [{"name": "emergency", "confidence": 0.97},
+                                                {"name": "ask_recovery", "confidence": 0.02}])
+    RedFlagClassifier({"min_learned_confidence": 0.8}).process([rule_hit, unsure, sure])
+    assert rule_hit.get("intent") == {"name": "emergency", "confidence": 1.0}
+    assert rule_hit.get("red_flag") == "wound_infection"
+    assert [r["name"] for r in rule_hit.get("intent_ranking")] == ["emergency", "ask_recovery"]
+    assert unsure.get("intent")["name"] == "affirm"
+    assert "emergency" not in [r["name"] for r in unsure.get("intent_ranking")]
+    assert sure.get("intent")["name"] == "emergency" and sure.get("red_flag") is None
