@@ -28,6 +28,9 @@ export SANIC_REQUEST_MAX_SIZE ?= 65536
 export RATE_LIMIT_PER_SENDER ?= 20/minute
 # website widget: browser origins allowed to connect (empty = the demo page's)
 export WIDGET_ALLOWED_ORIGINS ?=
+# staff console: set CONSOLE_SECURE_COOKIES=true behind HTTPS
+export CONSOLE_SECURE_COOKIES ?= false
+export CONSOLE_TIMEZONE ?= America/Los_Angeles
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py)
@@ -38,7 +41,9 @@ run: setup $(MODEL)
 	@mkdir -p var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
-	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/   (Ctrl-C stops everything)"
+	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
+	@echo "Staff console: http://$(HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
+	@echo "Ctrl-C stops everything."
 	$(VENV)/bin/honcho start -f Procfile
 
 test: setup $(MODEL) $(CHROMIUM)
