@@ -672,8 +672,8 @@ class SmsInput(InputChannel):
         # last opt-out/in seen here: a fallback if the database cannot be read
         self._recent_opt_outs = InMemoryStateStore(max_entries=50_000)
         if not self.enabled:
-            logger.error("SMS channel (Twilio) is OFF: %s not set. /webhooks/twilio/webhook "
-                         "answers 503 until it is configured.", ", ".join(problems))
+            logger.warning("SMS channel (Twilio) is OFF: %s not set. /webhooks/twilio/webhook "
+                           "answers 503 until it is configured.", ", ".join(problems))
             return
         self.validator = RequestValidator(settings.auth_token)
         self.ids = ids or ConversationIds(load_id_secret())
