@@ -1,0 +1,370 @@
+"""Reliability: load, component failures, restarts, database trouble, exposure.
+
+Against the real action server and Rasa server (tests/servers.py) on loopback,
+with the SQLite tracker store, as `make run` configures them. One pair of
+servers serves the whole module (starting Rasa is the slow part); tests that
+stop, kill or restart a server bring it back before they end, and the module
+fixture stops everything it started.
+
+One setting differs from today's Makefile, on purpose: the action server's
+keep-alive timeout (SANIC_KEEP_ALIVE_TIMEOUT, see KEEP_ALIVE below). Under 50
+concurrent conversations Rasa's event loop is busy for seconds between opening
+a connection to the action server and writing the request; Sanic's default
+5 s keep-alive timeout closes that idle connection first and ~5% of turns fail
+("Cannot write to closing transport"), so patients get the technical-trouble
+reply. test_action_server_keeps_an_idle_connection_open checks the Makefile's
+own setting and is an expected failure until the Makefile exports it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import statistics
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import aiohttp
+import pytest
+import requests
+import sqlalchemy as sa
+
+from actions.config import DEFAULT_OFFICE_PHONE
+from actions.content import get_content
+from servers import PROJECT_ROOT, ActionServer, RasaServer, base_env, free_port
+
+CONTENT = get_content()
+PHONE = DEFAULT_OFFICE_PHONE
+TROUBLE = "technical trouble"
+START_TIMEOUT = 300  # seconds; Rasa takes 1-2 min to start on a busy 2-core machine
+
+
+def makefile_export(name: str):
+    match = re.search(rf"^export {name} \??= *(\S+)", (PROJECT_ROOT / "Makefile").read_text(),
+                      re.MULTILINE)
+    return match.group(1) if match else None
+
+
+# the Makefile's value once it sets one; until then the value it should set
+KEEP_ALIVE = {"SANIC_KEEP_ALIVE_TIMEOUT": makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") or "120"}
+
+TOPIC_QUESTIONS = [
+    "what are the symptoms of a torn achilles?", "how is a ruptured achilles diagnosed",
+    "can a torn achilles heal without surgery", "what is PARS surgery?",
+    "how long is recovery after achilles surgery", "who is the doctor",
+    "what causes the achilles to rupture", "waht are the symtoms of achilles rupture",
+    "how painful is achilles surgery", "when can i start physical therapy",
+]
+
+
+@contextlib.contextmanager
+def assistant_pair(workdir: Path, **env_overrides: str) -> Iterator[RasaServer]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    action_port, rasa_port = free_port(), free_port()
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
+        **{**KEEP_ALIVE, **env_overrides})
+    actions = ActionServer(action_port, env, workdir / "actions.log")
+    rasa = RasaServer(rasa_port, env, workdir / "rasa.log")
+    rasa.action_server = actions  # type: ignore[attr-defined]
+    rasa.db_path = workdir / "conversations.db"  # type: ignore[attr-defined]
+    try:
+        actions.start(timeout=START_TIMEOUT)
+        rasa.start(timeout=START_TIMEOUT)
+        yield rasa
+    finally:
+        rasa.stop()
+        actions.stop()
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory) -> Iterator[RasaServer]:
+    with assistant_pair(tmp_path_factory.mktemp("reliability")) as rasa:
+        yield rasa
+
+
+@pytest.fixture(scope="module")
+def db(assistant):
+    engine = sa.create_engine(assistant.env["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+def new_sender(prefix: str = "rel") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def joined(messages: List[Dict]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def say(assistant: RasaServer, sender: str, text: str, timeout: float = 60) -> List[Dict]:
+    response = assistant.say(sender, text, timeout=timeout)
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    return response.json()
+
+
+def user_texts(db, sender: str) -> List[str]:
+    with db.connect() as conn:
+        rows = conn.execute(sa.text(
+            "select data from events where sender_id = :s and type_name = 'user' order by id"),
+            {"s": sender}).all()
+    return [json.loads(r.data)["text"] for r in rows]
+
+
+def log_text(assistant: RasaServer) -> str:
+    return Path(assistant.log_path).read_text(errors="replace")
+
+
+# --------------------------------------------------------------- exposure --
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/conversations/x/tracker"),
+    ("POST", "/conversations/x/tracker/events"),
+    ("GET", "/conversations/x/story"),
+    ("GET", "/model"),
+    ("PUT", "/model"),
+    ("POST", "/model/parse"),
+    ("POST", "/model/predict"),
+    ("GET", "/status"),
+    ("GET", "/version"),
+    ("GET", "/domain"),
+])
+def test_the_rasa_http_api_is_not_exposed(assistant, method, path):
+    response = requests.request(method, f"{assistant.url}{path}", timeout=10,
+                                json={"text": "hi", "event": "restart"})
+    assert response.status_code in (401, 403, 404), (path, response.status_code)
+
+
+def test_an_oversized_body_gets_413_and_the_server_keeps_answering(assistant):
+    body = json.dumps({"sender": new_sender(), "message": "a" * 200_000})
+    response = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body,
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert say(assistant, new_sender(), "hello")
+
+
+def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
+    """The flooder's 20 allowed turns are used up first; then, while it keeps
+    hammering the webhook (all 429), another patient's latency stays normal."""
+    flooder, patient = new_sender("flood"), new_sender("calm")
+    url = f"{assistant.url}/webhooks/rest/webhook"
+    questions = TOPIC_QUESTIONS[:6]
+
+    async def scenario():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            async def post(sender, text):
+                start = time.perf_counter()
+                async with http.post(url, json={"sender": sender, "message": text}) as r:
+                    await r.read()
+                    return r.status, time.perf_counter() - start
+
+            # the patient's normal latency, measured alone
+            quiet = [(await post(patient, q))[1] for q in questions[:3]]
+            # the flooder uses up its allowance (turns of one sender run one at a time)
+            first = await asyncio.gather(*(post(flooder, "hi") for _ in range(20)))
+            # flood: 20 concurrent loops of requests while the patient asks 3 more
+            stop = asyncio.Event()
+            statuses: List[int] = []
+
+            async def flood():
+                while not stop.is_set():
+                    statuses.append((await post(flooder, "hi"))[0])
+
+            flooders = [asyncio.create_task(flood()) for _ in range(20)]
+            await asyncio.sleep(0.5)
+            during = [(await post(patient, q)) for q in questions[3:]]
+            stop.set()
+            await asyncio.gather(*flooders)
+            return quiet, first, statuses, during
+
+    quiet, first, statuses, during = asyncio.run(scenario())
+    assert [s for s, _ in first] == [200] * 20
+    assert len(statuses) >= 50 and set(statuses) == {429}, statuses[:10]
+    assert all(status == 200 for status, _ in during)
+    normal = statistics.median(quiet)
+    flooded = statistics.median(t for _, t in during)
+    print(f"patient latency: alone {normal * 1000:.0f} ms, during a {len(statuses)}-request "
+          f"flood {flooded * 1000:.0f} ms")
+    # 429s cost the server about a millisecond each; allow for a noisy shared machine
+    assert flooded <= max(3 * normal, normal + 1.0)
+
+
+# --------------------------------------------------------------------- load --
+
+def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(
+        assistant, db):
+    conversations = {
+        new_sender("load"): [TOPIC_QUESTIONS[(i + k) % len(TOPIC_QUESTIONS)]
+                             if k not in (0, 9) else ("hello" if k == 0 else "thanks")
+                             for k in range(10)]
+        for i in range(50)}
+    url = f"{assistant.url}/webhooks/rest/webhook"
+    failures: List[str] = []
+
+    async def converse(http, sender, turns):
+        for k, text in enumerate(turns):
+            async with http.post(url, json={"sender": sender, "message": f"{text} ({k})"}) as r:
+                body = await r.json(content_type=None)
+                if r.status != 200 or not body or TROUBLE in joined(body):
+                    failures.append(f"{sender} turn {k}: {r.status} {str(body)[:120]}")
+
+    async def run_all():
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector,
+                                         timeout=aiohttp.ClientTimeout(total=180)) as http:
+            await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
+
+    start = time.perf_counter()
+    asyncio.run(run_all())
+    elapsed = time.perf_counter() - start
+    print(f"500 turns in {elapsed:.1f}s ({500 / elapsed:.1f} messages/s)")
+    assert not failures, failures[:5]
+    with db.connect() as conn:
+        rows = conn.execute(sa.text(
+            "select sender_id, data from events where type_name = 'user' and sender_id like "
+            "'load-%' order by id")).all()
+    stored: Dict[str, List[str]] = {}
+    for row in rows:
+        stored.setdefault(row.sender_id, []).append(json.loads(row.data)["text"])
+    assert set(stored) == set(conversations)
+    for sender, turns in conversations.items():
+        assert stored[sender] == [f"{t} ({k})" for k, t in enumerate(turns)], sender
+
+
+# ------------------------------------------------------------ action server --
+
+@pytest.mark.xfail(makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") is None, strict=True, reason=(
+    "the Makefile does not export SANIC_KEEP_ALIVE_TIMEOUT: the action server closes a "
+    "connection Rasa opened but has not written to within 5 s (Sanic's default), which "
+    "loses ~5% of turns under 50 concurrent conversations. Needs "
+    "`export SANIC_KEEP_ALIVE_TIMEOUT ?= 120` in the Makefile (bench/README.md)."))
+def test_action_server_keeps_an_idle_connection_open(tmp_path):
+    """A fresh connection that stays silent for 7 s (Rasa busy) is still served."""
+    value = makefile_export("SANIC_KEEP_ALIVE_TIMEOUT")
+    env = base_env()
+    env.pop("SANIC_KEEP_ALIVE_TIMEOUT", None)
+    if value:  # exactly what `make run` gives the action server
+        env["SANIC_KEEP_ALIVE_TIMEOUT"] = value
+    port = free_port()
+    actions = ActionServer(port, env, tmp_path / "actions.log").start(timeout=START_TIMEOUT)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            time.sleep(7)
+            try:
+                conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                answer = conn.recv(100)
+            except OSError:
+                answer = b""
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        actions.stop()
+
+
+def test_killed_action_server_still_gets_the_patient_the_phone_number_then_recovers(assistant):
+    actions: ActionServer = assistant.action_server  # type: ignore[attr-defined]
+    sender = new_sender("actions")
+    first = say(assistant, sender, "what are the symptoms of a torn achilles?")
+    assert CONTENT.topics["symptoms"].answer in joined(first)
+    os.killpg(actions.proc.pid, signal.SIGKILL)
+    actions.proc.wait(timeout=10)
+    actions.proc = None
+    try:
+        response = assistant.say(sender, "how long is recovery after achilles surgery")
+        assert response.status_code == 200
+        reply = joined(response.json())
+        assert PHONE in reply and TROUBLE in reply
+        assert "Failed to execute custom action" in log_text(assistant)
+    finally:
+        actions.start(timeout=START_TIMEOUT)
+    again = say(assistant, sender, "how long is recovery after achilles surgery")
+    assert CONTENT.topics["recovery"].answer in joined(again)
+    assert TROUBLE not in joined(again)
+
+
+# --------------------------------------------------------------- Rasa restart --
+
+def test_a_rasa_restart_keeps_the_conversation_mid_appointment_form(assistant, db):
+    sender = new_sender("restart")
+    assert "full name" in joined(say(assistant, sender, "I want to book an appointment"))
+    assert "phone number" in joined(say(assistant, sender, "Jamie Rivera"))
+    assistant.stop()
+    assistant.start(timeout=START_TIMEOUT)
+    # the form is still active and still asking for the phone number
+    assert "good time to reach you" in joined(say(assistant, sender, "(213) 555-0188"))
+    say(assistant, sender, "afternoons")
+    consent = joined(say(assistant, sender, "heard a pop playing tennis"))
+    assert "(213) 555-0188" in consent
+    done = joined(say(assistant, sender, "yes"))
+    assert "Thank you, Jamie" in done  # the name given before the restart
+    assert user_texts(db, sender) == [
+        "I want to book an appointment", "Jamie Rivera", "(213) 555-0188", "afternoons",
+        "heard a pop playing tennis", "yes"]
+
+
+# ----------------------------------------------------------- database trouble --
+
+@contextlib.contextmanager
+def exclusive_lock(db_path: Path) -> Iterator[None]:
+    """Another process's write transaction: nobody else can read or write."""
+    holder = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.fixture(scope="module")
+def locked_db_turn(assistant, db):
+    """One turn of an ongoing conversation while the SQLite file is locked."""
+    sender = new_sender("dblock")
+    say(assistant, sender, "what are the symptoms of a torn achilles?")
+    log_before = len(log_text(assistant))
+    with exclusive_lock(assistant.db_path):  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        response = assistant.say(sender, "how is a ruptured achilles diagnosed", timeout=120)
+        elapsed = time.perf_counter() - start
+    return {"sender": sender, "response": response, "elapsed": elapsed,
+            "log": log_text(assistant)[log_before:]}
+
+
+def test_database_locked_the_patient_still_gets_a_reply_and_the_error_is_logged(
+        locked_db_turn):
+    response = locked_db_turn["response"]
+    assert response.status_code == 200
+    assert response.json(), "silence while the database is locked"
+    log = locked_db_turn["log"]
+    assert "database is locked" in log and "SQLTrackerStore" in log
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Rasa's FailSafeTrackerStore swallows tracker-store errors (retrieve -> a new, empty "
+    "tracker; save -> in-memory fallback), so the turn 'succeeds' and channels/rest.py "
+    "cannot tell the patient that the conversation was not recorded. Needs the change "
+    "in channels/rest.py described in bench/README.md (flag tracker-store errors during "
+    "the turn and add the technical-trouble reply)."))
+def test_database_locked_the_reply_carries_the_office_phone_number(locked_db_turn):
+    assert PHONE in joined(locked_db_turn["response"].json())
+
+
+def test_database_recovers_without_a_restart_when_the_lock_is_released(
+        assistant, db, locked_db_turn):
+    sender = locked_db_turn["sender"]
+    after = say(assistant, sender, "who is the doctor")
+    assert CONTENT.topics["doctor"].answer in joined(after)
+    assert TROUBLE not in joined(after)
+    stored = user_texts(db, sender)
+    assert stored[0] == "what are the symptoms of a torn achilles?"
+    assert stored[-1] == "who is the doctor"
