@@ -25,6 +25,9 @@ export REDIS_HOST ?= localhost
 export REDIS_PORT ?= 6379
 # public webhooks: request body limit (bytes) and per-sender rate limit
 export SANIC_REQUEST_MAX_SIZE ?= 65536
+# Rasa keeps pooled connections to the action server; Sanic's 5 s keep-alive
+# closed them under load and lost turns (tests/test_reliability.py)
+export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 export RATE_LIMIT_PER_SENDER ?= 20/minute
 # website widget: browser origins allowed to connect (empty = the demo page's)
 export WIDGET_ALLOWED_ORIGINS ?=

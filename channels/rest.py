@@ -25,6 +25,7 @@ from sanic.response import HTTPResponse
 from actions.config import load_settings
 from channels.rate_limit import RATE_LIMITED_TEXT, sender_rate_limiter
 from channels.sanitize import sanitize_user_text
+from stores.tracker_store import begin_turn
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,14 @@ async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
     conversation may not have been recorded for staff.
     """
     collector = CollectingOutputChannel()
+    storage = begin_turn()
     try:
         await on_new_message(UserMessage(text, collector, sender_id,
                                          input_channel=input_channel))
-        failed = False
+        failed = storage.failed
+        if failed:
+            logger.error("The tracker store failed during a %s turn: this turn may not "
+                         "be recorded for staff", input_channel)
     except Exception:  # logged with the stack; the patient still gets an answer
         logger.exception("Turn failed for a %s conversation", input_channel)
         failed = True

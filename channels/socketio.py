@@ -37,6 +37,7 @@ from actions.config import load_settings
 from channels.rest import technical_trouble_reply
 from channels.rate_limit import RATE_LIMITED_TEXT, sender_rate_limiter
 from channels.sanitize import sanitize_user_text
+from stores.tracker_store import begin_turn
 
 logger = logging.getLogger(__name__)
 
@@ -265,11 +266,15 @@ class SafeSocketIOInput(SocketIOInput):
             return
         output = TrackingOutput(sio, self.bot_message_evt, self.namespace, reply_to)
         text = sanitize_user_text(raw)
+        storage = begin_turn()
         try:
             await on_new_message(UserMessage(text, output, session_id,
                                              input_channel=self.name()))
         except Exception:  # logged with the stack; the patient still gets an answer
             logger.exception("Turn failed for a %s conversation", self.name())
-        if not output.sent:
+        if storage.failed:
+            logger.error("The tracker store failed during a socketio turn: this turn "
+                         "may not be recorded for staff")
+        if not output.sent or storage.failed:
             await sio.emit(self.bot_message_evt, technical_trouble_reply(),
                            room=reply_to(), namespace=self.namespace)

@@ -129,6 +129,7 @@ from channels import sms_text
 from channels.rest import technical_trouble_reply
 from channels.rate_limit import sender_rate_limiter
 from channels.sanitize import sanitize_user_text
+from stores.tracker_store import begin_turn
 
 logger = logging.getLogger(__name__)
 
@@ -797,6 +798,7 @@ class SmsInput(InputChannel):
             return
         text = sanitize_user_text(await self._map_choice(conversation_id, body))
         collector = SmsCollector()
+        storage = begin_turn()
         failed = False
         try:
             await on_new_message(UserMessage(text, collector, conversation_id,
@@ -804,6 +806,10 @@ class SmsInput(InputChannel):
                                              message_id=message_sid))
         except Exception:  # logged with the stack; the patient still gets an answer
             logger.exception("Turn failed for SMS conversation %s", conversation_id)
+            failed = True
+        if storage.failed:
+            logger.error("The tracker store failed during SMS turn %s: it may not be "
+                         "recorded for staff", message_sid)
             failed = True
         messages = collector.messages
         if failed or not messages:  # maybe not recorded for staff: give the phone number

@@ -54,6 +54,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         REDIS_HOST="localhost",
         REDIS_PORT="6379",
         SANIC_REQUEST_MAX_SIZE="65536",
+        SANIC_KEEP_ALIVE_TIMEOUT="120",
     )
     env.update(overrides)
     return env

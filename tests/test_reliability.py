@@ -349,12 +349,6 @@ def test_database_locked_the_patient_still_gets_a_reply_and_the_error_is_logged(
     assert "database is locked" in log and "SQLTrackerStore" in log
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Rasa's FailSafeTrackerStore swallows tracker-store errors (retrieve -> a new, empty "
-    "tracker; save -> in-memory fallback), so the turn 'succeeds' and channels/rest.py "
-    "cannot tell the patient that the conversation was not recorded. Needs the change "
-    "in channels/rest.py described in bench/README.md (flag tracker-store errors during "
-    "the turn and add the technical-trouble reply)."))
 def test_database_locked_the_reply_carries_the_office_phone_number(locked_db_turn):
     assert PHONE in joined(locked_db_turn["response"].json())
 

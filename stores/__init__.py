@@ -1,0 +1,1 @@
+"""Storage extensions loaded by the Rasa server (endpoints.yml)."""
