@@ -38,7 +38,7 @@ export CONSOLE_TIMEZONE ?= America/Los_Angeles
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py)
 
-.PHONY: run test setup train validate eval clean
+.PHONY: run test setup train validate eval bench clean
 
 run: setup $(MODEL)
 	@mkdir -p var
@@ -61,6 +61,10 @@ train: setup $(MODEL)
 
 eval: setup $(MODEL)
 	$(PY) eval/evaluate_nlu.py --model $(MODEL) --data eval/heldout_nlu.yml
+
+# load, cost and accuracy figures (bench/README.md); ~45 min on 2 cores
+bench: setup $(MODEL)
+	$(PY) bench/run_all.py
 
 $(VENV)/.installed: requirements.txt
 	@py=$$(scripts/find_python310.sh) || exit 1; [ -x $(PY) ] || $$py -m venv $(VENV)
