@@ -400,7 +400,11 @@ def test_widget_keyboard_and_small_screen(stack, browser):
     page.screenshot(path=str(ARTIFACTS / "widget-360.png"))
 
     # quick replies are reachable with the keyboard (Shift+Tab from the input);
-    # Escape closes the panel and focus returns to the launcher
+    # Escape closes the panel and focus returns to the launcher. Wait for the
+    # answer's buttons and start from the input (a loaded machine can render
+    # the reply after the screenshot above).
+    expect(widget.replies.get_by_role("button").last).to_be_visible()
+    widget.input.focus()
     page.keyboard.press("Shift+Tab")
     expect(widget.replies.get_by_role("button").last).to_be_focused()
     page.keyboard.press("Escape")
