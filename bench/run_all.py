@@ -13,9 +13,8 @@ temporary folder with an empty Rasa cache (RASA_CACHE_DIRECTORY), never into
 models/.
 
 Variants, running side by side: "ours" (the repository as `make run` runs it),
-"ours+fixes" (the same with the fixes proposed in bench/README.md, applied by
-environment; left out once they are in the repository) and "baseline" (`rasa
-init --no-prompt`). Each load level runs on every variant back to back, so
+"baseline" (`rasa init --no-prompt`) and, with --ab-fixes, "ours-without-fixes"
+(no perf/rasa_speedups.py, Sanic's default keep-alive; see bench/README.md). Each load level runs on every variant back to back, so
 background load from other work on the machine hits them alike. The 1-minute load average
 before each run and the server CPU time per message are recorded with every
 figure.
@@ -292,34 +291,50 @@ def machine() -> Dict:
 
 # ------------------------------------------------------------------ variants --
 
-# The fixes proposed in bench/README.md, applied by environment only:
-# perf/rasa_speedups.py (via perf/site/sitecustomize.py) and the action
-# server's keep-alive timeout.
-FIXES_ENV = {"PYTHONPATH": str(PROJECT_ROOT / "perf" / "site"),
-             "SANIC_KEEP_ALIVE_TIMEOUT": "120"}
+# What the Procfile runs: environment assignments at the start of a process's
+# line (e.g. `rasa: PYTHONPATH=perf/site .venv/bin/rasa run ...`) apply to it.
+def procfile_env(process: str) -> Dict[str, str]:
+    for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() != process:
+            continue
+        env = {}
+        for token in command.split():
+            key, eq, value = token.partition("=")
+            if not eq or not key.isidentifier():
+                break
+            if "$" not in value:  # $HOST etc. are set by the benchmark itself
+                env[key] = str(PROJECT_ROOT / value) if key == "PYTHONPATH" else value
+        return env
+    return {}
 
 
-def fixes_already_active() -> bool:
-    init = (PROJECT_ROOT / "channels" / "__init__.py").read_text()
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
-    return "rasa_speedups" in init and "SANIC_KEEP_ALIVE_TIMEOUT" in makefile
+# --ab-fixes: the same assistant without the fixes found by profiling
+# (bench/README.md), to measure what they bring.
+WITHOUT_FIXES = ("PYTHONPATH", "SANIC_KEEP_ALIVE_TIMEOUT")
 
 
-def start_ours(name: str, tmp: Path, env: Dict[str, str], extra_env: Dict[str, str],
-               credentials: Path) -> Dict:
+def start_ours(name: str, tmp: Path, env: Dict[str, str], credentials: Path,
+               without_fixes: bool = False) -> Dict:
     action_port, rasa_port = free_port(), free_port()
     folder = tmp / name
     folder.mkdir()
     our_env = dict(env, DATABASE_URL=f"sqlite:///{folder / 'conversations.db'}",
                    ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-                   ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port), **extra_env)
+                   ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port))
+    action_env = dict(our_env, **procfile_env("actions"))
+    rasa_env = dict(our_env, **procfile_env("rasa"))
+    if without_fixes:
+        for key in WITHOUT_FIXES:
+            action_env.pop(key, None)
+            rasa_env.pop(key, None)
     actions = Server(f"action server ({name})", [RASA, "run", "actions", "--actions", "actions",
                                                  "--port", str(action_port)],
-                     PROJECT_ROOT, our_env, folder / "actions.log", action_port)
+                     PROJECT_ROOT, action_env, folder / "actions.log", action_port)
     rasa = Server(f"rasa ({name})", [RASA, "run", "--model", str(MODEL), "--interface",
                                      "127.0.0.1", "--port", str(rasa_port), "--endpoints",
                                      "endpoints.yml", "--credentials", str(credentials)],
-                  PROJECT_ROOT, our_env, folder / "rasa.log", rasa_port)
+                  PROJECT_ROOT, rasa_env, folder / "rasa.log", rasa_port)
     return {"name": name, "rasa": rasa, "extra": [actions], "needs_real_answer": True}
 
 
@@ -336,8 +351,9 @@ def main() -> None:
                         help="skip cold/incremental training of our model")
     parser.add_argument("--skip-socketio", action="store_true")
     parser.add_argument("--skip-eval", action="store_true")
-    parser.add_argument("--no-fixes-variant", action="store_true",
-                        help="do not measure 'ours+fixes' (ours with the proposed fixes)")
+    parser.add_argument("--ab-fixes", action="store_true",
+                        help="also measure 'ours-without-fixes' (no perf/rasa_speedups.py, "
+                             "Sanic's default keep-alive)")
     parser.add_argument("--json", default=str(BENCH_DIR / "results.json"))
     parser.add_argument("--markdown", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--baseline-dir", help="build the baseline here once and reuse it")
@@ -350,8 +366,8 @@ def main() -> None:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="achilles-bench-"))
     env = base_env()
-    for key in ("RASA_CACHE_DIRECTORY", "PYTHONPATH", "SANIC_KEEP_ALIVE_TIMEOUT"):
-        env.pop(key, None)  # the servers get exactly the Makefile's configuration
+    for key in ("RASA_CACHE_DIRECTORY", "PYTHONPATH"):
+        env.pop(key, None)  # the servers get the Makefile's and Procfile's configuration
     results: Dict = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                      "machine": machine(), "targets": TARGETS,
                      "model": {"path": str(MODEL.relative_to(PROJECT_ROOT)),
@@ -378,10 +394,10 @@ def main() -> None:
                   f"false emergencies {acc['false_emergencies']}", flush=True)
 
         credentials = our_credentials(tmp)
-        variants = [start_ours("ours", tmp, env, {}, credentials)]
-        with_fixes = not (args.no_fixes_variant or fixes_already_active())
-        if with_fixes:
-            variants.append(start_ours("ours+fixes", tmp, env, FIXES_ENV, credentials))
+        variants = [start_ours("ours", tmp, env, credentials)]
+        if args.ab_fixes:
+            variants.append(start_ours("ours-without-fixes", tmp, env, credentials,
+                                       without_fixes=True))
         base_port = free_port()
         variants.append({"name": "baseline", "extra": [], "needs_real_answer": False,
                          "rasa": Server("rasa (baseline)", [
@@ -390,10 +406,11 @@ def main() -> None:
                              "--credentials", "bench-credentials.yml"],
                              baseline["folder"], env, tmp / "rasa-baseline.log", base_port)})
         results["variants"] = {
-            "ours": "the repository as `make run` runs it",
-            **({"ours+fixes": "ours with the fixes proposed in bench/README.md, by "
-                              "environment: PYTHONPATH=perf/site (perf/rasa_speedups.py) and "
-                              "SANIC_KEEP_ALIVE_TIMEOUT=120"} if with_fixes else {}),
+            "ours": "the repository as `make run` runs it (Makefile environment; the Procfile's "
+                    "environment for each process, e.g. PYTHONPATH=perf/site for Rasa)",
+            **({"ours-without-fixes": "ours without the profiling fixes (bench/README.md): "
+                                      "no perf/rasa_speedups.py, Sanic's default 5 s "
+                                      "keep-alive"} if args.ab_fixes else {}),
             "baseline": "`rasa init --no-prompt` (default config, in-memory tracker store, "
                         "no action server)"}
 
