@@ -38,6 +38,24 @@ def technical_trouble_reply() -> Dict[Text, Any]:
                     f"Please call the office at {phone}. In an emergency, call 911."}
 
 
+async def run_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                   message: UserMessage) -> bool:
+    """Hands one message to Rasa; True if the turn failed or was not recorded.
+
+    Shared by every channel: the caller then adds the office phone number.
+    """
+    storage = begin_turn()
+    try:
+        await on_new_message(message)
+    except Exception:  # logged with the stack; the patient still gets an answer
+        logger.exception("Turn failed for a %s conversation", message.input_channel)
+        return True
+    if storage.failed:
+        logger.error("The tracker store failed during a %s turn: this turn may not "
+                     "be recorded for staff", message.input_channel)
+    return storage.failed
+
+
 def bad_request(reason: Text) -> HTTPResponse:
     return response.json({"error": "bad_request", "reason": reason}, status=400)
 
@@ -58,17 +76,8 @@ async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
     conversation may not have been recorded for staff.
     """
     collector = CollectingOutputChannel()
-    storage = begin_turn()
-    try:
-        await on_new_message(UserMessage(text, collector, sender_id,
-                                         input_channel=input_channel))
-        failed = storage.failed
-        if failed:
-            logger.error("The tracker store failed during a %s turn: this turn may not "
-                         "be recorded for staff", input_channel)
-    except Exception:  # logged with the stack; the patient still gets an answer
-        logger.exception("Turn failed for a %s conversation", input_channel)
-        failed = True
+    failed = await run_turn(on_new_message, UserMessage(text, collector, sender_id,
+                                                        input_channel=input_channel))
     if failed or not collector.messages:
         return collector.messages + [dict(technical_trouble_reply(), recipient_id=sender_id)]
     return collector.messages

@@ -34,10 +34,9 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from actions.config import load_settings
-from channels.rest import technical_trouble_reply
+from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import RATE_LIMITED_TEXT, sender_rate_limiter
 from channels.sanitize import sanitize_user_text
-from stores.tracker_store import begin_turn
 
 logger = logging.getLogger(__name__)
 
@@ -266,15 +265,8 @@ class SafeSocketIOInput(SocketIOInput):
             return
         output = TrackingOutput(sio, self.bot_message_evt, self.namespace, reply_to)
         text = sanitize_user_text(raw)
-        storage = begin_turn()
-        try:
-            await on_new_message(UserMessage(text, output, session_id,
-                                             input_channel=self.name()))
-        except Exception:  # logged with the stack; the patient still gets an answer
-            logger.exception("Turn failed for a %s conversation", self.name())
-        if storage.failed:
-            logger.error("The tracker store failed during a socketio turn: this turn "
-                         "may not be recorded for staff")
-        if not output.sent or storage.failed:
+        failed = await run_turn(on_new_message, UserMessage(text, output, session_id,
+                                                            input_channel=self.name()))
+        if not output.sent or failed:
             await sio.emit(self.bot_message_evt, technical_trouble_reply(),
                            room=reply_to(), namespace=self.namespace)

@@ -126,10 +126,9 @@ from twilio.request_validator import RequestValidator
 
 from actions.config import PROJECT_ROOT, load_settings
 from channels import sms_text
-from channels.rest import technical_trouble_reply
+from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import sender_rate_limiter
 from channels.sanitize import sanitize_user_text
-from stores.tracker_store import begin_turn
 
 logger = logging.getLogger(__name__)
 
@@ -798,19 +797,9 @@ class SmsInput(InputChannel):
             return
         text = sanitize_user_text(await self._map_choice(conversation_id, body))
         collector = SmsCollector()
-        storage = begin_turn()
-        failed = False
-        try:
-            await on_new_message(UserMessage(text, collector, conversation_id,
-                                             input_channel=self.name(),
-                                             message_id=message_sid))
-        except Exception:  # logged with the stack; the patient still gets an answer
-            logger.exception("Turn failed for SMS conversation %s", conversation_id)
-            failed = True
-        if storage.failed:
-            logger.error("The tracker store failed during SMS turn %s: it may not be "
-                         "recorded for staff", message_sid)
-            failed = True
+        failed = await run_turn(on_new_message, UserMessage(
+            text, collector, conversation_id, input_channel=self.name(),
+            message_id=message_sid))
         messages = collector.messages
         if failed or not messages:  # maybe not recorded for staff: give the phone number
             messages = messages + [technical_trouble_reply()]
