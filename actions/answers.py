@@ -1,24 +1,96 @@
-"""Answering patients' questions from the content file, and the honest fallbacks."""
+"""Answering patients' questions from the content files, and the honest fallbacks."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import replies
-from actions.content import get_content
+from actions.content import Content, Topic, Uncovered, get_content
 
-DomainDict = Dict[Text, Any]
-
+WARNING_SIGNS_INTENT = "ask_warning_signs"
 # Candidates offered under "Did you mean ...?"
 MAX_SUGGESTIONS = 3
+# Below this confidence an answer opens with "Here is what our page says about
+# ..." and offers the runner-up; chosen on eval/dev_realistic.yml (README, NLU).
+CONFIDENT_ANSWER = 0.7
+MAX_BUTTONS = 5
+
+Buttons = List[Dict[str, str]]
+
+
+def compose_answer(content: Content, tracker: Tracker,
+                   intent: Optional[Text]) -> Optional[Tuple[str, Buttons]]:
+    """Text and buttons answering `intent`, or None when there is no answer for it."""
+    found = content.for_intent(intent)
+    if intent == WARNING_SIGNS_INTENT:
+        return content.safety.warning_signs, [replies.CALL_OFFICE_BUTTON,
+                                              replies.APPOINTMENT_BUTTON]
+    if isinstance(found, Topic):
+        return _topic_answer(content, tracker, found)
+    if isinstance(found, Uncovered):
+        return _uncovered_answer(content, tracker, found)
+    return None
+
+
+def _topic_answer(content: Content, tracker: Tracker, topic: Topic) -> Tuple[str, Buttons]:
+    text = replies.topic_text(topic, tracker)
+    unsure = replies.latest_confidence(tracker) < CONFIDENT_ANSWER
+    if unsure:
+        text = f"Here is what our page says about {topic.title.lower()}:\n\n{text}"
+    text = replies.with_lines(text, replies.safety_lines(content, tracker,
+                                                         always=topic.safety_line))
+    buttons = _also_asked(content, tracker, topic.intent, unsure)
+    buttons += replies.topic_buttons(content, topic.related)
+    return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
+
+
+def _uncovered_answer(content: Content, tracker: Tracker,
+                      entry: Uncovered) -> Tuple[str, Buttons]:
+    handoff = content.not_covered_reply.replace("{topic}", entry.topic)
+    parts = [entry.lead, handoff] if entry.lead else [handoff]
+    buttons: Buttons = []
+    closest = content.topics.get(entry.closest) if entry.closest else None
+    if closest is not None:
+        parts.append(content.not_covered_closest.replace("{title}", closest.title.lower())
+                     + "\n" + closest.short)
+        buttons.append(replies.topic_button(closest))
+    text = replies.with_lines("\n\n".join(parts), replies.safety_lines(content, tracker))
+    buttons = _also_asked(content, tracker, entry.intent, False) + buttons
+    return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
+
+
+def _also_asked(content: Content, tracker: Tracker, answered: Optional[Text],
+                unsure: bool) -> Buttons:
+    """The second question of a long message, and the runner-up when unsure."""
+    wanted = [tracker.latest_message.get("secondary_intent")]
+    if unsure:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        wanted += [r.get("name") for r in ranking[1:3]]
+    buttons, seen = [], {answered}
+    for intent in wanted:
+        found = content.for_intent(intent)
+        if found is not None and intent not in seen:
+            buttons.append(replies.topic_button(found))
+            seen.add(intent)
+    return buttons[:2]
+
+
+def _limit(buttons: Buttons) -> Buttons:
+    unique, seen = [], set()
+    for button in buttons:
+        if button["payload"] not in seen:
+            unique.append(button)
+            seen.add(button["payload"])
+    return unique[:MAX_BUTTONS]
 
 
 class ActionAnswerTopic(Action):
-    """Answers the topic the predicted intent asks for (content/achilles_content.yml)."""
+    """Answers the predicted intent from the reviewed content, or hands off honestly."""
 
     def name(self) -> Text:
         return "action_answer_topic"
@@ -26,14 +98,14 @@ class ActionAnswerTopic(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         content = get_content()
-        topic = content.for_intent(replies.latest_intent(tracker))
-        if topic is None:  # an intent without content: never invent, hand off
-            dispatcher.utter_message(text=replies.handoff_text(
-                content, tracker, "I don't have information on that."))
+        answer = compose_answer(content, tracker, replies.latest_intent(tracker))
+        if answer is None:  # an intent without content: never invent, hand off
+            dispatcher.utter_message(text=replies.with_lines(
+                replies.handoff_text(content, tracker, "I don't have information on that."),
+                replies.safety_lines(content, tracker, always=True)))
             return []
-        buttons = replies.topic_buttons(content, topic.related)
-        buttons += [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON]
-        dispatcher.utter_message(text=replies.topic_text(topic, tracker), buttons=buttons)
+        text, buttons = answer
+        dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
 
@@ -65,17 +137,19 @@ class ActionClarifyOrHandoff(Action):
             for r in tracker.latest_message.get("intent_ranking") or []
         ]
         candidates = [t for t in candidates if t is not None][:MAX_SUGGESTIONS]
+        safety = replies.safety_lines(content, tracker, always=True)
         if previous_bot_action(tracker) == self.name() or not candidates:
             dispatcher.utter_message(
-                text=replies.handoff_text(
-                    content, tracker, "Sorry, I still couldn't understand that."),
+                text=replies.with_lines(replies.handoff_text(
+                    content, tracker, "Sorry, I still couldn't understand that."), safety),
                 buttons=[replies.APPOINTMENT_BUTTON],
             )
             return []
         buttons = [replies.topic_button(t) for t in candidates]
         buttons.append({"title": "None of these", "payload": "/request_human"})
-        dispatcher.utter_message(text="Sorry, I'm not sure I understood. Did you mean:",
-                                 buttons=buttons)
+        dispatcher.utter_message(
+            text=replies.with_lines("Sorry, I'm not sure I understood. Did you mean:", safety),
+            buttons=buttons)
         return []
 
 
@@ -97,8 +171,10 @@ class HandoffAction(Action, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
+        content = get_content()
         dispatcher.utter_message(
-            text=replies.handoff_text(get_content(), tracker, self.lead),
+            text=replies.with_lines(replies.handoff_text(content, tracker, self.lead),
+                                    replies.safety_lines(content, tracker, always=True)),
             buttons=[replies.APPOINTMENT_BUTTON] if self.offer_appointment else [],
         )
         return self.events()
@@ -115,7 +191,7 @@ class ActionHandoff(HandoffAction):
 
 class ActionOutOfScope(HandoffAction):
     lead = ("I can only answer questions about Achilles tendon rupture from our "
-            "practice's information. For anything else,")
+            "practice's information.")
 
     def name(self) -> Text:
         return "action_out_of_scope"

@@ -6,17 +6,18 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import replies
+from actions.answers import compose_answer
 from actions.appointment_store import save_request
 from actions.config import load_settings
 from actions.content import get_content
 
 logger = logging.getLogger(__name__)
 
-DomainDict = Dict[Text, Any]
 FORM_SLOTS = ("patient_name", "patient_phone", "preferred_time", "visit_reason",
               "contact_consent")
 NAME_MAX_CHARS = 80
@@ -47,11 +48,13 @@ class ValidateAppointmentForm(FormValidationAction):
                                   tracker: Tracker) -> bool:
         """If the patient asked a topic question instead of answering, answer it."""
         text = tracker.latest_message.get("text")
-        topic = get_content().for_intent(replies.latest_intent(tracker))
-        if (topic is None or not replies.looks_like_question(text)
+        if (not replies.looks_like_question(text)
                 or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE):
             return False
-        dispatcher.utter_message(text=replies.topic_text(topic, tracker))
+        answer = compose_answer(get_content(), tracker, replies.latest_intent(tracker))
+        if answer is None:
+            return False
+        dispatcher.utter_message(text=answer[0])
         dispatcher.utter_message(text="Now, back to your appointment request.")
         return True
 
@@ -160,3 +163,24 @@ class ActionSubmitAppointment(Action):
                  "not watched in real time: if your symptoms get worse, call "
                  f"{settings.office_phone}, or 911 in an emergency.")
         return reset
+
+
+class ActionPauseAppointment(Action):
+    """After a safety escalation inside the form: stop asking, keep what was given.
+
+    The escalating message was taken as the answer to the question being asked
+    (from_text); that value is dropped. The answers given before stay, so
+    "Finish my request" later asks only what is missing.
+    """
+
+    def name(self) -> Text:
+        return "action_pause_appointment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        requested = tracker.get_slot("requested_slot")
+        if requested:
+            events.append(SlotSet(requested, None))
+        dispatcher.utter_message(response="utter_appointment_paused")
+        return events

@@ -24,6 +24,7 @@ class Settings:
     practice_name: str
     database_url: str
     content_path: Path
+    red_flags_path: Path
 
     @property
     def office_phone_tel(self) -> str:
@@ -40,4 +41,5 @@ def load_settings() -> Settings:
         practice_name=env.get("PRACTICE_NAME") or DEFAULT_PRACTICE_NAME,
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         content_path=Path(env.get("CONTENT_PATH") or PROJECT_ROOT / "content" / "achilles_content.yml"),
+        red_flags_path=PROJECT_ROOT / "content" / "red_flags.yml",
     )

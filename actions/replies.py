@@ -1,11 +1,11 @@
 """Reply shaping shared by every action: buttons, hand-off text, channel variants."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from rasa_sdk import Tracker
 
-from actions.content import Content, Topic
+from actions.content import Answer, Content, Topic
 
 SMS_CHANNEL = "twilio"  # name of channels.twilio_sms.SmsInput
 CALL_OFFICE_BUTTON = {"title": "Call the office", "payload": "/request_human"}
@@ -25,7 +25,7 @@ def cancel_hint(tracker: Tracker) -> str:
     return 'reply "cancel my request"' if is_sms(tracker) else 'type "cancel"'
 
 
-def topic_button(topic: Topic) -> Dict[str, str]:
+def topic_button(topic: Answer) -> Dict[str, str]:
     return {"title": topic.title, "payload": f"/{topic.intent}"}
 
 
@@ -49,6 +49,33 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
 
 def latest_confidence(tracker: Tracker) -> float:
     return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+
+
+def triage_of(tracker: Tracker) -> Dict[str, Any]:
+    """What the NLU triage component said about the latest message (parse data)."""
+    return tracker.latest_message.get("triage") or {}
+
+
+def safety_lines(content: Content, tracker: Tracker, always: bool = False) -> List[str]:
+    """The short safety line(s) an answer carries.
+
+    `always` for fallbacks and hand-offs; otherwise when the triage component
+    asked for it (an unsure safety guess) or a sign waits for post-op context.
+    """
+    triage = triage_of(tracker)
+    lines = []
+    for category in triage.get("pending") or []:
+        sign = content.safety.signs.get(category)
+        if sign:
+            line = content.safety.pending_line.replace("{sign}", sign)
+            lines.append(line[0].upper() + line[1:])
+    if not lines and (always or triage.get("safety_line")):
+        lines.append(content.safety.safety_line)
+    return lines
+
+
+def with_lines(text: str, lines: List[str]) -> str:
+    return "\n\n".join([text] + lines) if lines else text
 
 
 def looks_like_question(text: Optional[str]) -> bool:

@@ -1,13 +1,23 @@
-"""Held-out NLU evaluation: prints per-intent precision/recall/F1 and confusions.
+"""NLU evaluation on the held-out and realistic development sets (never trained on).
 
-eval/heldout_nlu.yml is never used for training (tests/test_nlu_data.py checks
-that none of its messages appear in data/nlu). Each message goes through the
-channel sanitiser and the trained model's full NLU pipeline, including the
-red-flag rules and the FallbackClassifier, exactly as in production.
-This is a benchmark that prints figures, not a pass/fail test.
+Every message goes through the channel sanitiser and the trained model's full
+NLU pipeline (DIET, language detection, FallbackClassifier, safety triage),
+exactly as in production, and the final intent is compared with the label:
+the reply the message deserves (INTENTS.md). "Did you mean...?"
+(nlu_fallback) counts as an error.
 
-Usage: python eval/evaluate_nlu.py --model models/achilles.tar.gz \
-           --data eval/heldout_nlu.yml [--json results/nlu_eval.json]
+Sets:
+- eval/heldout_nlu.yml: Rasa NLU format, one label per message;
+- eval/dev_realistic.yml: long posts, timelines, jargon, relatives, typos, SMS
+  style, questions the page does not answer; `intent` is the main question,
+  `also` other questions asked (reported as "lenient" accuracy).
+
+Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate,
+safety recall (both tiers) and false escalations, and the main confusions.
+A benchmark that prints figures, not a pass/fail test.
+
+Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
+           [--set heldout|dev|all] [--json results/nlu_eval.json] [--quiet]
 """
 from __future__ import annotations
 
@@ -15,90 +25,114 @@ import argparse
 import asyncio
 import collections
 import json
+import logging
 import sys
 from pathlib import Path
+from typing import Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import logging  # noqa: E402
-
+import yaml  # noqa: E402
 from rasa.core.agent import load_agent  # noqa: E402
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from rasa.utils.common import configure_logging_and_warnings  # noqa: E402
 from rasa.utils.log_utils import configure_structlog  # noqa: E402
-from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from sklearn.metrics import precision_recall_fscore_support  # noqa: E402
 
 from channels.sanitize import sanitize_user_text  # noqa: E402
 
-EMERGENCY = "emergency"
 FALLBACK = "nlu_fallback"
+SAFETY = ("emergency", "urgent_problem")
+SETS = {"heldout": ROOT / "eval" / "heldout_nlu.yml",
+        "dev": ROOT / "eval" / "dev_realistic.yml"}
 
 
-async def predict(model: str, texts):
-    agent = await load_agent(model_path=model)
-    predictions = []
+def load_set(name: str) -> List[Dict]:
+    path = SETS[name]
+    if name == "heldout":
+        return [{"text": e.get("text"), "intent": e.get("intent"), "also": []}
+                for e in load_data(str(path)).intent_examples]
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [{"text": m["text"], "intent": m["intent"], "also": m.get("also") or [],
+             "style": m.get("style") or []} for m in raw["messages"]]
+
+
+async def predict(agent, texts: List[str]) -> List[Dict]:
+    results = []
     for text in texts:
         parsed = await agent.parse_message(sanitize_user_text(text))
-        predictions.append((parsed.get("intent") or {}).get("name") or FALLBACK)
-    return predictions
+        results.append(parsed)
+    return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="models/achilles.tar.gz")
-    parser.add_argument("--data", default="eval/heldout_nlu.yml")
-    parser.add_argument("--json", default="results/nlu_eval.json")
-    args = parser.parse_args()
-    configure_logging_and_warnings(logging.WARNING)
-    configure_structlog(logging.WARNING)
-
-    examples = load_data(args.data).intent_examples
-    texts = [e.get("text") for e in examples]
-    truth = [e.get("intent") for e in examples]
-    predicted = asyncio.run(predict(args.model, texts))
-
+def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> Dict:
+    truth = [e["intent"] for e in examples]
+    predicted = [(p.get("intent") or {}).get("name") or FALLBACK for p in parsed]
     labels = sorted(set(truth))
     p, r, f, support = precision_recall_fscore_support(
         truth, predicted, labels=labels, zero_division=0)
-    print(f"{'intent':32} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}")
-    for label, pi, ri, fi, n in zip(labels, p, r, f, support):
-        print(f"{label:32} {pi:6.2f} {ri:6.2f} {fi:6.2f} {n:4d}")
-
-    accuracy = sum(t == q for t, q in zip(truth, predicted)) / len(truth)
-    macro_f1 = float(f.mean())
-    emergencies = [q for t, q in zip(truth, predicted) if t == EMERGENCY]
-    emergency_recall = sum(q == EMERGENCY for q in emergencies) / max(len(emergencies), 1)
-    false_emergencies = [(x, t) for x, t, q in zip(texts, truth, predicted)
-                         if q == EMERGENCY and t != EMERGENCY]
+    n = len(truth)
+    accuracy = sum(t == q for t, q in zip(truth, predicted)) / n
+    lenient = sum(q == e["intent"] or q in e["also"]
+                  for e, q in zip(examples, predicted)) / n
+    safety_truth = [(t, q) for t, q in zip(truth, predicted) if t in SAFETY]
+    safety_recall = sum(q in SAFETY for _, q in safety_truth) / max(len(safety_truth), 1)
+    right_tier = sum(q == t for t, q in safety_truth) / max(len(safety_truth), 1)
+    false_escalations = [(e["text"], t, q) for e, t, q in zip(examples, truth, predicted)
+                         if q in SAFETY and t not in SAFETY]
     fallbacks = sum(q == FALLBACK for q in predicted)
-    print(f"\nmessages: {len(truth)}  accuracy: {accuracy:.3f}  macro-F1: {macro_f1:.3f}")
-    print(f"emergency recall: {emergency_recall:.3f} ({len(emergencies)} red-flag messages)")
-    print(f"false emergencies: {len(false_emergencies)}")
-    for text, t in false_emergencies:
-        print(f"  [{t}] {text}")
-    print(f"fell back (nlu_fallback): {fallbacks}")
+    summary = {
+        "set": name, "messages": n, "accuracy": accuracy, "lenient_accuracy": lenient,
+        "macro_f1": float(f.mean()), "fallback_rate": fallbacks / n,
+        "safety_messages": len(safety_truth), "safety_recall": safety_recall,
+        "right_tier": right_tier, "false_escalations": len(false_escalations),
+        "per_intent": {label: {"precision": float(a), "recall": float(b), "f1": float(c),
+                               "support": int(s)}
+                       for label, a, b, c, s in zip(labels, p, r, f, support)},
+    }
+    print(f"\n=== {name}: {SETS[name].relative_to(ROOT)} ===")
+    if not quiet:
+        print(f"{'intent':28} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}")
+        for label, a, b, c, s in zip(labels, p, r, f, support):
+            print(f"{label:28} {a:6.2f} {b:6.2f} {c:6.2f} {s:4d}")
+    print(f"messages {n}  accuracy {accuracy:.3f}  lenient {lenient:.3f}  "
+          f"macro-F1 {summary['macro_f1']:.3f}  fallback rate {fallbacks / n:.3f}")
+    print(f"safety recall {safety_recall:.3f} (right tier {right_tier:.3f}, "
+          f"{len(safety_truth)} red-flag messages)  false escalations "
+          f"{len(false_escalations)}")
+    if not quiet:
+        for text, t, q in false_escalations:
+            print(f"  false escalation [{t} -> {q}] {text[:100]}")
+        for (t, q), count in collections.Counter(
+                (t, q) for t, q in zip(truth, predicted) if t != q).most_common(12):
+            print(f"  {count:3d}  {t} -> {q}")
+        for e, q in zip(examples, predicted):
+            if e["intent"] in SAFETY and q not in SAFETY:
+                print(f"  MISSED red flag [{e['intent']} -> {q}] {e['text'][:100]}")
+    return summary
 
-    confusions = collections.Counter(
-        (t, q) for t, q in zip(truth, predicted) if t != q)
-    print("\nmost frequent confusions (true -> predicted):")
-    for (t, q), n in confusions.most_common(15):
-        print(f"  {n:3d}  {t} -> {q}")
-    missed = [(x, q) for x, t, q in zip(texts, truth, predicted)
-              if t == EMERGENCY and q != EMERGENCY]
-    if missed:
-        print("\nmissed emergencies:")
-        for text, q in missed:
-            print(f"  [{q}] {text}")
 
+def main(argv: Optional[List[str]] = None) -> Dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=str(ROOT / "models" / "achilles.tar.gz"))
+    parser.add_argument("--set", choices=["heldout", "dev", "all"], default="all")
+    parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
+    parser.add_argument("--quiet", action="store_true", help="summary lines only")
+    args = parser.parse_args(argv)
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+    names = ["heldout", "dev"] if args.set == "all" else [args.set]
+    agent = asyncio.run(load_agent(model_path=args.model))
+    results = {}
+    for name in names:
+        examples = load_set(name)
+        parsed = asyncio.run(predict(agent, [e["text"] for e in examples]))
+        results[name] = report(name, examples, parsed, args.quiet)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({
-        "messages": len(truth), "accuracy": accuracy, "macro_f1": macro_f1,
-        "emergency_recall": emergency_recall, "false_emergencies": len(false_emergencies),
-        "fallbacks": fallbacks,
-        "per_intent": {l: {"precision": float(a), "recall": float(b), "f1": float(c),
-                           "support": int(n)}
-                       for l, a, b, c, n in zip(labels, p, r, f, support)},
-    }, indent=2))
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    return results
 
 
 if __name__ == "__main__":

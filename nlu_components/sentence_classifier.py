@@ -1,0 +1,191 @@
+"""A second opinion on the intent, sentence by sentence for long messages.
+
+Patients write long posts: a timeline, then one or two questions ("ruptured it
+3 weeks ago playing pickleball, splint from urgent care, ortho on Friday... can
+it heal in a boot? and when could I drive?"). A classifier that reads the whole
+post at once is pulled towards the story. This component:
+
+1. trains a logistic regression on TF-IDF word and character n-grams plus the
+   MiniLM sentence embedding (nlu_components/sentence_embeddings.py), on the
+   same training data as DIET (seconds to train);
+2. scores the whole message and blends that with DIET's ranking (`diet_weight`);
+3. for a long message, also scores each question sentence on its own; the
+   best-supported question wins, and a second question asked in another
+   sentence is kept as `secondary_intent` in the parse data, so the answer can
+   offer it as a button.
+
+The triage component still runs after this one and has the last word.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import joblib
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "sentence_classifier.joblib"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION_START = re.compile(
+    r"^(what|whats|how|when|why|where|who|which|is|are|do|does|did|can|could|will|would|"
+    r"should|shall|am|any|anyone|anything|que|cuando|como|puedo|es)\b", re.IGNORECASE)
+_QUESTION_WORDS = re.compile(
+    r"\b(wondering|question|questions|curious|want to know|wanted to know|need to know|"
+    r"should i|can i|do i|how long|when can|when will|is it|is there|any advice|"
+    r"advice|pls|please tell|tell me)\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+
+
+def split_sentences(text: Text) -> List[Text]:
+    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+
+
+def is_question(sentence: Text) -> bool:
+    s = sentence.strip()
+    return s.endswith("?") or bool(_QUESTION_START.match(s)) or bool(_QUESTION_WORDS.search(s))
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class SentenceIntentClassifier(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "C": 10.0,                      # inverse regularisation of the regression
+            "diet_weight": 0.5,             # share of DIET in the whole-message blend
+            "sentence_weight": 0.9,         # a single sentence vs the whole message
+            "long_message_words": 25,       # from this length on, sentences are scored
+            "max_sentences": 8,
+            "secondary_min_confidence": 0.5,
+            "ranking_length": 10,
+            # conversation intents are never offered as the "also asked" button
+            "not_secondary": ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
+                              "cancel", "out_of_scope", "other_language", "nlu_fallback"],
+        }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
+                 resource: Resource, model: Optional[Dict[Text, Any]] = None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentenceIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceIntentClassifier":
+        model = None
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = joblib.load(directory / MODEL_FILE)
+        except (ValueError, FileNotFoundError):
+            logger.warning("SentenceIntentClassifier: no trained model; passing DIET through")
+        return cls(config, model_storage, resource, model)
+
+    # ---------------------------------------------------------------- train ----
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [e for e in training_data.intent_examples if e.get("text")]
+        texts = [e.get("text") for e in examples]
+        labels = [e.get("intent") for e in examples]
+        words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                min_df=2)
+        words.fit(texts)
+        chars.fit(texts)
+        model = {"words": words, "chars": chars, "regression": None}
+        regression = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
+        regression.fit(self._features(model, texts), labels)
+        model["regression"] = regression
+        with self._model_storage.write_to(self._resource) as directory:
+            joblib.dump(model, directory / MODEL_FILE)
+        self._model = model
+        return self._resource
+
+    @staticmethod
+    def _features(model: Dict[Text, Any], texts: List[Text]):
+        from nlu_components.sentence_embeddings import get_encoder
+
+        embeddings = get_encoder().encode(texts)
+        return hstack([model["words"].transform(texts), model["chars"].transform(texts),
+                       csr_matrix(embeddings)]).tocsr()
+
+    def _probabilities(self, texts: List[Text]) -> List[Dict[Text, float]]:
+        regression = self._model["regression"]
+        rows = regression.predict_proba(self._features(self._model, texts))
+        return [dict(zip(regression.classes_, map(float, row))) for row in rows]
+
+    # -------------------------------------------------------------- process ----
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        for message in messages:
+            text = message.get("text")
+            if text:
+                self._classify(message, text)
+        return messages
+
+    def _classify(self, message: Message, text: Text) -> None:
+        sentences = split_sentences(text)
+        long_message = (len(sentences) > 1
+                        and len(_WORD.findall(text)) >= self.config["long_message_words"])
+        questions = [s for s in sentences if is_question(s)][: self.config["max_sentences"]]
+        if long_message and not questions:
+            questions = sentences[-self.config["max_sentences"]:]
+        scored = self._probabilities([text] + (questions if long_message else []))
+
+        diet = {r["name"]: float(r["confidence"])
+                for r in message.get("intent_ranking") or [] if r.get("name")}
+        w = float(self.config["diet_weight"]) if diet else 0.0
+        whole = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
+        final = dict(whole)
+        best_source: Dict[Text, int] = {name: -1 for name in final}  # -1: whole message
+        for index, probabilities in enumerate(scored[1:]):
+            for name, p in probabilities.items():
+                weighted = float(self.config["sentence_weight"]) * p
+                if weighted > final.get(name, 0.0):
+                    final[name] = weighted
+                    best_source[name] = index
+        total = sum(final.values()) or 1.0
+        ranking = sorted(({"name": n, "confidence": c / total} for n, c in final.items()),
+                         key=lambda r: -r["confidence"])[: self.config["ranking_length"]]
+        message.set("intent", ranking[0], add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)
+        secondary = self._secondary(ranking[0]["name"], best_source, scored[1:])
+        if secondary:
+            message.set("secondary_intent", secondary, add_to_output=True)
+
+    def _secondary(self, main: Text, best_source: Dict[Text, int],
+                   sentence_scores: List[Dict[Text, float]]) -> Optional[Text]:
+        """The best question of another sentence than the one that gave `main`."""
+        skip = set(self.config["not_secondary"]) | {main}
+        candidates: List[Tuple[float, Text]] = []
+        for index, probabilities in enumerate(sentence_scores):
+            if best_source.get(main) == index:
+                continue
+            name, p = max(probabilities.items(), key=lambda item: item[1])
+            if name not in skip and p >= self.config["secondary_min_confidence"]:
+                candidates.append((p, name))
+        return max(candidates)[1] if candidates else None
