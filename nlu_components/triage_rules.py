@@ -293,6 +293,7 @@ class TriageRules:
         self.tier_intents = {name: t["intent"] for name, t in spec["tiers"].items()}
         self.post_op_terms = _terms(spec["post_op_context"])
         self.not_post_op_before = _terms(spec.get("not_post_op_before", ()))
+        self.not_post_op_after = _terms(spec.get("not_post_op_after", ()))
         self.negation_before = _terms(spec["negation_before"])
         self.negation_after = _terms(spec["negation_after"])
         self.question_markers = _terms(spec["question_about_signs"])
@@ -420,10 +421,13 @@ class TriageRules:
                     return False
                 return asking or location or occ.clause not in questions
 
-            blockers = self._occurrences(sentence, self.not_post_op_before, exact=True)
+            before = self._occurrences(sentence, self.not_post_op_before, exact=True)
+            after = self._occurrences(sentence, self.not_post_op_after, exact=True)
             for occ in self._occurrences(sentence, self.post_op_terms):
                 blocked = any(b.end <= occ.start and occ.start - b.end < NEGATION_WINDOW
-                              and b.clause == occ.clause for b in blockers)
+                              and b.clause == occ.clause for b in before) or any(
+                    a.start >= occ.end and a.start - occ.end < NEGATION_WINDOW
+                    and a.clause == occ.clause for a in after)
                 if not blocked and valid(occ, location=False):
                     result.post_op_context = True
 
