@@ -32,13 +32,15 @@ CACHE_DIR = PROJECT_ROOT / "build" / "triage"
 COMMON_WORD_LOGPROB = -15.5
 FUZZY_MIN_LEN = 5        # one letter off from 5 letters on
 FUZZY_TWO_EDITS_LEN = 9  # two letters off from 9 letters on
+FUZZY_STEM_MIN_LEN = 6   # a stem ("swell*") tolerates a typo from 6 letters on
 NEGATION_WINDOW = 3
+HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 
 _CONTRACTION_FOLDS = [
     (re.compile(r"\b(cannot|can not|couldnt|could not|unable to)\b"), "cant"),
     (re.compile(r"\bi ve\b"), "ive"),
 ]
-_SENTENCE_SPLIT = re.compile(r"(?<!\d)[.!?;]+|[.!?;]+(?!\d)|\n+")
+_SENTENCE_SPLIT = re.compile(r"((?<!\d)[.!?;]+|[.!?;]+(?!\d)|\n+)")
 _CLAUSE_SPLIT_WORDS = frozenset({"but", "although", "though", "however", "except",
                                  "pero", "aunque", "sino"})
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|,")
@@ -52,6 +54,7 @@ def normalise(text: str) -> str:
     """Lower-case, strip accents and apostrophes, fold contractions."""
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"(\w)['’]ll\b", r"\1 will", text)   # he'll fall -> he will fall
     text = re.sub(r"['’`´]", "", text)
     text = re.sub(r"[-/_]", " ", text)
     for pattern, replacement in _CONTRACTION_FOLDS:
@@ -73,7 +76,7 @@ class Term:
 
     @classmethod
     def parse(cls, source: str) -> "Term":
-        marked = source.replace("*", " STAR ").replace("#", " NUMBER ")
+        marked = source.replace("*", " STAR ").replace("#", " NUMBER ").replace("~", " ANYWORD ")
         parts = tuple(p for p in tokens_of(marked) if p != ",")
         # re-attach the star markers to the word before them; NUMBER is any number
         merged: List[str] = []
@@ -82,6 +85,8 @@ class Term:
                 merged[-1] += "*"
             elif part == "number":
                 merged.append("#")
+            elif part == "anyword":
+                merged.append("~")
             else:
                 merged.append(part)
         return cls(source, tuple(merged))
@@ -97,11 +102,13 @@ class WordMatcher:
     def matches(self, token: str, part: str) -> bool:
         if part == "#":
             return bool(_NUMBER.match(token))
+        if part == "~":
+            return True
         if part.endswith("*"):
             stem = part[:-1]
             if token.startswith(stem):
                 return True
-            return (self.fuzzy and len(stem) >= FUZZY_MIN_LEN and self._may_be_typo(token)
+            return (self.fuzzy and len(stem) >= FUZZY_STEM_MIN_LEN and self._may_be_typo(token)
                     and OSA.distance(token[:len(stem)], stem) <= 1)
         if token == part:
             return True
@@ -135,11 +142,15 @@ def find_term(tokens: Sequence[str], term: Term, matcher: WordMatcher) -> List[T
 class Sentence:
     tokens: List[str]
     clause_of: List[int]  # clause id per token
+    asks: bool = False    # ended with a question mark
 
     @classmethod
     def split(cls, text: str) -> List["Sentence"]:
         sentences = []
-        for chunk in _SENTENCE_SPLIT.split(normalise(text)):
+        pieces = _SENTENCE_SPLIT.split(normalise(text))
+        for index in range(0, len(pieces), 2):
+            chunk = pieces[index]
+            ending = pieces[index + 1] if index + 1 < len(pieces) else ""
             raw = _TOKEN.findall(chunk)
             tokens, clause_of, clause = [], [], 0
             for tok in raw:
@@ -150,7 +161,7 @@ class Sentence:
                 tokens.append(tok)
                 clause_of.append(clause)
             if tokens:
-                sentences.append(cls(tokens, clause_of))
+                sentences.append(cls(tokens, clause_of, "?" in ending))
         return sentences
 
     def clause_tokens(self, clause: int) -> List[Tuple[int, str]]:
@@ -170,6 +181,7 @@ class Rule:
     groups: Tuple[Group, ...]
     within: Optional[int]
     unless: Tuple[Term, ...]
+    needs_post_op: Optional[bool] = None  # overrides the category's
 
 
 @dataclass(frozen=True)
@@ -301,6 +313,9 @@ class TriageRules:
         self.hypothetical = _terms(spec["hypothetical_or_past"])
         self.resolved_by = _terms(spec.get("resolved_by", ()))
         self.reporting = _terms(spec["reporting"])
+        self.personal = _terms(spec.get("personal_reference", ()))
+        self.question_start = frozenset(spec.get("question_start", ()))
+        self.hypothetical_before = _terms(spec.get("hypothetical_before", ()))
         conditional = spec.get("conditional") or {}
         self.conditional_if = _terms(conditional.get("if", ()))
         self.conditional_change = _terms(conditional.get("change", ()))
@@ -312,6 +327,7 @@ class TriageRules:
                                  for g in rule["groups"]),
                     within=rule.get("within"),
                     unless=_terms(rule.get("unless", ())),
+                    needs_post_op=rule.get("needs_post_op"),
                 )
                 for rule in cat["rules"]
             )
@@ -351,16 +367,25 @@ class TriageRules:
         return found
 
     def _negated(self, sentence: Sentence, occ: Occurrence,
-                 negations_before: List[Occurrence], negations_after: List[Occurrence]) -> bool:
+                 negations_before: List[Occurrence], negations_after: List[Occurrence],
+                 modals: Sequence[Occurrence] = ()) -> bool:
+        """Negated ("no fever"), or only possible ("he will fall", "could be a clot")."""
         for neg in negations_before:
             if neg.clause == occ.clause and neg.end <= occ.start \
                     and occ.start - neg.end < NEGATION_WINDOW:
+                return True
+        for modal in modals:
+            if modal.clause == occ.clause and modal.end <= occ.start \
+                    and occ.start - modal.end < HYPOTHETICAL_WINDOW:
                 return True
         for neg in negations_after:
             if neg.clause == occ.clause and neg.start >= occ.end \
                     and neg.start - occ.end < NEGATION_WINDOW:
                 return True
         return False
+
+    def _now(self, sentence: Sentence) -> Set[int]:
+        return {o.clause for o in self._occurrences(sentence, self.happening_now, exact=True)}
 
     def _question_clauses(self, sentence: Sentence) -> Set[int]:
         """Clauses that ask about signs, or are hypothetical or past, not reports."""
@@ -374,6 +399,22 @@ class TriageRules:
         hypothetical = (clauses(self.hypothetical) | past_years | conditional) \
             - clauses(self.reporting)
         return (clauses(self.question_markers) | hypothetical) - now
+
+    def _generic_questions(self, sentence: Sentence) -> Set[int]:
+        """Questions about no one in particular: "does a fever after surgery mean infection?"
+
+        A clause that opens with a question word (or is a whole sentence ending
+        with "?") and names no one (no I, my, he, my husband...).
+        """
+        personal = {o.clause for o in self._occurrences(sentence, self.personal, exact=True)}
+        clause_ids = sorted(set(sentence.clause_of))
+        found = set()
+        for clause in clause_ids:
+            words = [t for i, t in enumerate(sentence.tokens) if sentence.clause_of[i] == clause]
+            asks = words[0] in self.question_start or (sentence.asks and len(clause_ids) == 1)
+            if asks and clause not in personal:
+                found.add(clause)
+        return found
 
     def _fever_numbers(self, sentence: Sentence, category: Category) -> List[Occurrence]:
         if category.fever_f is None:
@@ -410,12 +451,16 @@ class TriageRules:
         for number, sentence in enumerate(sentences):
             neg_before = self._occurrences(sentence, self.negation_before, exact=True)
             neg_after = self._occurrences(sentence, self.negation_after, exact=True)
-            questions = self._question_clauses(sentence)
+            modals = self._occurrences(sentence, self.hypothetical_before, exact=True)
+            # context may be mentioned in a general question ("...normal after surgery?")
+            context_questions = self._question_clauses(sentence)
+            questions = context_questions | (self._generic_questions(sentence) - self._now(sentence))
 
             def valid(occ: Occurrence, location: bool, asking: bool = False,
-                      number=number) -> bool:
+                      number=number, questions=questions) -> bool:
                 """Counts as reported (or, with asking=True, as asked about)."""
-                if self._negated(sentence, occ, neg_before, neg_after):
+                if self._negated(sentence, occ, neg_before, neg_after,
+                                 () if location else modals):
                     return False
                 if not location and (number, occ.start) < resolved_until:
                     return False
@@ -428,26 +473,33 @@ class TriageRules:
                               and b.clause == occ.clause for b in before) or any(
                     a.start >= occ.end and a.start - occ.end < NEGATION_WINDOW
                     and a.clause == occ.clause for a in after)
-                if not blocked and valid(occ, location=False):
+                if not blocked and valid(occ, location=False, questions=context_questions):
                     result.post_op_context = True
 
             for category in self.categories:
                 if category.name in reported:
                     continue
-                status = self._category_status(sentence, category, valid)
+                status, needs_post_op = self._category_status(sentence, category, valid)
                 if status == "report":
                     reported[category.name] = Finding(category.name, category.tier,
-                                                      category.sign, category.needs_post_op)
+                                                      category.sign, needs_post_op)
                 elif status == "asked" and category.name not in asked:
                     asked.append(category.name)
         result.reports = list(reported.values())
         result.asked_about = [c for c in asked if c not in reported]
         return result
 
-    def _category_status(self, sentence: Sentence, category: Category, valid) -> Optional[str]:
-        """'report' when a rule matches with valid terms, 'asked' when only inside questions."""
+    def _category_status(self, sentence: Sentence, category: Category,
+                         valid) -> Tuple[Optional[str], bool]:
+        """'report' when a rule matches with valid terms, 'asked' when only inside questions.
+
+        With a report, whether it needs post-op context (the rules that need none
+        are tried first, so the stronger reading wins).
+        """
         status = None
-        for rule in category.rules:
+        rules = sorted(category.rules, key=lambda r: bool(
+            category.needs_post_op if r.needs_post_op is None else r.needs_post_op))
+        for rule in rules:
             if rule.unless and self._occurrences(sentence, rule.unless):
                 continue
             reported, asked = [], []
@@ -458,10 +510,12 @@ class TriageRules:
                 reported.append([o for o in occs if valid(o, group.location)])
                 asked.append([o for o in occs if valid(o, group.location, asking=True)])
             if all(reported) and _fits_window(reported, rule.within):
-                return "report"
+                needs = category.needs_post_op if rule.needs_post_op is None \
+                    else rule.needs_post_op
+                return "report", needs
             if all(asked) and _fits_window(asked, rule.within):
                 status = "asked"
-        return status
+        return status, category.needs_post_op
 
 
 def _fits_window(groups: List[List[Occurrence]], within: Optional[int]) -> bool:

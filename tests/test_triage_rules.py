@@ -38,6 +38,14 @@ def tier(text: str, post_op_known: bool = False):
     ("my incison is oozing", "urgent_problem"),
     ("calf is swolen since the operation", "urgent_problem"),
     ("having trouble brething", "emergency"),
+    # a question that reports what is seen now
+    ("is it normal for the incision to ooze yellow fluid? had surgery last week", "urgent_problem"),
+    ("my temp is 101.4 tonight, is that normal after achilles surgery?", "urgent_problem"),
+    # one swollen, painful leg: a possible clot even without surgery
+    ("my calf hurts and that leg is twice as big as the other", "urgent_problem"),
+    # chills and a sore back of the knee after a repair
+    ("he had the repair 10 days ago and now he's shivering and the back of his knee aches",
+     "urgent_problem"),
 ])
 def test_reports_escalate_to_their_tier(text, expected):
     assert tier(text) == expected
@@ -60,6 +68,16 @@ def test_reports_escalate_to_their_tier(text, expected):
     "I fell asleep with the boot on",
     "It's 101 degrees outside, can I sit by the pool in my boot?",
     "que se siente un coagulo",
+    # general questions about signs name no one: the warning-signs answer, not 911
+    "does chest pain after surgery always mean a clot?",
+    "can a tendon tear again after it was repaired?",
+    "how large is the scar after open surgery",
+    # ordinary post-op worries
+    "day 4 after the repair and my leg throbs when I let it hang down, normal?",
+    "the boot rubs a sore spot on my shin",
+    "do I really need the blood thinner shots every day after surgery?",
+    "my wife had her repair last month and I'm scared she'll fall on the stairs",
+    "felt a snap at basketball, urgent care put me in a boot, when can I see the doctor?",
     "",
 ])
 def test_look_alikes_do_not_escalate(text):
