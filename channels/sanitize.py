@@ -29,7 +29,7 @@ _CONVERSATION_BUTTON_INTENTS = (
 @lru_cache(maxsize=1)
 def button_intents() -> FrozenSet[str]:
     """Intents a patient may send as a "/intent" payload (our quick-reply buttons)."""
-    return frozenset(get_content().topic_intents) | frozenset(_CONVERSATION_BUTTON_INTENTS)
+    return frozenset(get_content().answerable_intents) | frozenset(_CONVERSATION_BUTTON_INTENTS)
 
 
 def _strip_controls(text: str) -> str:

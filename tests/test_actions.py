@@ -29,7 +29,9 @@ def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispat
     events = run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent))
     assert events == []
     [message] = dispatcher.messages
-    assert message["text"] == topic.answer
+    # topics patients ask about when worried also carry the reviewed safety line
+    expected = topic.answer + (f"\n\n{CONTENT.safety.safety_line}" if topic.safety_line else "")
+    assert message["text"] == expected
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads[:len(topic.related)] == [f"/{CONTENT.topics[k].intent}" for k in topic.related]
     assert payloads[-2:] == ["/request_appointment", "/request_human"]
@@ -38,7 +40,71 @@ def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispat
 def test_answer_topic_uses_the_short_variant_on_sms(dispatcher):
     topic = CONTENT.topics["recovery"]
     run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent, channel="twilio"))
-    assert dispatcher.messages[0]["text"] == topic.short
+    assert dispatcher.messages[0]["text"].startswith(topic.short)
+
+
+def test_moderately_sure_answer_says_so_and_offers_the_runner_up(dispatcher):
+    ranking = [{"name": "ask_recovery", "confidence": 0.55},
+               {"name": "ask_physical_therapy", "confidence": 0.3}]
+    run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_recovery", 0.55, ranking))
+    [message] = dispatcher.messages
+    assert message["text"].startswith("Here is what our page says about recovery:")
+    assert message["buttons"][0]["payload"] == "/ask_physical_therapy"
+
+
+def test_second_question_of_a_long_message_is_offered_first(dispatcher):
+    tracker = make_tracker("long post", "ask_conservative_treatment")
+    tracker.latest_message["secondary_intent"] = "ask_driving"
+    run(ActionAnswerTopic(), dispatcher, tracker)
+    [message] = dispatcher.messages
+    assert message["text"].startswith(CONTENT.topics["conservative_treatment"].answer)
+    assert message["buttons"][0] == {"title": "Driving", "payload": "/ask_driving"}
+
+
+@pytest.mark.parametrize("key", sorted(CONTENT.uncovered))
+def test_questions_the_page_does_not_answer_are_handed_off_by_name(key, dispatcher):
+    entry = CONTENT.uncovered[key]
+    run(ActionAnswerTopic(), dispatcher, make_tracker("q", entry.intent))
+    [message] = dispatcher.messages
+    text = message["text"]
+    assert f"Our page doesn't cover {entry.topic}." in text and DEFAULT_OFFICE_PHONE in text
+    assert entry.lead in text
+    payloads = [b["payload"] for b in message["buttons"]]
+    if entry.closest:  # the closest general answer the page has, and its button
+        closest = CONTENT.topics[entry.closest]
+        assert closest.short in text and f"/{closest.intent}" in payloads
+    assert "/request_appointment" in payloads
+
+
+def test_medicine_and_risk_questions_get_the_reviewed_lead(dispatcher):
+    run(ActionAnswerTopic(), dispatcher, make_tracker("can i take ibuprofen", "ask_medication"))
+    assert "ask your doctor before taking" in dispatcher.messages[0]["text"]
+    run(ActionAnswerTopic(), dispatcher, make_tracker("what can go wrong", "ask_surgery_risks"))
+    assert "Every surgery has risks" in dispatcher.messages[1]["text"]
+
+
+def test_questions_about_warning_signs_get_the_reviewed_list(dispatcher):
+    run(ActionAnswerTopic(), dispatcher, make_tracker("what does a clot feel like",
+                                                      "ask_warning_signs"))
+    text = dispatcher.messages[0]["text"]
+    assert text == CONTENT.safety.warning_signs
+    assert "Call 911" in text and DEFAULT_OFFICE_PHONE in text
+
+
+def test_a_sign_waiting_for_post_op_context_adds_the_named_line(dispatcher):
+    tracker = make_tracker("my calf is swollen", "ask_symptoms")
+    tracker.latest_message["triage"] = {"pending": ["calf"], "safety_line": True}
+    run(ActionAnswerTopic(), dispatcher, tracker)
+    text = dispatcher.messages[0]["text"]
+    assert "If you've had surgery or are in a cast or boot, calf swelling" in text
+    assert "call to the office now" in text
+
+
+def test_an_unsure_safety_guess_adds_the_safety_line(dispatcher):
+    tracker = make_tracker("hmm my leg", "ask_symptoms")
+    tracker.latest_message["triage"] = {"safety_line": True}
+    run(ActionAnswerTopic(), dispatcher, tracker)
+    assert dispatcher.messages[0]["text"].endswith(CONTENT.safety.safety_line)
 
 
 def test_answer_topic_hands_off_for_an_intent_without_content(dispatcher):
@@ -60,6 +126,7 @@ def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
     run(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert "Did you mean" in message["text"]
+    assert CONTENT.safety.safety_line in message["text"]  # never a bare "Did you mean"
     assert [b["payload"] for b in message["buttons"]] == [
         "/ask_recovery", "/ask_physical_therapy", "/ask_orthotics", "/request_human"]
 
@@ -93,6 +160,8 @@ def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatcher):
     text = dispatcher.messages[0]["text"]
     assert phrase in text and DEFAULT_OFFICE_PHONE in text
     assert get_content().contact.answer in text
+    assert CONTENT.safety.safety_line in text
+    assert ", For" not in text  # the lead is a whole sentence
     if isinstance(action, ActionDefaultFallback):
         assert events == [{"event": "rewind", "timestamp": None}]
 
@@ -151,8 +220,16 @@ def test_a_topic_question_inside_the_form_is_answered_then_re_asked(dispatcher):
     tracker = make_tracker("how long is recovery?", "ask_recovery", 0.97)
     assert validate("patient_phone", "how long is recovery?", tracker, dispatcher) == {
         "patient_phone": None}
-    assert dispatcher.messages[0]["text"] == CONTENT.topics["recovery"].answer
+    assert dispatcher.messages[0]["text"].startswith(CONTENT.topics["recovery"].answer)
     assert "back to your appointment" in dispatcher.messages[1]["text"]
+
+
+def test_a_question_the_page_does_not_answer_inside_the_form_is_handed_off_then_re_asked(
+        dispatcher):
+    tracker = make_tracker("can I drive in the boot?", "ask_driving", 0.9)
+    assert validate("preferred_time", "can I drive in the boot?", tracker, dispatcher) == {
+        "preferred_time": None}
+    assert "doesn't cover driving" in dispatcher.messages[0]["text"]
 
 
 FILLED = {"patient_name": "Maria Lopez", "patient_phone": "(310) 555-0123",
@@ -207,3 +284,18 @@ def test_submit_tells_the_patient_to_call_when_storage_fails(dispatcher, monkeyp
     run(ActionSubmitAppointment(), dispatcher, tracker)
     text = dispatcher.messages[0]["text"]
     assert "could not send" in text and DEFAULT_OFFICE_PHONE in text
+
+
+def test_pause_after_an_escalation_keeps_earlier_answers_and_drops_the_escalating_text(
+        dispatcher):
+    from actions.appointments import ActionPauseAppointment
+
+    tracker = make_tracker("my chest hurts", "emergency", active_loop="appointment_form",
+                           slots={"patient_name": "Maria Lopez",
+                                  "requested_slot": "patient_phone",
+                                  "patient_phone": "my chest hurts"})
+    events = run(ActionPauseAppointment(), dispatcher, tracker)
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots == {"requested_slot": None, "patient_phone": None}  # the name is kept
+    assert dispatcher.messages[0]["response"] == "utter_appointment_paused"
