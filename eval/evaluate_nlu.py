@@ -113,12 +113,46 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
     return summary
 
 
+def simulate_fallback(parsed: Dict, threshold: float, ambiguity: float) -> str:
+    """The intent the message would get with other FallbackClassifier thresholds.
+
+    Decisions at confidence 1.0 (triage, language, buttons) stand; otherwise the
+    ranking below the fallback decides.
+    """
+    intent = parsed.get("intent") or {}
+    if intent.get("name") != FALLBACK and float(intent.get("confidence") or 0) >= 1.0:
+        return intent["name"]
+    ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    if not ranking:
+        return FALLBACK
+    top = float(ranking[0]["confidence"])
+    second = float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0
+    if top < threshold or top - second < ambiguity:
+        return FALLBACK
+    return ranking[0]["name"]
+
+
+def sweep(name: str, examples: List[Dict], parsed: List[Dict]) -> None:
+    """Accuracy and fallback rate over a grid of fallback thresholds (README: NLU)."""
+    print(f"\nfallback thresholds on {name}: threshold / ambiguity -> accuracy, fallback rate")
+    for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
+        cells = []
+        for ambiguity in (0.0, 0.02, 0.05, 0.1):
+            predicted = [simulate_fallback(p, threshold, ambiguity) for p in parsed]
+            accuracy = sum(q == e["intent"] for e, q in zip(examples, predicted)) / len(examples)
+            fallback = sum(q == FALLBACK for q in predicted) / len(examples)
+            cells.append(f"{ambiguity:.2f}: {accuracy:.3f}/{fallback:.3f}")
+        print(f"  {threshold:.2f}  " + "   ".join(cells))
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "achilles.tar.gz"))
     parser.add_argument("--set", choices=["heldout", "dev", "all"], default="all")
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also print accuracy over a grid of fallback thresholds")
     args = parser.parse_args(argv)
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
@@ -130,6 +164,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         examples = load_set(name)
         parsed = asyncio.run(predict(agent, [e["text"] for e in examples]))
         results[name] = report(name, examples, parsed, args.quiet)
+        if args.sweep:
+            sweep(name, examples, parsed)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
     return results

@@ -9,10 +9,11 @@ post at once is pulled towards the story. This component:
    MiniLM sentence embedding (nlu_components/sentence_embeddings.py), on the
    same training data as DIET (seconds to train);
 2. scores the whole message and blends that with DIET's ranking (`diet_weight`);
-3. for a long message, also scores each question sentence on its own; the
-   best-supported question wins, and a second question asked in another
-   sentence is kept as `secondary_intent` in the parse data, so the answer can
-   offer it as a button.
+3. for a message of several sentences, also scores each part (sentences, and
+   "..., also how long ...?" clauses) on its own: when the whole message is
+   unsure and one question part is clear, that part decides; a different
+   question asked in another part is kept as `secondary_intent` in the parse
+   data, so the answer can offer it as a button.
 
 The triage component still runs after this one and has the last word.
 """
@@ -35,7 +36,11 @@ from scipy.sparse import csr_matrix, hstack
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "sentence_classifier.joblib"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_PART_END = re.compile(
+    r"(?<=[.!?])\s+|\n+|;\s*|\s+(?:also|and also|plus|oh and|and)\s*,?\s+"
+    r"(?=(?:what|how|when|can|could|will|would|should|is|are|do|does|did|any)\b)",
+    re.IGNORECASE)
+MIN_PART_WORDS = 3
 _QUESTION_START = re.compile(
     r"^(what|whats|how|when|why|where|who|which|is|are|do|does|did|can|could|will|would|"
     r"should|shall|am|any|anyone|anything|que|cuando|como|puedo|es)\b", re.IGNORECASE)
@@ -46,8 +51,10 @@ _QUESTION_WORDS = re.compile(
 _WORD = re.compile(r"\w+")
 
 
-def split_sentences(text: Text) -> List[Text]:
-    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+def split_parts(text: Text) -> List[Text]:
+    """Sentences, and a second question joined by "also"/"and" ("..., also how long?")."""
+    parts = [p.strip() for p in _PART_END.split(text or "") if p and p.strip()]
+    return [p for p in parts if len(_WORD.findall(p)) >= MIN_PART_WORDS]
 
 
 def is_question(sentence: Text) -> bool:
@@ -64,14 +71,19 @@ class SentenceIntentClassifier(GraphComponent):
         return {
             "C": 10.0,                      # inverse regularisation of the regression
             "diet_weight": 0.5,             # share of DIET in the whole-message blend
-            "sentence_weight": 0.9,         # a single sentence vs the whole message
-            "long_message_words": 25,       # from this length on, sentences are scored
-            "max_sentences": 8,
-            "secondary_min_confidence": 0.5,
+            # a part decides only when the whole message is below `unsure_below`
+            # and the part's question is at least `part_min_confidence` clear
+            "unsure_below": 0.5,
+            "part_min_confidence": 0.6,
+            "max_parts": 8,
+            "secondary_min_confidence": 0.4,
+            # ...and the second question must have this much support in the whole message
+            "secondary_min_whole": 0.02,
             "ranking_length": 10,
             # conversation intents are never offered as the "also asked" button
             "not_secondary": ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-                              "cancel", "out_of_scope", "other_language", "nlu_fallback"],
+                              "cancel", "out_of_scope", "other_language", "nlu_fallback",
+                              "emergency", "urgent_problem"],
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -148,44 +160,38 @@ class SentenceIntentClassifier(GraphComponent):
         return messages
 
     def _classify(self, message: Message, text: Text) -> None:
-        sentences = split_sentences(text)
-        long_message = (len(sentences) > 1
-                        and len(_WORD.findall(text)) >= self.config["long_message_words"])
-        questions = [s for s in sentences if is_question(s)][: self.config["max_sentences"]]
-        if long_message and not questions:
-            questions = sentences[-self.config["max_sentences"]:]
-        scored = self._probabilities([text] + (questions if long_message else []))
-
+        parts = split_parts(text)[: self.config["max_parts"]]
+        if len(parts) < 2:
+            parts = []
+        scored = self._probabilities([text] + parts)
         diet = {r["name"]: float(r["confidence"])
                 for r in message.get("intent_ranking") or [] if r.get("name")}
         w = float(self.config["diet_weight"]) if diet else 0.0
-        whole = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
-        final = dict(whole)
-        best_source: Dict[Text, int] = {name: -1 for name in final}  # -1: whole message
-        for index, probabilities in enumerate(scored[1:]):
-            for name, p in probabilities.items():
-                weighted = float(self.config["sentence_weight"]) * p
-                if weighted > final.get(name, 0.0):
-                    final[name] = weighted
-                    best_source[name] = index
-        total = sum(final.values()) or 1.0
-        ranking = sorted(({"name": n, "confidence": c / total} for n, c in final.items()),
+        blend = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
+        total = sum(blend.values()) or 1.0
+        ranking = sorted(({"name": n, "confidence": c / total} for n, c in blend.items()),
                          key=lambda r: -r["confidence"])[: self.config["ranking_length"]]
-        message.set("intent", ranking[0], add_to_output=True)
-        message.set("intent_ranking", ranking, add_to_output=True)
-        secondary = self._secondary(ranking[0]["name"], best_source, scored[1:])
+        main = ranking[0]
+        part_tops = [max(p.items(), key=lambda item: item[1]) for p in scored[1:]]
+        if main["confidence"] < self.config["unsure_below"]:
+            clear = [(p, name) for (name, p), part in zip(part_tops, parts)
+                     if is_question(part) and p >= self.config["part_min_confidence"]]
+            if clear:
+                p, name = max(clear)
+                main = {"name": name, "confidence": p}
+                ranking = [main] + [r for r in ranking if r["name"] != name]
+        message.set("intent", main, add_to_output=True)
+        message.set("intent_ranking", ranking[: self.config["ranking_length"]],
+                    add_to_output=True)
+        secondary = self._secondary(main["name"], part_tops, blend)
         if secondary:
             message.set("secondary_intent", secondary, add_to_output=True)
 
-    def _secondary(self, main: Text, best_source: Dict[Text, int],
-                   sentence_scores: List[Dict[Text, float]]) -> Optional[Text]:
-        """The best question of another sentence than the one that gave `main`."""
+    def _secondary(self, main: Text, part_tops: List[Tuple[Text, float]],
+                   whole: Dict[Text, float]) -> Optional[Text]:
+        """The clearest other question asked in another part of the message."""
         skip = set(self.config["not_secondary"]) | {main}
-        candidates: List[Tuple[float, Text]] = []
-        for index, probabilities in enumerate(sentence_scores):
-            if best_source.get(main) == index:
-                continue
-            name, p = max(probabilities.items(), key=lambda item: item[1])
-            if name not in skip and p >= self.config["secondary_min_confidence"]:
-                candidates.append((p, name))
+        candidates = [(p, name) for name, p in part_tops
+                      if name not in skip and p >= self.config["secondary_min_confidence"]
+                      and whole.get(name, 0.0) >= self.config["secondary_min_whole"]]
         return max(candidates)[1] if candidates else None

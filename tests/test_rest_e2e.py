@@ -15,6 +15,8 @@ from servers import running_assistant
 CONTENT = get_content()
 DISCLAIMER = "not medical advice or a diagnosis"
 EMERGENCY = "Call 911 or go to the nearest emergency room"
+URGENT = "Call the office now at"
+SPANISH_EMERGENCY = "Llame al 911"
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +117,43 @@ def test_typed_payloads_reach_nlu_as_words_not_commands(assistant, db, typed):
     assert event["parse_data"]["entities"] == []
 
 
-def test_red_flag_gets_the_emergency_reply(assistant):
-    reply = assistant.texts(new_sender(), "my calf is hot and swollen 10 days after my surgery")
-    assert EMERGENCY in joined(reply) and DEFAULT_OFFICE_PHONE in joined(reply)
+def test_red_flags_get_their_tier(assistant):
+    urgent = assistant.texts(new_sender(), "my calf is hot and swollen 10 days after my surgery")
+    assert URGENT in joined(urgent) and EMERGENCY not in joined(urgent)
+    assert DEFAULT_OFFICE_PHONE in joined(urgent)
+    emergency = assistant.texts(new_sender(), "im 2 weeks post op and i cant catch my breath")
+    assert EMERGENCY in joined(emergency)
+
+
+def test_post_op_context_from_an_earlier_message_escalates_a_later_sign(assistant):
+    sender = new_sender()
+    first = assistant.texts(sender, "had my achilles repaired 10 days ago, when does PT start?")
+    assert URGENT not in joined(first)
+    later = assistant.texts(sender, "now my calf is swollen and hot")
+    assert URGENT in joined(later)
+
+
+def test_a_spanish_emergency_gets_the_spanish_911_reply(assistant):
+    reply = assistant.texts(new_sender(), "me duele mucho el pecho y no puedo respirar")
+    assert SPANISH_EMERGENCY in joined(reply) and DEFAULT_OFFICE_PHONE in joined(reply)
+
+
+def test_a_question_about_signs_is_answered_not_escalated(assistant):
+    reply = joined(assistant.texts(new_sender(), "what does a blood clot in the leg feel like?"))
+    assert reply.startswith(CONTENT.safety.warning_signs) or CONTENT.safety.warning_signs in reply
+    assert EMERGENCY not in reply and URGENT not in reply
+
+
+def test_a_long_post_with_two_questions_answers_one_and_offers_the_other(assistant):
+    post = ("Hi, so I ruptured my left achilles playing pickleball about 3 weeks ago. Urgent care "
+            "put me in a splint and I finally saw an ortho on Friday who wants to operate, but I "
+            "really don't want surgery if I can avoid it. Can a torn achilles heal in a cast "
+            "without an operation? Also, how long would I be unable to drive?")
+    messages = assistant.say(new_sender(), post).json()
+    answer = next(m for m in messages if m.get("buttons"))
+    payloads = [b["payload"] for b in answer["buttons"]]
+    assert CONTENT.topics["conservative_treatment"].answer in answer["text"]
+    assert "/ask_driving" in payloads
 
 
 def test_ordinary_swelling_question_is_not_an_emergency(assistant):
@@ -125,14 +161,17 @@ def test_ordinary_swelling_question_is_not_an_emergency(assistant):
     assert EMERGENCY not in joined(reply)
 
 
-def test_emergency_in_the_middle_of_the_form_wins_and_ends_it(assistant):
+def test_emergency_in_the_middle_of_the_form_wins_pauses_it_and_keeps_the_answers(assistant):
     sender = new_sender()
     assert "full name" in joined(assistant.texts(sender, "I want to book an appointment"))
+    assert "phone number" in joined(assistant.texts(sender, "Jamie Rivera"))
     reply = assistant.texts(sender, "wait my toes went cold and blue in the cast")
-    assert EMERGENCY in joined(reply)
+    assert EMERGENCY in joined(reply) and "paused your appointment request" in joined(reply)
     after = assistant.texts(sender, "what is PARS?")
     assert "phone number" not in joined(after)
     assert CONTENT.topics["pars"].answer in joined(after)
+    resumed = assistant.texts(sender, "/request_appointment")  # "Finish my request"
+    assert "phone number" in joined(resumed) and "full name" not in joined(resumed)
 
 
 def test_full_appointment_request_is_stored_for_staff(assistant, db):
