@@ -71,3 +71,35 @@ def test_training_examples_do_not_copy_the_page():
                    for i in range(len(w) - COPY_RUN_WORDS + 1)):
                 copied.append(text)
     assert copied == []
+
+
+DEV_TEXTS = {m["text"] for m in yaml.safe_load(
+    (ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))["messages"]}
+
+
+def evaluation_texts():
+    """The realistic development set and the triage probes: never training data."""
+    dev = yaml.safe_load((ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))
+    texts = [m["text"] for m in dev["messages"]]
+    for name in ("probes.yml", "probes_unseen.yml"):
+        probes = yaml.safe_load((ROOT / "tests" / "triage" / name).read_text(encoding="utf-8"))
+        texts += [turn for p in probes["probes"] for turn in p["turns"]]
+    return texts
+
+
+def test_dev_set_and_probes_are_never_trained_on():
+    # (text without Latin letters has no key to compare; it is checked by hand)
+    trained = {key(x) for items in training_examples().values() for x in items} - {""}
+    leaked = [x for x in evaluation_texts() if key(x) in trained
+              and (len(words(x)) >= 4 or x in DEV_TEXTS)]
+    assert leaked == []  # short probe turns such as "hi" may match a greeting
+
+
+def test_dev_set_is_realistic_and_labelled_with_known_intents(domain):
+    dev = yaml.safe_load((ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))
+    messages = dev["messages"]
+    assert len(messages) >= 300
+    labels = {m["intent"] for m in messages} | {a for m in messages for a in m.get("also", [])}
+    assert labels <= set(domain["intents"])
+    long_posts = [m for m in messages if len(words(m["text"])) >= 30]
+    assert len(long_posts) >= 40  # long posts with a timeline, not just short questions
