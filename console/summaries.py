@@ -39,8 +39,9 @@ IN_CHUNK = 500
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = frozenset({"action_clarify_or_handoff", "action_out_of_scope",
                               "action_default_fallback"})
-EMERGENCY_INTENT = "emergency"
-EMERGENCY_ACTION = "utter_emergency"
+# both safety tiers (content/red_flags.yml) count as an escalation for staff
+EMERGENCY_INTENTS = frozenset({"emergency", "urgent_problem"})
+EMERGENCY_ACTIONS = frozenset({"utter_emergency", "utter_urgent_problem"})
 HANDOFF_ACTION = "action_handoff"
 SMALL_TALK_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "goodbye"})
 APPOINTMENT_ACTION = "action_submit_appointment"
@@ -96,7 +97,7 @@ class Summary:
         elif type_name == "action":
             if action_name in FALLBACK_ACTIONS:
                 self.fell_back = True
-            elif action_name == EMERGENCY_ACTION:
+            elif action_name in EMERGENCY_ACTIONS:
                 self.emergency = True
             elif action_name == HANDOFF_ACTION:
                 self.handoff = True
@@ -114,7 +115,7 @@ class Summary:
         text = payload.get("text") or ""
         if intent_name:
             self.intent_counts[intent_name] = self.intent_counts.get(intent_name, 0) + 1
-            if intent_name == EMERGENCY_INTENT:
+            if intent_name in EMERGENCY_INTENTS:
                 self.emergency = True
             # Inside the appointment form a name or phone number is often classified
             # nlu_fallback but taken as the answer: not a fallback the patient saw.

@@ -92,7 +92,9 @@ class ConversationWriter:
                  "text": text, "message_id": uuid.uuid4().hex, "metadata": {},
                  "text_tokens": [], "intent_ranking": intent_ranking}
         if red_flag:
-            parse["red_flag"] = red_flag
+            parse["triage"] = {"tier": intent, "categories": [red_flag], "decided_by": "rules",
+                               "pending": [], "asked_about": [], "post_op_context": True,
+                               "safety_line": False}
         self._add("user", {"text": text, "parse_data": parse, "input_channel": self.channel,
                            "message_id": parse["message_id"]}, intent=intent, step=think)
         self._add("user_featurization", {"use_text_for_featurization": False})

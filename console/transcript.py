@@ -86,7 +86,7 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
                 text=masker.mask(data.get("text") or "", names),
                 intent=predicted, confidence=intent.get("confidence"),
                 runner_up=second, runner_up_confidence=second_conf,
-                red_flag=parse.get("red_flag"), channel=data.get("input_channel"),
+                red_flag=triage_label(parse), channel=data.get("input_channel"),
                 correction=corrections.get(row.id),
             ))
         elif row.type_name == "action":
@@ -117,3 +117,15 @@ def masked_user_text(conn: sa.engine.Connection, sender_id: str, row: Any,
                      masker: Masker) -> str:
     names = sensitive_names(load_events(conn, sender_id))
     return masker.mask(_json(row.data).get("text") or "", names)
+
+
+def triage_label(parse: dict) -> Optional[str]:
+    """What safety triage saw in a message (nlu_components/triage.py), for staff."""
+    triage = parse.get("triage") or {}
+    if triage.get("tier"):
+        categories = ", ".join(triage.get("categories") or [])
+        how = f", by {triage['decided_by']}" if triage.get("decided_by") else ""
+        return f"{triage['tier']} ({categories}{how})" if categories else f"{triage['tier']}{how}"
+    if triage.get("pending"):
+        return "sign waiting for post-op context: " + ", ".join(triage["pending"])
+    return parse.get("red_flag")  # conversations stored before the two tiers
