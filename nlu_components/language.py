@@ -6,15 +6,22 @@ write in Spanish. This component:
   the emergency, urgent and "English only" replies come in Spanish for Spanish
   writers (domain.yml response conditions);
 - turns a confidently non-English message into `other_language`, whatever the
-  English classifier guessed; the triage component after it still escalates
-  Spanish red flags.
-Short or ambiguous messages ("ok", "Maria Lopez", "310 555 0123") change nothing.
+  English classifier guessed, and a confidently English one away from it (the
+  runner-up); the triage component after it still escalates Spanish red flags.
+
+Character n-gram identification alone is unreliable on short chat messages
+("Hi, I have a question" scores 0.95 Portuguese), so a language is accepted
+only when the message also has more of that language's function words (spaCy's
+stop-word lists, minus those shared with English) than English ones. Short or
+ambiguous messages ("ok", "Maria Lopez", "310 555 0123") change nothing.
 """
 from __future__ import annotations
 
+import importlib
 import re
+import unicodedata
 from functools import lru_cache
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, FrozenSet, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,11 +31,20 @@ from rasa.shared.nlu.training_data.message import Message
 
 OTHER_LANGUAGE_INTENT = "other_language"
 LANGUAGE_ENTITY = "language"
-_WORD = re.compile(r"[^\W\d_]{2,}")
+ENGLISH = "en"
+# tried when the n-gram guess has no function words of its own: the practice's
+# most common other language
+USUAL_OTHER_LANGUAGE = "es"
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(text: Text) -> List[Text]:
+    text = unicodedata.normalize("NFKD", (text or "").lower())
+    return _WORD.findall("".join(ch for ch in text if not unicodedata.combining(ch)))
 
 
 @lru_cache(maxsize=4)
-def identifier(languages: tuple):
+def identifier(languages: Tuple[Text, ...]):
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
@@ -36,15 +52,38 @@ def identifier(languages: tuple):
     return ident
 
 
-def detect_language(text: Text, languages: tuple, min_words: int,
-                    min_probability: float) -> tuple:
-    """(language, probability), or (None, p) when the message is too short or unsure."""
-    if len(_WORD.findall(text or "")) < min_words:
-        return None, 0.0
-    language, probability = identifier(languages).classify(text)
-    if probability < min_probability:
-        return None, float(probability)
-    return language, float(probability)
+@lru_cache(maxsize=16)
+def function_words(language: Text) -> FrozenSet[Text]:
+    module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+    return frozenset(_words(" ".join(module.STOP_WORDS)))
+
+
+def detect_language(text: Text, languages: Tuple[Text, ...], min_words: int,
+                    min_probability: float) -> Optional[Text]:
+    """The message's language when sure of it, else None."""
+    words = _words(text)
+    if len(words) < min_words:
+        return None
+    guess, probability = identifier(languages).classify(text)
+    english = function_words(ENGLISH)
+
+    def supported(language: Text) -> bool:
+        own = function_words(language) - english
+        theirs = english - function_words(language)
+        own_hits = sum(w in own for w in words)
+        return own_hits >= 1 and own_hits > sum(w in theirs for w in words)
+
+    if guess == ENGLISH:
+        return ENGLISH if probability >= min_probability else None
+    if probability >= min_probability and supported(guess):
+        return guess
+    if USUAL_OTHER_LANGUAGE in languages and supported(USUAL_OTHER_LANGUAGE):
+        return USUAL_OTHER_LANGUAGE
+    # English function words only ("Hi, I have a question about my recovery")
+    english_hits = sum(w in english - function_words(guess) for w in words)
+    if english_hits >= 2 and not any(w in function_words(guess) - english for w in words):
+        return ENGLISH
+    return None
 
 
 @DefaultV1Recipe.register(
@@ -55,7 +94,7 @@ class LanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # the languages our patients write in; English plus the usual others
-            "languages": ["en", "es", "pt", "fr", "de", "it", "tl", "vi"],
+            "languages": ["en", "es", "pt", "fr", "de", "it", "tl"],
             "min_words": 3,
             "min_probability": 0.9,
         }
@@ -72,8 +111,8 @@ class LanguageDetector(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get("text") or ""
-            language, _ = detect_language(text, self.languages, self.config["min_words"],
-                                          self.config["min_probability"])
+            language = detect_language(text, self.languages, self.config["min_words"],
+                                       self.config["min_probability"])
             if language is None:
                 continue
             entities = [e for e in message.get("entities") or []
@@ -81,10 +120,13 @@ class LanguageDetector(GraphComponent):
             entities.append({"entity": LANGUAGE_ENTITY, "value": language, "start": 0,
                              "end": len(text), "extractor": self.__class__.__name__})
             message.set("entities", entities, add_to_output=True)
-            if language != "en":
+            ranking = [r for r in message.get("intent_ranking") or []
+                       if r.get("name") != OTHER_LANGUAGE_INTENT]
+            if language != ENGLISH:
                 intent = {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
-                ranking = [r for r in message.get("intent_ranking") or []
-                           if r.get("name") != OTHER_LANGUAGE_INTENT]
                 message.set("intent", intent, add_to_output=True)
                 message.set("intent_ranking", [intent] + ranking, add_to_output=True)
+            elif (message.get("intent") or {}).get("name") == OTHER_LANGUAGE_INTENT and ranking:
+                message.set("intent", ranking[0], add_to_output=True)
+                message.set("intent_ranking", ranking, add_to_output=True)
         return messages

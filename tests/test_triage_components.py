@@ -106,6 +106,14 @@ def test_language_detector(text, language, intent):
     assert m.get("intent")["name"] == intent
 
 
+def test_confident_english_is_not_left_as_other_language():
+    m = message("Hi, I have a question about my recovery",
+                [{"name": "other_language", "confidence": 0.6},
+                 {"name": "greet", "confidence": 0.3}])
+    LanguageDetector({}).process([m])
+    assert m.get("intent")["name"] == "greet"
+
+
 # ---------------------------------------------------------------- policy ----
 
 @pytest.fixture(scope="module")
@@ -170,3 +178,20 @@ def test_policy_does_not_escalate_the_same_sign_twice(policy, domain):
               ActionExecuted("utter_urgent_problem"), ActionExecuted("action_listen"),
               user("when can I start PT after the repair", post_op=True)]
     assert predicted(policy, domain, events) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Hi, I have a question", None),          # n-grams say Portuguese; function words say no
+    ("do you treat plantar fasciitis?", None),
+    ("gotta run, ttyl", None),
+    ("me duele el pecho", "es"),
+    ("mi papá no puede respirar bien", "es"),
+    ("bonjour j'ai mal au talon", "fr"),
+    ("can I drive with the boot on my left foot", "en"),
+])
+def test_detect_language_needs_function_words_too(text, expected):
+    from nlu_components.language import detect_language
+
+    languages = tuple(LanguageDetector.get_default_config()["languages"])
+    found = detect_language(text, languages, 3, 0.9)
+    assert found == expected or (expected is None and found in (None, "en"))
