@@ -66,6 +66,19 @@ async def predict(agent, texts: List[str]) -> List[Dict]:
     return results
 
 
+def confidence_bands(examples: List[Dict], parsed: List[Dict]) -> Dict[str, Dict]:
+    """How often an answered intent is right, by its confidence (README: thresholds)."""
+    bands = {"<0.5": (0.0, 0.5), "0.5-0.7": (0.5, 0.7), ">=0.7": (0.7, 1.01)}
+    out = {}
+    for label, (low, high) in bands.items():
+        rows = [(e, p) for e, p in zip(examples, parsed)
+                if (p.get("intent") or {}).get("name") not in (None, FALLBACK)
+                and low <= float((p.get("intent") or {}).get("confidence") or 0) < high]
+        right = sum((p["intent"]["name"] == e["intent"]) for e, p in rows)
+        out[label] = {"answered": len(rows), "right": right}
+    return out
+
+
 def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> Dict:
     truth = [e["intent"] for e in examples]
     predicted = [(p.get("intent") or {}).get("name") or FALLBACK for p in parsed]
@@ -90,6 +103,7 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         "per_intent": {label: {"precision": float(a), "recall": float(b), "f1": float(c),
                                "support": int(s)}
                        for label, a, b, c, s in zip(labels, p, r, f, support)},
+        "confidence_bands": confidence_bands(examples, parsed),
     }
     print(f"\n=== {name}: {SETS[name].relative_to(ROOT)} ===")
     if not quiet:
@@ -98,6 +112,9 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
             print(f"{label:28} {a:6.2f} {b:6.2f} {c:6.2f} {s:4d}")
     print(f"messages {n}  accuracy {accuracy:.3f}  lenient {lenient:.3f}  "
           f"macro-F1 {summary['macro_f1']:.3f}  fallback rate {fallbacks / n:.3f}")
+    bands = ", ".join(f"{k}: {v['right']}/{v['answered']} right"
+                      for k, v in summary["confidence_bands"].items())
+    print(f"answers by confidence: {bands}")
     print(f"safety recall {safety_recall:.3f} (right tier {right_tier:.3f}, "
           f"{len(safety_truth)} red-flag messages)  false escalations "
           f"{len(false_escalations)}")
