@@ -6,9 +6,10 @@ decision is final: nothing after it can turn it into "Did you mean...?".
 - A message that reports a red flag (content/red_flags.yml, read by
   nlu_components/triage_rules.py) gets the tier's intent (`emergency` or
   `urgent_problem`) at confidence 1.0.
-- A learned safety guess (DIET said emergency/urgent_problem) stands when it is
-  confident and the rules saw no question or negation; otherwise it is
-  demoted to the runner-up and the reply carries the safety line.
+- A learned safety guess (the classifier said emergency/urgent_problem) stands
+  when it is confident and the rules saw neither a question about signs nor a
+  sign that needs post-op context the message lacks; otherwise it is demoted
+  to the runner-up and the reply carries the safety line (naming the sign).
 - Every message gets a `triage` entry in its parse data: tier, categories,
   signs reported but waiting for post-op context (`pending`), signs only asked
   about, whether it gives post-op context, and `safety_line` when the answer
@@ -132,7 +133,11 @@ class TriageClassifier(GraphComponent):
             self._set_intent(message, chosen, [chosen] + others)
         elif learned is not None:
             name, confidence = learned
-            if confidence >= self.config["min_learned_confidence"] and not result.asked_about:
+            # The reviewed rules know which signs need post-op context: a learned
+            # escalation of such a sign waits for it (the policy escalates when it
+            # comes, and the answer names the sign meanwhile).
+            if (confidence >= self.config["min_learned_confidence"] and not result.asked_about
+                    and not result.pending):
                 triage["tier"] = next(t for t, i in rules.tier_intents.items() if i == name)
                 triage["decided_by"] = "model"
                 chosen = {"name": name, "confidence": confidence}

@@ -62,7 +62,7 @@ def test_unsure_learned_guess_is_demoted_but_keeps_the_safety_line(triage):
 
 
 def test_confident_learned_guess_stands(triage):
-    m = message("my leg is twice the size of the other one and I'm scared",
+    m = message("something is really wrong with my leg since the operation, I'm scared",
                 [{"name": "urgent_problem", "confidence": 0.97},
                  {"name": "ask_recovery", "confidence": 0.02}])
     triage.process([m])
@@ -76,6 +76,15 @@ def test_learned_guess_on_a_question_about_signs_becomes_the_warning_signs_answe
                  {"name": "ask_surgery_risks", "confidence": 0.03}])
     triage.process([m])
     assert m.get("intent")["name"] == "ask_warning_signs"
+
+
+def test_learned_guess_waits_for_context_the_rules_say_a_sign_needs(triage):
+    m = message("the back of my knee is swollen and tender",
+                [{"name": "urgent_problem", "confidence": 0.95},
+                 {"name": "ask_symptoms", "confidence": 0.03}])
+    triage.process([m])
+    assert m.get("intent")["name"] == "ask_symptoms"
+    assert m.get("triage")["pending"] == ["calf"] and m.get("triage")["safety_line"]
 
 
 def test_pending_sign_asks_for_the_safety_line(triage):
