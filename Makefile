@@ -59,8 +59,10 @@ setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm
 
 train: setup $(MODEL)
 
+# NLU figures on the held-out and realistic dev sets, then the safety probes
 eval: setup $(MODEL)
-	$(PY) eval/evaluate_nlu.py --model $(MODEL) --data eval/heldout_nlu.yml
+	$(PY) eval/evaluate_nlu.py --model $(MODEL)
+	$(PY) eval/triage_probes.py
 
 # load, cost and accuracy figures (bench/README.md); ~45 min on 2 cores
 bench: setup $(MODEL)
