@@ -4,16 +4,17 @@ Prints the model load time and p50/p95 milliseconds per message for realistic
 patient messages (short, ~5 words; typical, ~20 words; long, ~80 words), one
 message per call as the Rasa server sees them, with the LRU cache off, and the
 time per sentence for a batch of 48 (as in training). Both forward-pass
-backends of the module are timed -- TensorFlow (the default) and NumPy -- and
-checked to give the same vectors:
+backends of the module are timed -- ONNX Runtime (the default) and NumPy (the
+fallback) -- and checked to give the same vectors:
 
     .venv/bin/python bench/sentence_embedding_speed.py [--runs 50] [--threads 1]
-        [--backend tensorflow|numpy|both] [--json out.json]
+        [--backend onnxruntime|numpy|all] [--max-load 1.5] [--json out.json]
 
---threads N limits the OpenBLAS threads and TensorFlow's intra-/inter-op
-threads to N (default 1; 0 leaves the libraries' defaults, all cores).
-Timings on a shared machine vary with its load: the script prints the load
-average before and after.
+--threads N: ONNX Runtime's intra-op threads and the OpenBLAS threads (NumPy)
+while timing (default 1, as the assistant runs).
+Timings on a shared machine vary with its load: before each timed series the
+script waits (up to --max-wait seconds) until the 1-minute load average is
+below --max-load, and prints the load with every figure.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlu_components.sentence_embeddings import MiniLMEncoder  # noqa: E402
+from nlu_components.sentence_embeddings import BACKENDS, MiniLMEncoder  # noqa: E402
 
 MESSAGES = {
     "short (~5 words)": [
@@ -89,70 +90,76 @@ def time_per_message(fn: Callable[[List[str]], np.ndarray], texts: Sequence[str]
     return out
 
 
+def wait_for_load(max_load: float, max_wait: float) -> float:
+    """Waits until the 1-minute load average is below max_load (or max_wait s passed)."""
+    deadline = time.monotonic() + max_wait
+    while os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="timed calls per message kind")
     parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS / TF intra-op threads while timing (0 = library default)")
-    parser.add_argument("--backend", choices=["tensorflow", "numpy", "both"], default="both")
+                        help="ONNX Runtime intra-op / OpenBLAS threads while timing")
+    parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="all")
+    parser.add_argument("--max-load", type=float, default=1.5,
+                        help="wait for a 1-minute load average below this before timing")
+    parser.add_argument("--max-wait", type=float, default=300,
+                        help="seconds to wait for that load at most (then time anyway)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
 
     from threadpoolctl import threadpool_limits
 
-    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
-    names = ["tensorflow", "numpy"] if args.backend == "both" else [args.backend]
-    if "tensorflow" in names:
-        start = time.perf_counter()
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-
-        if args.threads:
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        print(f"import tensorflow: {(time.perf_counter() - start) * 1e3:.0f} ms "
-              f"(already paid inside Rasa)")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()}), "
+          f"threads: {args.threads}")
+    names = list(BACKENDS) if args.backend == "all" else [args.backend]
     encoders: Dict[str, MiniLMEncoder] = {}
     results: Dict[str, Dict[str, object]] = {}
     for name in names:
+        load = wait_for_load(args.max_load, args.max_wait)
         start = time.perf_counter()
-        encoders[name] = MiniLMEncoder(cache_size=0, backend=name)
+        encoders[name] = MiniLMEncoder(cache_size=0, backend=name, threads=args.threads)
         encoders[name].encode(["warm up"])
         load_ms = (time.perf_counter() - start) * 1e3
-        results[name] = {"load_ms": load_ms}
-        print(f"{name}: model load (read zip, SHA-256, weights, tokenizer, first call): "
-              f"{load_ms:.0f} ms")
+        results[name] = {"load_ms": load_ms, "load_average": load}
+        print(f"{name:11s} model load (read zip, SHA-256, weights, graph/session, tokenizer, "
+              f"first call): {load_ms:.0f} ms   [load avg {load:.2f}]")
     if len(encoders) == 2:
-        diff = np.abs(encoders["tensorflow"].encode(BATCH[:12])
+        diff = np.abs(encoders["onnxruntime"].encode(BATCH[:12])
                       - encoders["numpy"].encode(BATCH[:12])).max()
-        print(f"max |tensorflow - numpy| over 12 sentences: {diff:.1e}")
+        print(f"max |onnxruntime - numpy| over 12 sentences: {diff:.1e}")
     backends: Dict[str, Callable[[List[str]], np.ndarray]] = {
         name: enc.encode for name, enc in encoders.items()}
     encoder = next(iter(encoders.values()))
-    limits = threadpool_limits(args.threads) if args.threads else None
-    try:
+    with threadpool_limits(args.threads):
         for kind, texts in MESSAGES.items():
             tokens = statistics.mean(len(encoder.token_ids(t)) for t in texts)
             for name, fn in backends.items():
+                load = wait_for_load(args.max_load, args.max_wait)
                 ms = time_per_message(fn, texts, args.runs)
-                results.setdefault(name, {})[kind] = {
+                results[name][kind] = {
                     "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-                    "mean_word_pieces": tokens,
+                    "mean_word_pieces": tokens, "load_average": load,
                 }
-                print(f"{name:10s} {kind:20s} ({tokens:5.1f} word pieces): "
-                      f"p50 {percentile(ms, 50):7.2f} ms   p95 {percentile(ms, 95):7.2f} ms")
+                print(f"{name:11s} {kind:20s} ({tokens:5.1f} word pieces): "
+                      f"p50 {percentile(ms, 50):7.2f} ms   p95 {percentile(ms, 95):7.2f} ms"
+                      f"   [load avg {load:.2f}]")
         for name, fn in backends.items():
             runs = max(3, args.runs // 10)
+            load = wait_for_load(args.max_load, args.max_wait)
             fn(BATCH)
             start = time.perf_counter()
             for _ in range(runs):
                 fn(BATCH)  # the encoder batches sentences of similar length
             per = (time.perf_counter() - start) / runs / len(BATCH) * 1e3
             results[name]["batch_of_48_per_sentence_ms"] = per
-            print(f"{name:10s} batch of {len(BATCH)} mixed sentences: {per:.2f} ms per sentence")
-    finally:
-        if limits is not None:
-            limits.restore_original_limits()
+            print(f"{name:11s} batch of {len(BATCH)} mixed sentences: {per:.2f} ms per sentence"
+                  f"   [load avg {load:.2f}]")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

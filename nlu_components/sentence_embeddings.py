@@ -13,11 +13,26 @@ The encoder reimplements what sentence-transformers computes for this model
 (BertModel forward pass -> mean pooling over real tokens -> L2 normalisation;
 exact erf GELU, LayerNorm eps 1e-12), tokenizing with the `tokenizers` library
 from the model's tokenizer.json, so the assistant needs neither PyTorch nor
-`transformers`. Two interchangeable forward passes: TensorFlow 2.12 (the
-default: it comes with Rasa and is the faster one here, see
-bench/sentence_embedding_speed.py) and NumPy (used where TensorFlow is absent,
-and by scripts/verify_minilm.py). Both match sentence-transformers to ~2e-7
-(tests/test_sentence_embeddings.py against tests/fixtures/minilm_reference.json).
+`transformers`. Two interchangeable forward passes (``backend``):
+
+- "onnxruntime" (the default when `onnxruntime` and `onnx` are installed, as
+  requirements.txt pins them): ``build_onnx_model`` writes the network as an
+  ONNX graph of standard operators, in memory, from the verified weights (no
+  model file on disk, nothing downloaded), and ONNX Runtime runs it on the CPU
+  with its graph optimisations (ORT_ENABLE_ALL: GELU fusion, pre-packed Gemm
+  weights), ``threads`` intra-op threads (default 1, or the environment
+  variable SENTENCE_EMBEDDING_THREADS). The fastest of the forward passes
+  measured (bench/sentence_embedding_speed.py, one thread, on the 2-core
+  development machine: ~6 ms for a 5-word message, ~20 ms for a 20-word one,
+  ~72 ms for 80 words; TensorFlow, the former default, took ~9-12 / ~23-25 / ~80 ms
+  and was removed). That is close to what the CPU can do in float32: a 20-word
+  message (~27 word pieces) costs ~0.55 GFLOP of matrix products, and one core
+  of this machine peaks at ~35 GFLOPS.
+- "numpy": the dependency-free fallback (used when ONNX Runtime is absent, with
+  a warning); about twice as slow.
+
+Both match sentence-transformers to ~2e-7 (tests/test_sentence_embeddings.py
+against tests/fixtures/minilm_reference.json).
 
 Truncation: sentence-transformers truncates this model's input at
 ``max_seq_length`` = 256 word pieces (the value in the model's
@@ -44,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import threading
 import time
@@ -66,8 +82,13 @@ DEFAULT_MAX_SEQ_LENGTH = 256
 DEFAULT_CACHE_SIZE = 2048
 # texts per forward pass; sorted by length so a batch holds similar lengths
 DEFAULT_BATCH_SIZE = 32
+# ONNX Runtime intra-op threads (MiniLMEncoder(threads=...) or this variable)
+THREADS_ENV = "SENTENCE_EMBEDDING_THREADS"
+DEFAULT_THREADS = 1
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+logger = logging.getLogger(__name__)
 
 
 class ModelIntegrityError(RuntimeError):
@@ -247,13 +268,13 @@ def _gelu_(h: np.ndarray) -> np.ndarray:
 
 
 class _BertWeights:
-    """BertModel weights for a feature-major forward pass in NumPy.
+    """BertModel weights in PyTorch's own (out, in) layout, for both forward passes.
 
-    Hidden states are kept as (features, tokens) so every projection is
-    ``W @ x`` with PyTorch's own (out, in) weight layout: OpenBLAS runs these
-    "few columns" products about twice as fast as ``x @ W.T`` for the
-    10-100 tokens of a chat message. Q, K and V are fused into one matrix and
-    the 1/sqrt(head_dim) attention scale is folded into the query weights.
+    NumPy keeps hidden states as (features, tokens) so every projection is
+    ``W @ x``: OpenBLAS runs these "few columns" products about twice as fast
+    as ``x @ W.T`` for the 10-100 tokens of a chat message; the ONNX graph uses
+    ``Gemm(x, W, transB=1)``. Q, K and V are fused into one matrix and the
+    1/sqrt(head_dim) attention scale is folded into the query weights.
     """
 
     def __init__(self, tensors: Dict[str, np.ndarray], config: Dict[str, Any]) -> None:
@@ -382,75 +403,172 @@ class _NumpyBert:
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class _TensorFlowBert:
-    """The same forward pass as one TensorFlow graph (tf.function, any batch/length).
+def build_onnx_model(w: _BertWeights) -> Any:
+    """The forward pass as an ONNX graph (opset 17, standard operators only).
 
-    TensorFlow's matrix products are faster than OpenBLAS's for the few-token
-    inputs of chat messages (bench/sentence_embedding_speed.py), and TensorFlow
-    is loaded in the Rasa process anyway. Token-major layout, as in BertModel.
+    Inputs ``input_ids`` and ``attention_mask`` (int64, batch x tokens, any
+    size); output ``embedding`` (float32, batch x 384): BertModel -> mean
+    pooling over real tokens -> L2 normalisation, as ``_NumpyBert``. Token-major
+    2-D hidden states (tokens, features), so every projection is one ``Gemm``
+    with PyTorch's own (out, in) weight layout (``transB``) and its bias; Q, K,
+    V are one Gemm with the 1/sqrt(head_dim) scale folded into Q (_BertWeights).
+    ONNX Runtime fuses the erf-GELU pattern into its Gelu kernel and pre-packs
+    the Gemm weights. Built in memory from the verified weights (~90 MB of
+    initializers); requires the ``onnx`` package.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    hidden, heads, head_dim, eps = w.hidden, w.heads, w.head_dim, w.eps
+    model = onnx.ModelProto()
+    graph = model.graph
+    graph.name = "all-MiniLM-L6-v2"
+    n_nodes = 0
+
+    def init(name: str, value: Any, dtype: Any = np.float32) -> str:
+        """An initializer, filled in place (one copy of the weights, not three)."""
+        arr = np.ascontiguousarray(value, dtype=dtype)
+        tensor = graph.initializer.add()
+        tensor.name = name
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(arr.dtype)
+        tensor.dims.extend(arr.shape)
+        tensor.raw_data = arr.tobytes()
+        return name
+
+    def op(op_type: str, *inputs: str, **attrs: Any) -> str:
+        nonlocal n_nodes
+        n_nodes += 1
+        out = f"{op_type.lower()}_{n_nodes}"
+        graph.node.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+    def gemm(x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
+        """x (tokens, in) @ weight.T + bias, weight in (out, in) layout."""
+        return op("Gemm", x, init(name + ".w", weight), init(name + ".b", bias.reshape(-1)),
+                  transB=1)
+
+    def layer_norm(x: str, gamma: np.ndarray, beta: np.ndarray, name: str) -> str:
+        return op("LayerNormalization", x, init(name + ".g", gamma.reshape(-1)),
+                  init(name + ".b", beta.reshape(-1)), axis=-1, epsilon=eps)
+
+    i64 = np.int64
+    batch_len = op("Shape", "input_ids")  # [B, L]
+    length = op("Shape", "input_ids", start=1, end=2)  # [L]
+    heads_shape = op("Concat", batch_len, init("heads_dims", [heads, head_dim], i64), axis=0)
+    flat = init("flat_dims", [-1, hidden], i64)
+    one = init("one", 1.0)
+
+    # embeddings: word + position (+ token type 0, folded into position) -> LayerNorm
+    words = op("Gather", init("word_embeddings", w.word), "input_ids", axis=0)  # (B, L, H)
+    positions = op("Slice", init("position_embeddings", w.position), init("zero", [0], i64),
+                   length, init("axis0", [0], i64))  # (L, H)
+    x = op("Reshape", op("Add", words, positions), flat)  # (B*L, H)
+    x = layer_norm(x, *w.emb_ln, "embeddings.LayerNorm")
+    # BertModel's extended attention mask: (1 - mask) * float32 min on padded keys
+    mask = op("Cast", "attention_mask", to=TensorProto.FLOAT)  # (B, L)
+    bias = op("Mul", op("Sub", one, mask), init("neg", np.finfo(np.float32).min))
+    bias = op("Unsqueeze", bias, init("axes12", [1, 2], i64))  # (B, 1, 1, L)
+    split = init("qkv_split", [hidden] * 3, i64)
+
+    def to_heads(t: str, perm: List[int]) -> str:  # (B*L, H) -> (B, heads, ., .)
+        return op("Transpose", op("Reshape", t, heads_shape), perm=perm)
+
+    for i, lw in enumerate(w.layers):
+        p = f"layer{i}."
+        qkv = gemm(x, lw["qkv_w"], lw["qkv_b"], p + "qkv")
+        n_nodes += 1
+        q, k, v = (f"{p}{name}" for name in "qkv")
+        graph.node.append(helper.make_node("Split", [qkv, split], [q, k, v], axis=1))
+        q = to_heads(q, [0, 2, 1, 3])  # (B, heads, L, d), already scaled
+        k = to_heads(k, [0, 2, 3, 1])  # (B, heads, d, L)
+        v = to_heads(v, [0, 2, 1, 3])  # (B, heads, L, d)
+        probs = op("Softmax", op("Add", op("MatMul", q, k), bias), axis=-1)
+        ctx = op("Reshape", op("Transpose", op("MatMul", probs, v), perm=[0, 2, 1, 3]), flat)
+        attn = gemm(ctx, lw["out_w"], lw["out_b"], p + "attention.output")
+        x = layer_norm(op("Add", attn, x), lw["ln1_g"], lw["ln1_b"], p + "attention.LayerNorm")
+        h = gemm(x, lw["ff1_w"], lw["ff1_b"], p + "intermediate")
+        # exact GELU, h * (1 + erf(h / sqrt(2))) * 0.5: the pattern ORT fuses into Gelu
+        erf = op("Erf", op("Div", h, init(p + "sqrt2", np.sqrt(2.0))))
+        h = op("Mul", op("Mul", h, op("Add", erf, one)), init(p + "half", 0.5))
+        out = gemm(h, lw["ff2_w"], lw["ff2_b"], p + "output")
+        x = layer_norm(op("Add", out, x), lw["ln2_g"], lw["ln2_b"], p + "output.LayerNorm")
+
+    # mean over the real tokens, then L2 normalisation (sentence-transformers'
+    # Pooling(mean) + Normalize modules)
+    hidden_shape = op("Concat", batch_len, init("hidden_dim", [hidden], i64), axis=0)
+    x = op("Reshape", x, hidden_shape)  # (B, L, H)
+    axis1 = init("axis1", [1], i64)
+    summed = op("ReduceSum", op("Mul", x, op("Unsqueeze", mask, init("axis2", [2], i64))),
+                axis1, keepdims=0)
+    counts = op("Max", op("ReduceSum", mask, axis1, keepdims=1), init("eps_count", 1e-9))
+    pooled = op("Div", summed, counts)
+    norms = op("Max", op("ReduceL2", pooled, axes=[1], keepdims=1), init("eps_norm", 1e-12))
+    graph.node.append(helper.make_node("Div", [pooled, norms], ["embedding"]))
+
+    graph.input.extend([
+        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+        for name in ("input_ids", "attention_mask")
+    ])
+    graph.output.append(
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden]))
+    model.opset_import.append(helper.make_opsetid("", 17))
+    model.ir_version = 8  # ONNX 1.13+; onnxruntime >= 1.14
+    model.producer_name = "nlu_components.sentence_embeddings"
+    return model
+
+
+def _default_threads() -> int:
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {value!r}") from None
+    if threads < 1:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {value!r}")
+    return threads
+
+
+class _OnnxRuntimeBert:
+    """The forward pass as an ONNX Runtime session (CPU) over ``build_onnx_model``.
+
+    ``threads`` is the session's intra-op thread count. With more than one
+    thread, the pool's workers do not spin-wait between calls (they would keep
+    a core busy in a server that is idle between messages).
     """
 
-    name = "tensorflow"
+    name = "onnxruntime"
 
-    def __init__(self, w: _BertWeights) -> None:
-        import tensorflow as tf
+    def __init__(self, w: _BertWeights, threads: int = DEFAULT_THREADS) -> None:
+        import onnxruntime as ort
 
-        def row(v: np.ndarray) -> Any:  # column vector -> tf row vector
-            return tf.constant(v.reshape(-1))
-
-        word, position = tf.constant(w.word), tf.constant(w.position)
-        emb_g, emb_b = row(w.emb_ln[0]), row(w.emb_ln[1])
-        layers = [
-            {k: (tf.constant(np.ascontiguousarray(v.T)) if v.shape[1] > 1 else row(v))
-             for k, v in layer.items()}  # (in, out) matrices for x @ W
-            for layer in w.layers
-        ]
-        hidden, heads, head_dim, eps = w.hidden, w.heads, w.head_dim, w.eps
-        neg = float(np.finfo(np.float32).min)
-
-        def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
-            mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
-            return (x - mean) * tf.math.rsqrt(var + eps) * gamma + beta
-
-        def forward(ids: Any, mask: Any) -> Any:
-            batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
-            x = tf.reshape(tf.gather(word, ids) + position[:length], [-1, hidden])
-            x = layer_norm(x, emb_g, emb_b)
-            maskf = tf.cast(mask, tf.float32)
-            bias = ((1.0 - maskf) * neg)[:, None, None, :]
-            for lw in layers:
-                qkv = tf.matmul(x, lw["qkv_w"]) + lw["qkv_b"]
-                qkv = tf.transpose(
-                    tf.reshape(qkv, [batch, length, 3, heads, head_dim]), [2, 0, 3, 1, 4]
-                )
-                scores = tf.matmul(qkv[0], qkv[1], transpose_b=True) + bias
-                probs = tf.nn.softmax(scores, axis=-1)
-                ctx = tf.reshape(
-                    tf.transpose(tf.matmul(probs, qkv[2]), [0, 2, 1, 3]), [-1, hidden]
-                )
-                x = layer_norm(tf.matmul(ctx, lw["out_w"]) + lw["out_b"] + x,
-                               lw["ln1_g"], lw["ln1_b"])
-                h = tf.matmul(x, lw["ff1_w"]) + lw["ff1_b"]
-                h = 0.5 * h * (1.0 + tf.math.erf(h * float(_INV_SQRT2)))  # exact GELU
-                x = layer_norm(tf.matmul(h, lw["ff2_w"]) + lw["ff2_b"] + x,
-                               lw["ln2_g"], lw["ln2_b"])
-            x = tf.reshape(x, [batch, length, hidden])
-            pooled = tf.reduce_sum(x * maskf[:, :, None], axis=1) / tf.maximum(
-                tf.reduce_sum(maskf, axis=1, keepdims=True), 1e-9
-            )
-            norms = tf.maximum(tf.norm(pooled, axis=1, keepdims=True), 1e-12)
-            return pooled / norms
-
-        spec = tf.TensorSpec([None, None], tf.int32)
-        self._fn = tf.function(forward, input_signature=[spec, spec], autograph=False)
+        serialized = build_onnx_model(w).SerializeToString()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        if threads > 1:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            serialized, options, providers=["CPUExecutionProvider"])
+        self.threads = int(threads)
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        out = self._fn(ids.astype(np.int32), mask.astype(np.int32))
-        return np.asarray(out.numpy(), dtype=np.float32)
+        (out,) = self._session.run(["embedding"], {
+            "input_ids": ids.astype(np.int64, copy=False),
+            "attention_mask": mask.astype(np.int64),
+        })
+        return out
 
 
-def _tensorflow_available() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None
+def _onnxruntime_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+BACKENDS = ("onnxruntime", "numpy")
 
 
 class MiniLMEncoder:
@@ -468,10 +586,32 @@ class MiniLMEncoder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         expected_sha256: str = MODEL_SHA256,
         backend: str = "auto",
+        threads: Optional[int] = None,
     ) -> None:
+        """Loads and verifies the model.
+
+        Args:
+            backend: "onnxruntime" (needs the onnxruntime and onnx packages),
+                "numpy" (the dependency-free fallback), or "auto": onnxruntime
+                when installed, else numpy.
+            threads: ONNX Runtime intra-op threads; None: the environment
+                variable SENTENCE_EMBEDDING_THREADS, else 1. (The NumPy backend
+                uses OpenBLAS's own setting.)
+        """
         from safetensors.numpy import load as load_safetensors
         from tokenizers import Tokenizer
 
+        if backend == "auto":
+            backend = "onnxruntime" if _onnxruntime_available() else "numpy"
+            if backend == "numpy":
+                logger.warning(
+                    "onnxruntime/onnx are not installed: sentence embeddings use the "
+                    "NumPy forward pass, about twice as slow (pip install -r requirements.txt)")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
+        threads = _default_threads() if threads is None else int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         started = time.perf_counter()
         files = read_model_files(source, expected_sha256=expected_sha256)
         self.source = files.source
@@ -483,15 +623,13 @@ class MiniLMEncoder:
         ):
             raise ModelIntegrityError(f"expected mean pooling, found {pooling}")
         weights = _BertWeights(load_safetensors(files.safetensors), files.config)
-        if backend == "auto":
-            backend = "tensorflow" if _tensorflow_available() else "numpy"
-        if backend == "tensorflow":  # copies the weights into TF constants
-            self._forward: Any = _TensorFlowBert(weights)
-        elif backend == "numpy":
-            self._forward = _NumpyBert(weights)
+        files.safetensors = b""  # free the raw bytes (90 MB) before building the session
+        if backend == "onnxruntime":  # builds the graph; the session keeps its own copy
+            self._forward: Any = _OnnxRuntimeBert(weights, threads)
         else:
-            raise ValueError(f"backend must be 'auto', 'tensorflow' or 'numpy', not {backend!r}")
+            self._forward = _NumpyBert(weights)
         self.backend: str = backend
+        self.threads: Optional[int] = threads if backend == "onnxruntime" else None
         self.dim = weights.hidden
         self._max_positions = weights.max_positions
         del weights

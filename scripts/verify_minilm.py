@@ -8,7 +8,8 @@ or the weights are not the reviewed ones:
 
     .venv/bin/python scripts/verify_minilm.py            # the installed package
     .venv/bin/python scripts/verify_minilm.py PATH       # a model zip or folder
-    .venv/bin/python scripts/verify_minilm.py --load     # also embed two sentences
+    .venv/bin/python scripts/verify_minilm.py --load     # also embed three sentences
+        [--backend auto|onnxruntime|numpy]  # with the assistant's forward pass (auto)
 
 Exit codes: 0 verified; 1 SHA-256 mismatch or unreadable model; 2 model missing;
 3 the weights load but give wrong embeddings (--load).
@@ -22,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nlu_components.sentence_embeddings import (  # noqa: E402
+    BACKENDS,
     MODEL_SHA256,
     ModelIntegrityError,
     ModelNotFoundError,
@@ -34,7 +36,10 @@ def main(argv: "list[str] | None" = None) -> int:
     parser = argparse.ArgumentParser(description="Verify the all-MiniLM-L6-v2 model files.")
     parser.add_argument("source", nargs="?", help="model zip or folder (default: installed package)")
     parser.add_argument("--load", action="store_true",
-                        help="also load the weights and check two embeddings (NumPy, ~1 s)")
+                        help="also load the weights and check three embeddings (~2 s)")
+    parser.add_argument("--backend", choices=["auto", *BACKENDS], default="auto",
+                        help="forward pass for --load (default: the assistant's, "
+                             "onnxruntime when installed)")
     args = parser.parse_args(argv)
 
     try:
@@ -57,7 +62,7 @@ def main(argv: "list[str] | None" = None) -> int:
         return 1
     if args.load:
         try:
-            encoder = MiniLMEncoder(args.source, cache_size=0, backend="numpy")
+            encoder = MiniLMEncoder(args.source, cache_size=0, backend=args.backend)
         except (ModelIntegrityError, ModelNotFoundError) as e:
             print(f"verify_minilm: FAILED: {e}", file=sys.stderr)
             return 1
@@ -71,7 +76,8 @@ def main(argv: "list[str] | None" = None) -> int:
             print(f"verify_minilm: FAILED: implausible embeddings (paraphrase cosine "
                   f"{float(a @ b):.3f}, unrelated {float(a @ c):.3f})", file=sys.stderr)
             return 3
-        print(f"embeddings: dim {encoder.dim}, paraphrase cosine {float(a @ b):.3f}, "
+        print(f"embeddings ({encoder.backend}): dim {encoder.dim}, "
+              f"paraphrase cosine {float(a @ b):.3f}, "
               f"unrelated {float(a @ c):.3f}, load {encoder.load_seconds * 1e3:.0f} ms")
     print("verify_minilm: OK")
     return 0

