@@ -114,13 +114,15 @@ class Summary:
             payload = {}
         text = payload.get("text") or ""
         if intent_name:
-            self.intent_counts[intent_name] = self.intent_counts.get(intent_name, 0) + 1
             if intent_name in EMERGENCY_INTENTS:
                 self.emergency = True
-            # Inside the appointment form a name or phone number is often classified
-            # nlu_fallback but taken as the answer: not a fallback the patient saw.
-            if intent_name == FALLBACK_INTENT and not self.active_loop:
-                self.fell_back = True
+            # Inside the appointment form a name, phone number or time is taken as
+            # the answer whatever intent it got: not a question (not counted) and
+            # not a fallback the patient saw.
+            if not self.active_loop:
+                self.intent_counts[intent_name] = self.intent_counts.get(intent_name, 0) + 1
+                if intent_name == FALLBACK_INTENT:
+                    self.fell_back = True
         if not self.channel and payload.get("input_channel"):
             self.channel = str(payload["input_channel"])[:64]
         if text:

@@ -14,8 +14,8 @@ from servers import running_assistant
 
 CONTENT = get_content()
 DISCLAIMER = "not medical advice or a diagnosis"
-EMERGENCY = "Call 911 or go to the nearest emergency room"
-URGENT = "Call the office now at"
+EMERGENCY = "This could be a medical emergency. Call 911"
+URGENT = "This needs a doctor's attention today. Call the office now at"
 SPANISH_EMERGENCY = "Llame al 911"
 
 

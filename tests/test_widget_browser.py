@@ -26,7 +26,7 @@ import pytest
 import requests
 import yaml
 
-from actions.config import load_settings
+from actions.config import DEFAULT_OFFICE_PHONE, load_settings
 from actions.content import get_content
 from servers import PROJECT_ROOT, free_port, running_assistant, stop_process, wait_until
 
@@ -54,7 +54,7 @@ BOT_TIMEOUT_MS = 30_000
 CONTENT = get_content()
 SETTINGS = load_settings()
 DISCLAIMER = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())[
-    "responses"]["utter_disclaimer"][0]["text"]
+    "responses"]["utter_disclaimer"][0]["text"].replace("{office_phone}", DEFAULT_OFFICE_PHONE)
 XSS = "<img src=x onerror=alert(1)>"
 CREDENTIALS = "channels.rest.SafeRestInput:\nchannels.socketio.SafeSocketIOInput:\n"
 

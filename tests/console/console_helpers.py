@@ -50,7 +50,7 @@ FALLBACK_CANDIDATES = ["can I get surgery the thing with the other stuff",
 REPLY_SIGNS = {
     "fallback": ("not sure I understood", "still couldn't understand",
                  "I can only answer questions about Achilles", "lost track of our conversation"),
-    "emergency": ("This could be a medical emergency",),
+    "emergency": ("This could be a medical emergency", "This needs a doctor's attention today"),
     "handoff": ("Our staff will be glad to help",),
     "appointment": ("Your request has been sent",),
 }

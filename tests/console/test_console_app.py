@@ -241,7 +241,8 @@ def test_transcript_shows_intents_runner_up_and_actions(client, engine):
     assert '<span class="action">action_answer_topic</span>' in page
     assert '<span class="action">utter_greet</span>' in page
     emergency = client.get(f"/conversations/{summary_id(engine, 't-emergency')}").text
-    assert "red flag:" in emergency and '<span class="action">utter_emergency</span>' in emergency
+    assert "red flag: urgent_problem (calf, by rules)" in emergency
+    assert '<span class="action">utter_urgent_problem</span>' in emergency
 
 
 def test_transcript_masks_personal_data(client, engine):
