@@ -222,12 +222,19 @@ def training_costs(tmp: Path, env: Dict[str, str]) -> Dict:
 
 def nlu_accuracy(tmp: Path, env: Dict[str, str]) -> Dict:
     path = tmp / "nlu_eval.json"
-    seconds = run_timed([PYTHON, "eval/evaluate_nlu.py", "--model", str(MODEL),
-                         "--data", "eval/heldout_nlu.yml", "--json", str(path)],
-                        PROJECT_ROOT, env, tmp / "eval.log")
-    result = json.loads(path.read_text())
+    seconds = run_timed([PYTHON, "eval/evaluate_nlu.py", "--model", str(MODEL), "--quiet",
+                         "--json", str(path)], PROJECT_ROOT, env, tmp / "eval.log")
+    result = {name: {k: v for k, v in figures.items() if k != "per_intent"}
+              for name, figures in json.loads(path.read_text()).items()}
     result["eval_s"] = seconds
     return result
+
+
+def accuracy_line(name: str, acc: Dict) -> str:
+    return (f"{name}: {acc['messages']} messages, accuracy {acc['accuracy']:.3f}, macro-F1 "
+            f"{acc['macro_f1']:.3f}, fallback rate {acc['fallback_rate']:.3f}, safety recall "
+            f"{acc['safety_recall']:.3f} (right tier {acc['right_tier']:.3f}), false "
+            f"escalations {acc['false_escalations']}")
 
 
 # ---------------------------------------------------------------------- load --
@@ -386,12 +393,11 @@ def main() -> None:
             print(f"  {results['training']}", flush=True)
 
         if not args.skip_eval:
-            print("\n== accuracy: eval/evaluate_nlu.py on the held-out set ==", flush=True)
+            print("\n== accuracy: eval/evaluate_nlu.py on the held-out and dev sets ==",
+                  flush=True)
             results["accuracy"] = nlu_accuracy(tmp, env)
-            acc = results["accuracy"]
-            print(f"  accuracy {acc['accuracy']:.3f} macro-F1 {acc['macro_f1']:.3f} "
-                  f"emergency recall {acc['emergency_recall']:.3f} "
-                  f"false emergencies {acc['false_emergencies']}", flush=True)
+            for name in ("heldout", "dev"):
+                print("  " + accuracy_line(name, results["accuracy"][name]), flush=True)
 
         credentials = our_credentials(tmp)
         variants = [start_ours("ours", tmp, env, credentials)]
@@ -623,11 +629,9 @@ def markdown(r: Dict) -> str:
     row("model size", [f"{r['model']['size_mb']} MB" if n != "baseline"
                        else f"{bl.get('model_mb')} MB" for n in names])
     acc = r.get("accuracy")
-    if acc:
-        lines += ["", "## Accuracy (held-out NLU set, eval/evaluate_nlu.py)", "",
-                  f"{acc['messages']} messages: accuracy {acc['accuracy']:.3f}, macro-F1 "
-                  f"{acc['macro_f1']:.3f}, emergency recall {acc['emergency_recall']:.3f}, "
-                  f"false emergencies {acc['false_emergencies']}, fallbacks {acc['fallbacks']}."]
+    if acc and "heldout" in acc:
+        lines += ["", "## Accuracy (eval/evaluate_nlu.py)", ""] + [
+            "- " + accuracy_line(name, acc[name]) for name in ("heldout", "dev") if name in acc]
     lines += ["", "## Ratios to the baseline", "", "| figure | ratio |", "|---|---|"]
     for key, value in r.get("ratios", {}).items():
         lines.append(f"| {key} | {value} |")
