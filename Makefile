@@ -38,7 +38,7 @@ export CONSOLE_TIMEZONE ?= America/Los_Angeles
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
-.PHONY: run test setup train validate eval bench clean
+.PHONY: run test setup train validate eval ablation bench clean
 
 run: setup $(MODEL)
 	@mkdir -p var
@@ -63,6 +63,10 @@ train: setup $(MODEL)
 eval: setup $(MODEL)
 	$(PY) eval/evaluate_nlu.py --model $(MODEL)
 	$(PY) eval/triage_probes.py
+
+# the NLU configurations compared in eval/RESULTS.md, trained and measured (~40 min)
+ablation: setup
+	$(PY) eval/ablation.py
 
 # load, cost and accuracy figures (bench/README.md); ~45 min on 2 cores
 bench: setup $(MODEL)

@@ -70,6 +70,7 @@ class SentenceIntentClassifier(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "C": 10.0,                      # inverse regularisation of the regression
+            "use_embeddings": True,         # False: TF-IDF n-grams only (eval/ablation)
             "diet_weight": 0.5,             # share of DIET in the whole-message blend
             # a part decides only when the whole message is below `unsure_below`
             # and the part's question is at least `part_min_confidence` clear
@@ -123,7 +124,8 @@ class SentenceIntentClassifier(GraphComponent):
                                 min_df=2)
         words.fit(texts)
         chars.fit(texts)
-        model = {"words": words, "chars": chars, "regression": None}
+        model = {"words": words, "chars": chars, "regression": None,
+                 "embeddings": bool(self.config["use_embeddings"])}
         regression = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         regression.fit(self._features(model, texts), labels)
         model["regression"] = regression
@@ -134,11 +136,12 @@ class SentenceIntentClassifier(GraphComponent):
 
     @staticmethod
     def _features(model: Dict[Text, Any], texts: List[Text]):
-        from nlu_components.sentence_embeddings import get_encoder
+        parts = [model["words"].transform(texts), model["chars"].transform(texts)]
+        if model.get("embeddings", True):
+            from nlu_components.sentence_embeddings import get_encoder
 
-        embeddings = get_encoder().encode(texts)
-        return hstack([model["words"].transform(texts), model["chars"].transform(texts),
-                       csr_matrix(embeddings)]).tocsr()
+            parts.append(csr_matrix(get_encoder().encode(texts)))
+        return hstack(parts).tocsr()
 
     def _probabilities(self, texts: List[Text]) -> List[Dict[Text, float]]:
         regression = self._model["regression"]

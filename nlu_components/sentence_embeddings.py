@@ -46,13 +46,14 @@ Users:
 - ``get_encoder()``: the process-wide encoder (loaded once), for any component
   that needs sentence vectors with the same weights, e.g. a long-message
   classifier: ``get_encoder().encode(["one sentence", "another"])``.
-- ``SentenceEmbeddingFeaturizer``: the Rasa 3.6 graph component (config.yml:
-  ``- name: nlu_components.sentence_embeddings.SentenceEmbeddingFeaturizer``)
-  that adds a dense 1x384 *sentence* feature for the TEXT of every message.
+- ``nlu_components/sentence_classifier.py``: the intent classifier embeds the
+  message and its parts with it;
+- ``nlu_components/sentence_featurizer.py``: the Rasa featurizer that gives the
+  same vector to DIET as a dense sentence feature (the DIET configurations
+  compared in eval/RESULTS.md).
 
-The Rasa component class is created on first access (PEP 562 module
-``__getattr__``), so that `scripts/verify_minilm.py` and other non-Rasa users
-can import this module without paying for importing Rasa and TensorFlow.
+This module imports no Rasa, so `scripts/verify_minilm.py` and other non-Rasa
+users can use it without paying for importing Rasa and TensorFlow.
 """
 from __future__ import annotations
 
@@ -759,7 +760,6 @@ class MiniLMEncoder:
 
 _ENCODER: Optional[MiniLMEncoder] = None
 _ENCODER_LOCK = threading.Lock()
-_CLASS_LOCK = threading.Lock()
 
 
 def get_encoder(cache_size: Optional[int] = None) -> MiniLMEncoder:
@@ -778,138 +778,3 @@ def get_encoder(cache_size: Optional[int] = None) -> MiniLMEncoder:
     if cache_size is not None and cache_size > encoder.cache_size:
         encoder.set_cache_size(cache_size)
     return encoder
-
-
-# --------------------------------------------------------------------------
-# The Rasa component (created on first access; see the module docstring)
-# --------------------------------------------------------------------------
-
-_COMPONENT_NAME = "SentenceEmbeddingFeaturizer"
-
-
-def _build_featurizer_class() -> type:
-    from rasa.engine.graph import ExecutionContext, GraphComponent
-    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-    from rasa.engine.storage.resource import Resource
-    from rasa.engine.storage.storage import ModelStorage
-    from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-    from rasa.shared.nlu.constants import TEXT
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    # Rasa validates graph components with typing.get_type_hints(), which resolves
-    # this module's (postponed) annotations in the module's globals
-    globals().update(
-        ExecutionContext=ExecutionContext, GraphComponent=GraphComponent,
-        Resource=Resource, ModelStorage=ModelStorage, Message=Message,
-        TrainingData=TrainingData,
-    )
-
-    @DefaultV1Recipe.register(
-        [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-    )
-    class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
-        """Adds an all-MiniLM-L6-v2 embedding as a dense 1x384 TEXT sentence feature.
-
-        Only a *sentence* feature is added, no sequence feature: DIET (Rasa 3.6)
-        combines dense sentence features with the sparse CountVectors sequence
-        and sentence features (the sentence vector is appended as one extra
-        position of the text sequence), so no sequence feature is needed.
-        Messages without text (e.g. intent- or action-only messages of the
-        Core featurization) are left alone, as Rasa's own dense featurizers do.
-        """
-
-        @staticmethod
-        def get_default_config() -> Dict[Text, Any]:
-            return {
-                **DenseFeaturizer.get_default_config(),
-                # LRU cache of recent texts' embeddings (shared by the process)
-                "cache_size": DEFAULT_CACHE_SIZE,
-                # None: sentence-transformers' 256 word pieces; 128 = training length
-                "max_seq_length": None,
-            }
-
-        @staticmethod
-        def required_packages() -> List[Text]:
-            # Rasa checks these by importing them, so the model package (whose
-            # __init__ prints) is not listed: a missing model fails in __init__
-            # with ModelNotFoundError and the install command instead.
-            return ["tokenizers", "safetensors"]
-
-        @classmethod
-        def required_components(cls) -> List[type]:
-            return []
-
-        @classmethod
-        def validate_config(cls, config: Dict[Text, Any]) -> None:
-            from rasa.shared.exceptions import InvalidConfigException
-
-            size = config.get("cache_size")
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise InvalidConfigException(
-                    f"{_COMPONENT_NAME}: cache_size must be an integer >= 0, got {size!r}"
-                )
-            length = config.get("max_seq_length")
-            if length is not None and (
-                not isinstance(length, int) or isinstance(length, bool) or not 2 <= length <= 512
-            ):
-                raise InvalidConfigException(
-                    f"{_COMPONENT_NAME}: max_seq_length must be null or an integer "
-                    f"in 2..512, got {length!r}"
-                )
-
-        @classmethod
-        def create(
-            cls,
-            config: Dict[Text, Any],
-            model_storage: ModelStorage,
-            resource: Resource,
-            execution_context: ExecutionContext,
-        ) -> "SentenceEmbeddingFeaturizer":
-            return cls(config, execution_context.node_name or _COMPONENT_NAME)
-
-        def __init__(self, config: Dict[Text, Any], name: Text = _COMPONENT_NAME) -> None:
-            config = {**self.get_default_config(), **(config or {})}
-            super().__init__(name, config)
-            self.max_seq_length: Optional[int] = config["max_seq_length"]
-            # loads (and verifies) the weights now, so a bad install fails at start-up
-            self.encoder = get_encoder(cache_size=config["cache_size"])
-
-        def _featurize(self, messages: Sequence[Message]) -> None:
-            todo = [m for m in messages if isinstance(m.get(TEXT), str) and m.get(TEXT)]
-            if not todo:
-                return
-            # one call: the encoder batches texts of similar length together
-            vectors = self.encoder.encode(
-                [m.get(TEXT) for m in todo], max_seq_length=self.max_seq_length
-            )
-            for message, vector in zip(todo, vectors):
-                self.add_features_to_message(
-                    sequence=None,
-                    sentence=vector.reshape(1, -1).copy(),
-                    attribute=TEXT,
-                    message=message,
-                )
-
-        def process_training_data(self, training_data: TrainingData) -> TrainingData:
-            self._featurize(training_data.training_examples)
-            return training_data
-
-        def process(self, messages: List[Message]) -> List[Message]:
-            self._featurize(messages)
-            return messages
-
-    SentenceEmbeddingFeaturizer.__module__ = __name__
-    SentenceEmbeddingFeaturizer.__qualname__ = _COMPONENT_NAME
-    globals()[_COMPONENT_NAME] = SentenceEmbeddingFeaturizer
-    return SentenceEmbeddingFeaturizer
-
-
-def __getattr__(name: str) -> Any:
-    if name == _COMPONENT_NAME:
-        with _CLASS_LOCK:
-            cls = globals().get(_COMPONENT_NAME)
-            if cls is None:
-                cls = _build_featurizer_class()
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

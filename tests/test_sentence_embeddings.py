@@ -318,7 +318,7 @@ def rasa_parts(tmp_path_factory):
 
 def make_featurizer(rasa_parts, **config):
     storage, Resource, context = rasa_parts
-    cls = se.SentenceEmbeddingFeaturizer
+    from nlu_components.sentence_featurizer import SentenceEmbeddingFeaturizer as cls
     return cls.create({**cls.get_default_config(), **config}, storage,
                       Resource("sentence_embeddings"), context)
 
@@ -396,7 +396,7 @@ def test_rasa_accepts_the_component_in_a_pipeline():
         "pipeline": [
             {"name": "WhitespaceTokenizer"},
             {"name": "CountVectorsFeaturizer"},
-            {"name": "nlu_components.sentence_embeddings.SentenceEmbeddingFeaturizer",
+            {"name": "nlu_components.sentence_featurizer.SentenceEmbeddingFeaturizer",
              "cache_size": 512},
             {"name": "DIETClassifier", "epochs": 1},
         ],
