@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -93,30 +94,53 @@ class Term:
 
 
 class WordMatcher:
-    """Matches one typed token against one term part, with guarded typo tolerance."""
+    """Which term parts a typed token matches, with guarded typo tolerance.
 
-    def __init__(self, common_words: FrozenSet[str], fuzzy: bool = True) -> None:
+    All parts are known up front, so each token is looked up once (and cached):
+    exact words from a set, stems by prefix, typos (only for tokens that are not
+    common words) with rapidfuzz against the words long enough to allow one.
+    """
+
+    def __init__(self, common_words: FrozenSet[str], parts: Iterable[str],
+                 fuzzy: bool = True) -> None:
         self.common_words = common_words
         self.fuzzy = fuzzy
+        parts = set(parts)
+        self.exact = {p for p in parts if not p.endswith("*") and p not in ("#", "~")}
+        self.stems = sorted(p[:-1] for p in parts if p.endswith("*"))
+        self.typo_words = sorted(p for p in self.exact if len(p) >= FUZZY_MIN_LEN)
+        self.typo_stems = [s for s in self.stems if len(s) >= FUZZY_STEM_MIN_LEN]
+        self._cache: Dict[str, FrozenSet[str]] = {}
+
+    def parts_for(self, token: str) -> FrozenSet[str]:
+        found = self._cache.get(token)
+        if found is None:
+            found = self._lookup(token)
+            if len(self._cache) < 100_000:
+                self._cache[token] = found
+        return found
 
     def matches(self, token: str, part: str) -> bool:
-        if part == "#":
-            return bool(_NUMBER.match(token))
-        if part == "~":
-            return True
-        if part.endswith("*"):
-            stem = part[:-1]
-            if token.startswith(stem):
-                return True
-            return (self.fuzzy and len(stem) >= FUZZY_STEM_MIN_LEN and self._may_be_typo(token)
-                    and OSA.distance(token[:len(stem)], stem) <= 1)
-        if token == part:
-            return True
-        if not self.fuzzy or len(part) < FUZZY_MIN_LEN or not self._may_be_typo(token):
-            return False
-        allowed = 2 if len(part) >= FUZZY_TWO_EDITS_LEN else 1
-        return abs(len(token) - len(part)) <= allowed and \
-            OSA.distance(token, part, score_cutoff=allowed) <= allowed
+        return part in self.parts_for(token)
+
+    def _lookup(self, token: str) -> FrozenSet[str]:
+        found = {"~"}
+        if _NUMBER.match(token):
+            found.add("#")
+        if token in self.exact:
+            found.add(token)
+        found.update(stem + "*" for stem in self.stems if token.startswith(stem))
+        if self.fuzzy and self._may_be_typo(token):
+            for _, _, index in process.extract(token, self.typo_words, scorer=OSA.distance,
+                                               score_cutoff=2, limit=None):
+                word = self.typo_words[index]
+                allowed = 2 if len(word) >= FUZZY_TWO_EDITS_LEN else 1
+                if abs(len(token) - len(word)) <= allowed and \
+                        OSA.distance(token, word, score_cutoff=allowed) <= allowed:
+                    found.add(word)
+            found.update(stem + "*" for stem in self.typo_stems
+                         if OSA.distance(token[:len(stem)], stem, score_cutoff=1) <= 1)
+        return frozenset(found)
 
     def _may_be_typo(self, token: str) -> bool:
         return len(token) >= FUZZY_MIN_LEN - 1 and token.isalpha() \
@@ -130,10 +154,13 @@ class Occurrence:
     clause: int
 
 
-def find_term(tokens: Sequence[str], term: Term, matcher: WordMatcher) -> List[Tuple[int, int]]:
+def find_term(parts_at: Sequence[FrozenSet[str]], first: Dict[str, List[int]],
+              term: Term) -> List[Tuple[int, int]]:
+    """Where `term` occurs, given each token's matching parts and an index of them."""
     n = len(term.parts)
-    return [(i, i + n) for i in range(len(tokens) - n + 1)
-            if all(matcher.matches(tokens[i + k], term.parts[k]) for k in range(n))]
+    return [(i, i + n) for i in first.get(term.parts[0], ())
+            if i + n <= len(parts_at)
+            and all(term.parts[k] in parts_at[i + k] for k in range(1, n))]
 
 
 # ------------------------------------------------------------- sentences ----
@@ -163,6 +190,18 @@ class Sentence:
             if tokens:
                 sentences.append(cls(tokens, clause_of, "?" in ending))
         return sentences
+
+    def index(self, matcher: "WordMatcher"):
+        """Each token's matching parts, and where each part matches (cached per matcher)."""
+        cache = self.__dict__.setdefault("_index", {})
+        if id(matcher) not in cache:
+            parts_at = [matcher.parts_for(t) for t in self.tokens]
+            first: Dict[str, List[int]] = {}
+            for position, parts in enumerate(parts_at):
+                for part in parts:
+                    first.setdefault(part, []).append(position)
+            cache[id(matcher)] = (parts_at, first)
+        return cache[id(matcher)]
 
     def clause_tokens(self, clause: int) -> List[Tuple[int, str]]:
         return [(i, t) for i, t in enumerate(self.tokens) if self.clause_of[i] == clause]
@@ -338,9 +377,10 @@ class TriageRules:
                 fever_f=temp.get("fahrenheit"), fever_c=temp.get("celsius")))
         self.common_words = common_words if common_words is not None \
             else cached_common_words_near(self.term_words(), CACHE_DIR)
-        self.matcher = WordMatcher(self.common_words)
+        every_part = self.all_parts()
+        self.matcher = WordMatcher(self.common_words, every_part)
         # Markers (negation, questions, time) are small function words: exact only.
-        self.marker_matcher = WordMatcher(self.common_words, fuzzy=False)
+        self.marker_matcher = WordMatcher(self.common_words, every_part, fuzzy=False)
 
     @classmethod
     def from_file(cls, path: Path = RED_FLAGS_PATH,
@@ -357,12 +397,26 @@ class TriageRules:
 
     # ------------------------------------------------------------ reading ----
 
+    def all_parts(self) -> Set[str]:
+        lists = [self.post_op_terms, self.not_post_op_before, self.not_post_op_after,
+                 self.negation_before, self.negation_after, self.question_markers,
+                 self.happening_now, self.hypothetical, self.resolved_by, self.reporting,
+                 self.personal, self.hypothetical_before, self.conditional_if,
+                 self.conditional_change]
+        terms = [t for terms in lists for t in terms]
+        for category in self.categories:
+            for rule in category.rules:
+                terms += list(rule.unless)
+                for group in rule.groups:
+                    terms += list(group.terms)
+        return {part for term in terms for part in term.parts}
+
     def _occurrences(self, sentence: Sentence, terms: Sequence[Term],
                      exact: bool = False) -> List[Occurrence]:
-        matcher = self.marker_matcher if exact else self.matcher
+        parts_at, first = sentence.index(self.marker_matcher if exact else self.matcher)
         found = []
         for term in terms:
-            for start, end in find_term(sentence.tokens, term, matcher):
+            for start, end in find_term(parts_at, first, term):
                 found.append(Occurrence(start, end, sentence.clause_of[start]))
         return found
 
@@ -437,6 +491,17 @@ class TriageRules:
         return found
 
     def read(self, text: Optional[str]) -> TriageResult:
+        """What one message reports (cached: the policy re-reads recent messages)."""
+        cache = self.__dict__.setdefault("_read_cache", {})
+        if text in cache:
+            return cache[text]
+        result = self._read(text)
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[text] = result
+        return result
+
+    def _read(self, text: Optional[str]) -> TriageResult:
         result = TriageResult()
         if not text or not text.strip():
             return result
