@@ -25,6 +25,9 @@ export REDIS_HOST ?= localhost
 export REDIS_PORT ?= 6379
 # public webhooks: request body limit (bytes) and per-sender rate limit
 export SANIC_REQUEST_MAX_SIZE ?= 65536
+# ...but not between Rasa and the action server: Rasa posts the whole session's
+# tracker to it, which passes 64 KB in a long conversation (tests/test_reliability.py)
+export ACTION_REQUEST_MAX_SIZE ?= 8388608
 # Rasa keeps pooled connections to the action server; Sanic's 5 s keep-alive
 # closed them under load and lost turns (tests/test_reliability.py)
 export SANIC_KEEP_ALIVE_TIMEOUT ?= 120

@@ -45,7 +45,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from conversations import conversations  # noqa: E402
 from loadgen import TROUBLE, rest_load, socketio_load  # noqa: E402
-from servers import VENV_BIN, base_env, free_port, stop_process  # noqa: E402
+from servers import VENV_BIN, base_env, free_port, makefile_default, stop_process  # noqa: E402
 
 MODEL = PROJECT_ROOT / "models" / "achilles.tar.gz"
 RASA = str(VENV_BIN / "rasa")
@@ -310,7 +310,10 @@ def procfile_env(process: str) -> Dict[str, str]:
             key, eq, value = token.partition("=")
             if not eq or not key.isidentifier():
                 break
-            if "$" not in value:  # $HOST etc. are set by the benchmark itself
+            if value.startswith("$") and value[1:] not in ("HOST", "RASA_PORT", "ACTION_PORT"):
+                # e.g. SANIC_REQUEST_MAX_SIZE=$ACTION_REQUEST_MAX_SIZE: what `make run` gives
+                value = os.environ.get(value[1:]) or makefile_default(value[1:]) or ""
+            if value and "$" not in value:  # $HOST etc. are set by the benchmark itself
                 env[key] = str(PROJECT_ROOT / value) if key == "PYTHONPATH" else value
         return env
     return {}

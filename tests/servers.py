@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -43,6 +44,13 @@ def wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
+def makefile_default(name: str) -> Optional[str]:
+    """The value `export NAME ?= value` in the Makefile gives `make run`."""
+    match = re.search(rf"^export {name} \??= *(\S+)", (PROJECT_ROOT / "Makefile").read_text(),
+                      re.MULTILINE)
+    return match.group(1) if match else None
+
+
 def base_env(**overrides: str) -> Dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -73,10 +81,13 @@ class ActionServer:
 
     def start(self, timeout: float = 60) -> "ActionServer":
         log = open(self.log_path, "ab")
+        # as in the Procfile: the action server's own body limit (a session's tracker)
+        env = dict(self.env, SANIC_REQUEST_MAX_SIZE=self.env.get(
+            "ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE") or "65536"))
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
              "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         wait_until(lambda: requests.get(f"{self.url}/health", timeout=2).ok,
