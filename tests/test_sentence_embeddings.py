@@ -243,6 +243,22 @@ def test_onnx_graph_is_standard_onnx():
     assert ops.count("LayerNormalization") == 1 + 6 * 2
 
 
+def test_the_session_graph_leaves_the_weights_outside():
+    """ONNX Runtime gets the weights as in-memory initializers: the serialized
+    graph is a few KB, so loading never holds a serialized 90 MB copy (the Rasa
+    server's peak memory, bench/RESULTS.md)."""
+    from safetensors.numpy import load
+
+    files = read_model_files()
+    weights = se._BertWeights(load(files.safetensors), files.config)
+    external = {}
+    graph = build_onnx_model(weights, external).SerializeToString()
+    assert len(graph) < 200_000
+    assert sum(a.nbytes for a in external.values()) > 80_000_000
+    inline = len(build_onnx_model(weights).SerializeToString())
+    assert inline > 80_000_000
+
+
 def test_onnxruntime_threads_are_configurable(monkeypatch):
     two = MiniLMEncoder(backend="onnxruntime", threads=2, cache_size=0)
     assert two.threads == 2
