@@ -272,11 +272,12 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         return render_template("error.html", code=404, message="Not found."), 404
 
     def home() -> str:
+        """The first page the user's role may see ("/" answers 403 if there is none)."""
         for endpoint, permission in (("conversations", "conversations"),
                                      ("appointments", "appointments")):
             if current_user.can(permission):
                 return url_for(endpoint)
-        return url_for("login")
+        return url_for("index")
 
     # ---------- login ----------
     def too_many(retry_after: int, first: bool, scope: str, username: str):
@@ -355,7 +356,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
     # ---------- conversations ----------
     @app.route("/")
     def index():
-        return redirect(home())
+        target = home()
+        if target == url_for("index"):
+            abort(403)
+        return redirect(target)
 
     @app.route("/conversations")
     def conversations():
