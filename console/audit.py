@@ -94,28 +94,47 @@ def record_many(conn: sa.engine.Connection, username: str, action: str,
 
 
 def ensure_chain(engine: sa.engine.Engine) -> None:
-    """Creates the chain head; rows written before the chain existed (an older
-    console) are chained once, in id order."""
+    """Creates the chain head at start. Rows written before the chain existed (an
+    older console: no row has a hash yet) are chained once, in id order. Existing row
+    hashes are never recomputed: if the head is missing while hashed rows exist (it was
+    deleted), it is rebuilt from the last row, with a warning and an audit row, and
+    verify-audit still checks every row."""
+    import logging
     with engine.begin() as conn:
         if conn.execute(sa.select(console_meta.c.key)
                         .where(console_meta.c.key == HEAD_KEY)).first() is not None:
             return
+    rebuilt = False
     try:
         with engine.begin() as conn:
             conn.execute(console_meta.insert().values(
                 key=HEAD_KEY, value=json.dumps({"hash": GENESIS, "rows": 0})))
-            head = _lock_head(conn)
-            prev, count = head["hash"], 0
-            rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
-            for row in rows:
-                prev = row_hash(prev, row)
-                conn.execute(audit_log.update().where(audit_log.c.id == row.id)
-                             .values(row_hash=prev))
-                count += 1
+            _lock_head(conn)
+            last_hashed = conn.execute(sa.select(audit_log.c.id, audit_log.c.row_hash)
+                                       .where(audit_log.c.row_hash.isnot(None))
+                                       .order_by(audit_log.c.id.desc()).limit(1)).first()
+            if last_hashed is not None:
+                count = conn.execute(sa.select(sa.func.count()).select_from(audit_log)
+                                     .where(audit_log.c.id <= last_hashed.id)).scalar()
+                prev, rebuilt = last_hashed.row_hash, True
+            else:
+                prev, count = GENESIS, 0
+                for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all():
+                    prev = row_hash(prev, row)
+                    conn.execute(audit_log.update().where(audit_log.c.id == row.id)
+                                 .values(row_hash=prev))
+                    count += 1
             conn.execute(console_meta.update().where(console_meta.c.key == HEAD_KEY).values(
                 value=json.dumps({"hash": prev, "rows": count})))
     except IntegrityError:
-        pass  # another process created it at the same moment
+        return  # another process created it at the same moment
+    if rebuilt:
+        logging.getLogger(__name__).warning(
+            "the audit chain head was missing from console_meta and was rebuilt from the "
+            "last audit row; run `python -m console verify-audit`")
+        with engine.begin() as conn:
+            record(conn, "console", "audit_head_rebuilt",
+                   detail="chain head missing at start; rebuilt from the last row")
 
 
 @dataclass

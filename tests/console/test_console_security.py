@@ -496,7 +496,9 @@ def test_export_is_a_post_with_a_csrf_token(db):
 def test_audit_hash_chain_detects_tampering(db, tmp_path):
     from console.db import audit_log
     app = make_app(db)
-    client_as(db, app, "ada").get("/conversations")  # a few more rows
+    client = client_as(db, app, "ada")
+    for page in range(12):  # at least a dozen rows
+        client.get(f"/conversations?page={page + 1}")
     ok = run_cli(db.env, "verify-audit")
     assert ok.returncode == 0 and "Audit log intact" in ok.stdout, ok.stderr
     with db.engine.connect() as conn:
@@ -504,12 +506,13 @@ def test_audit_hash_chain_detects_tampering(db, tmp_path):
     assert len(ids) > 10
     source = db.workdir / "console.db"
 
-    def tampered(name, statement):
+    def tampered(name, *statements):
         copy = tmp_path / f"{name}.db"
         shutil.copy(source, copy)
         engine = sa.create_engine(f"sqlite:///{copy}")
         with engine.begin() as conn:
-            conn.execute(sa.text(statement))
+            for statement in statements:
+                conn.execute(sa.text(statement))
         engine.dispose()
         return run_cli(dict(db.env, DATABASE_URL=f"sqlite:///{copy}"), "verify-audit")
 
@@ -521,6 +524,12 @@ def test_audit_hash_chain_detects_tampering(db, tmp_path):
     assert removed.returncode == 1 and f"row {ids[ids.index(middle) + 1]} does not match" in removed.stderr
     cut = tampered("cut", f"DELETE FROM console_audit_log WHERE id = {ids[-1]}")
     assert cut.returncode == 1 and "rows at the end were removed" in cut.stderr
+    # Deleting the chain's head too does not make the console re-chain (and so bless)
+    # the edited row when it starts again: the head is rebuilt, the row still fails.
+    headless = tampered("headless",
+                        f"UPDATE console_audit_log SET detail = 'nothing' WHERE id = {middle}",
+                        "DELETE FROM console_meta WHERE key = 'audit_chain_head'")
+    assert headless.returncode == 1 and f"row {middle} does not match" in headless.stderr
 
 
 # ------------------------------------------------------- finding 10: roles
