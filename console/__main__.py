@@ -1,4 +1,6 @@
-"""`python -m console <command>`: serve, create-user, export-corrections, retention."""
+"""`python -m console <command>`: serve, users (create-user, set-role, disable-user,
+enable-user, list-users, enroll-totp, remove-totp), export-corrections, retention,
+refresh-summaries, verify-audit."""
 from __future__ import annotations
 
 import datetime as dt
@@ -44,25 +46,149 @@ def serve(host, port, threads) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="console")
 
 
+def _engine():
+    from console.db import engine_for
+    return engine_for(load_console_settings().database_url)
+
+
+def _audit(action: str, detail: str) -> None:
+    from console import audit
+    with _engine().begin() as conn:
+        audit.record(conn, cli_user(), action, detail=detail)
+
+
+ROLE_CHOICE = click.Choice(["reviewer", "callback", "admin"])
+
+
 @main.command("create-user")
 @click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, default=None,
+              help="reviewer (masked conversations; the default for new users), callback "
+                   "(appointment queue with phone numbers) or admin (everything).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-@click.option("--update", is_flag=True, help="Set a new password for an existing user.")
-def create_user(username, password_stdin, update) -> None:
+@click.option("--update", is_flag=True,
+              help="Set a new password (and --role, if given) for an existing user; "
+                   "ends that user's sessions.")
+def create_user(username, role, password_stdin, update) -> None:
     """Creates a staff user (asks for the password; there is no default)."""
     from console import auth
-    from console.db import engine_for
+    from console.passwords import PasswordError, check_new_password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        auth.check_new_password(password)
-        outcome = auth.create_user(engine_for(load_console_settings().database_url),
-                                   username, password, update=update)
+        check_new_password(password, username)
+        outcome = auth.create_user(_engine(), username, password, update=update, role=role)
+    except (auth.UserError, PasswordError) as error:
+        raise click.ClickException(str(error))
+    row = auth.get_user(_engine(), username)
+    _audit("user_" + outcome, f"user={row.username} role={row.role}")
+    click.echo(f"User {username} {outcome} (role {row.role}).")
+
+
+@main.command("set-role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+def set_role(username, role) -> None:
+    """Gives a user another role (takes effect on their next request)."""
+    from console import auth
+    try:
+        name = auth.set_role(_engine(), username, role)
     except auth.UserError as error:
         raise click.ClickException(str(error))
-    click.echo(f"User {username} {outcome}.")
+    _audit("user_role", f"user={name} role={role}")
+    click.echo(f"User {name} now has the role {role}.")
+
+
+@main.command("disable-user")
+@click.argument("username")
+def disable_user(username) -> None:
+    """Disables a user: no more logins, and their open sessions end at once."""
+    from console import auth
+    try:
+        name = auth.set_active(_engine(), username, False)
+    except auth.UserError as error:
+        raise click.ClickException(str(error))
+    _audit("user_disable", f"user={name}")
+    click.echo(f"User {name} disabled; their sessions have ended.")
+
+
+@main.command("enable-user")
+@click.argument("username")
+def enable_user(username) -> None:
+    """Enables a disabled user again."""
+    from console import auth
+    try:
+        name = auth.set_active(_engine(), username, True)
+    except auth.UserError as error:
+        raise click.ClickException(str(error))
+    _audit("user_enable", f"user={name}")
+    click.echo(f"User {name} enabled.")
+
+
+@main.command("list-users")
+def list_users() -> None:
+    """Lists users: name, role, active, second factor, last login."""
+    from console import auth
+    for row in auth.list_users(_engine()):
+        last = row.last_login_at.isoformat(sep=" ", timespec="minutes") if row.last_login_at else "never"
+        click.echo(f"{row.username:30} {row.role:9} {'active' if row.is_active else 'disabled':9} "
+                   f"{'2fa' if row.totp_secret else 'no-2fa':7} last login {last}")
+
+
+@main.command("enroll-totp")
+@click.argument("username")
+def enroll_totp(username) -> None:
+    """Sets up a second factor (TOTP authenticator app) for a user.
+
+    Prints the secret and an otpauth:// URI for the app, then asks for a code from
+    the app; only a correct code stores the secret. Replaces an earlier one and
+    ends the user's sessions."""
+    from console import auth
+    from console.db import utcnow
+    engine = _engine()
+    row = auth.get_user(engine, username)
+    if row is None:
+        raise click.ClickException(f"No user {username!r}.")
+    secret = auth.new_totp_secret()
+    click.echo(f"Secret for {row.username}: {secret}")
+    click.echo(f"URI (paste or turn into a QR code): {auth.totp_uri(secret, row.username)}")
+    for _ in range(3):
+        code = click.prompt("Code shown by the app", default="", show_default=False)
+        if auth.totp_match(secret, code, utcnow()) is not None:
+            break
+        click.echo("That code does not match; check the app's clock and try again.", err=True)
+    else:
+        raise click.ClickException("Not enrolled: no matching code.")
+    auth.set_totp(engine, row.username, secret)
+    _audit("user_totp_enrolled", f"user={row.username}")
+    click.echo(f"Second factor enrolled for {row.username}; their sessions have ended.")
+
+
+@main.command("remove-totp")
+@click.argument("username")
+def remove_totp(username) -> None:
+    """Removes a user's second factor (e.g. a lost phone); ends their sessions."""
+    from console import auth
+    try:
+        name = auth.set_totp(_engine(), username, None)
+    except auth.UserError as error:
+        raise click.ClickException(str(error))
+    _audit("user_totp_removed", f"user={name}")
+    click.echo(f"Second factor removed for {name}.")
+
+
+@main.command("verify-audit")
+def verify_audit() -> None:
+    """Checks the audit log's hash chain; exit status 1 if a row was changed or removed."""
+    from console import audit
+    report = audit.verify(_engine())
+    if not report.ok:
+        click.echo(f"Audit log BROKEN: {report.problem} (checked {report.rows} rows "
+                   f"before it).", err=True)
+        sys.exit(1)
+    click.echo(f"Audit log intact: {report.rows} rows; head {report.head}")
 
 
 @main.command("export-corrections")

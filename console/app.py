@@ -2,31 +2,50 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import yaml
 from flask import (Flask, Response, abort, flash, g, redirect, render_template, request,
                    session, url_for)
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console import audit, auth, exports, queries, summaries, transcript
 from console.db import (appointment_requests, as_utc, audit_log, conversation_reviews,
-                        conversation_summaries as cs, engine_for, intent_corrections, utcnow)
+                        conversation_summaries as cs, engine_for, intent_corrections, users,
+                        utcnow)
 from console.masking import MASK_TOKENS, Masker
+from console.ratelimit import SlidingWindowLimiter
 from console.settings import ConsoleSettings, load_console_settings
 
 logger = logging.getLogger(__name__)
 
 APPOINTMENT_STATUSES = {"new": "New", "called_back": "Called back", "closed": "Closed"}
 PUBLIC_ENDPOINTS = {"login", "static"}
+# What each page needs (console/auth.py PERMISSIONS per role). A page missing here is
+# refused to everyone (403) until it is added.
+ENDPOINT_PERMISSIONS: Dict[str, Optional[str]] = {
+    "index": None, "logout": None,
+    "conversations": "conversations", "conversation": "conversations",
+    "review": "review", "correct": "review",
+    "conversations_csv": "export",
+    "appointments": "appointments", "appointment_status": "appointments",
+    "overview": "overview",
+    "audit_page": "audit",
+    "users_page": "users", "user_update": "users",
+}
+PASSWORD_CHECKS_AT_ONCE = 2  # scrypt N=2^17 needs 128 MiB and ~1 s of CPU each
+HSTS = "max-age=31536000"
 REFRESH_MIN_SECONDS = 2.0
 AUDIT_PAGE_SIZE = 100
 MAX_TAGS_CHARS = 500
@@ -73,10 +92,40 @@ class Refresher:
             self.last = time.monotonic()
 
 
-def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay: float = 1.0,
-               refresh_min_seconds: float = REFRESH_MIN_SECONDS) -> Flask:
+def safe_local_path(target: Optional[str]) -> Optional[str]:
+    """`target` if it is a path on this site ("/conversations?…"), else None.
+
+    Refused: anything with a scheme or host, "//host", a backslash ("/\\host" is
+    "//host" to browsers), and any space or control character (browsers drop tabs
+    and newlines, so "/\\t/host" would become "//host"); only printable ASCII."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(not (0x21 <= ord(ch) <= 0x7E) or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure when configured, and whenever the request itself
+    came over HTTPS (directly, or through a trusted proxy: CONSOLE_TRUSTED_PROXIES)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (request and request.is_secure))
+
+
+def create_app(settings: Optional[ConsoleSettings] = None, *,
+               refresh_min_seconds: float = REFRESH_MIN_SECONDS,
+               clock: Optional[Callable[[], dt.datetime]] = None,
+               password_gate_timeout: float = 10.0) -> Flask:
+    """The console. `clock` (UTC now) is for tests that move time forward."""
     settings = settings or load_console_settings()
+    clock = clock or utcnow
     app = Flask(__name__)
+    policy = auth.SessionPolicy(idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                                absolute=dt.timedelta(hours=settings.session_max_hours))
     app.config.update(
         SECRET_KEY=settings.secret_key(),
         SESSION_COOKIE_NAME="console_session",
@@ -86,17 +135,31 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+        # The cookie is a browser-session cookie; the server-side record decides
+        # (auth.load_session). The signature also expires after the absolute limit.
+        PERMANENT_SESSION_LIFETIME=policy.absolute,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+        WTF_CSRF_SSL_STRICT=True,  # over HTTPS, POSTs must come from this site (Referer)
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    app.session_interface = ConsoleSessionInterface()
+    if settings.trusted_proxies:
+        # X-Forwarded-For / -Proto are believed only from that many proxies in front
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
+                                x_proto=settings.trusted_proxies)
     engine = engine_for(settings.database_url)
     tz = queries.zone(settings.timezone)
     masker = Masker([settings.office_phone])
     intents = domain_intents(settings)
     refresh = Refresher(engine, refresh_min_seconds)
-    app.extensions["console"] = {"engine": engine, "settings": settings, "refresh": refresh}
+    window = settings.login_window_minutes * 60
+    ip_limiter = SlidingWindowLimiter(settings.login_failures_per_ip, window,
+                                      lambda: clock().timestamp())
+    global_limiter = SlidingWindowLimiter(settings.login_failures_global, window,
+                                          lambda: clock().timestamp())
+    password_gate = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+    app.extensions["console"] = {"engine": engine, "settings": settings, "refresh": refresh,
+                                 "clock": clock}
     csrf.init_app(app)
 
     login_manager = LoginManager(app)
@@ -104,8 +167,11 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
     login_manager.login_message = None
 
     @login_manager.user_loader
-    def _load_user(session_id: str):
-        return auth.load_user(engine, session_id)
+    def _load_user(token: str):
+        user, status = auth.load_session(engine, token, clock(), policy)
+        if user is None:
+            g.session_end = status
+        return user
 
     # ---------- helpers ----------
     def fmt_time(ts: Optional[float], fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -133,9 +199,21 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
     def who() -> str:
         return current_user.username
 
+    def can(permission: str) -> bool:
+        return bool(current_user.is_authenticated and current_user.can(permission))
+
+    def masked_filters(filters: queries.ListFilters, **extra: Any) -> str:
+        """The filters for the audit log; the search words masked like transcripts."""
+        args = filters.as_args(page=filters.page)
+        if "q" in args:
+            args["q"] = masker.mask(args["q"])
+        args.update(extra)
+        return json.dumps(args, sort_keys=True)
+
     app.jinja_env.filters.update(localtime=fmt_time, localdt=fmt_dt, masked=masked_html,
                                  mask=masker.mask)
-    app.jinja_env.globals.update(APPOINTMENT_STATUSES=APPOINTMENT_STATUSES)
+    app.jinja_env.globals.update(APPOINTMENT_STATUSES=APPOINTMENT_STATUSES, can=can,
+                                 ROLES=auth.ROLES, require_2fa=settings.require_2fa)
 
     # ---------- security around every request ----------
     @app.before_request
@@ -143,9 +221,20 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if not current_user.is_authenticated:
+            ended = g.pop("session_end", None)
+            if ended in {"idle", "expired", "revoked", "disabled"}:
+                session.clear()
+                flash("Your session has ended. Please log in again.")
             if request.method == "GET" and request.endpoint is not None:
                 return redirect(url_for("login", next=request.full_path.rstrip("?")))
             abort(401)
+        if request.endpoint is None:
+            return None  # Flask answers the routing error (404, or 405 for a wrong method)
+        if request.endpoint not in ENDPOINT_PERMISSIONS:
+            abort(403)
+        needed = ENDPOINT_PERMISSIONS[request.endpoint]
+        if needed and not current_user.can(needed):
+            abort(403)
         return None
 
     @app.after_request
@@ -157,6 +246,8 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
+        if settings.secure_cookies or request.is_secure:
+            response.headers["Strict-Transport-Security"] = HSTS
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -171,44 +262,81 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
     def unauthorized(error):
         return render_template("error.html", code=401, message="Please log in."), 401
 
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("error.html", code=403,
+                               message="Your role does not include this page."), 403
+
     @app.errorhandler(404)
     def not_found(error):
         return render_template("error.html", code=404, message="Not found."), 404
 
+    def home() -> str:
+        """The first page the user's role may see ("/" answers 403 if there is none)."""
+        for endpoint, permission in (("conversations", "conversations"),
+                                     ("appointments", "appointments")):
+            if current_user.can(permission):
+                return url_for(endpoint)
+        return url_for("index")
+
     # ---------- login ----------
-    def safe_next(target: Optional[str]) -> str:
-        if target:
-            parts = urlsplit(target)
-            if not parts.scheme and not parts.netloc and target.startswith("/") \
-                    and not target.startswith("//") and "\\" not in target:
-                return target
-        return url_for("conversations")
+    def too_many(retry_after: int, first: bool, scope: str, username: str):
+        if first:  # one audit row per address (or for everyone) and window, not one per try
+            with engine.begin() as conn:
+                audit.record(conn, username[:120] or "?", "login_rate_limited",
+                             detail=f"limit={scope}", remote_addr=client_addr())
+        minutes = max(1, -(-retry_after // 60))
+        message = (f"Too many failed logins{' from this address' if scope == 'per_ip' else ''}. "
+                   f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+        if scope == "busy":
+            message = "The console is checking too many logins at once. Try again in a moment."
+        response = app.make_response((render_template(
+            "login.html", error=message, no_users=False, username=username), 429))
+        response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.route("/login", methods=["GET", "POST"])
     def login():
         if current_user.is_authenticated:
-            return redirect(url_for("conversations"))
-        error = None
+            return redirect(home())
         if request.method == "POST":
             username = (request.form.get("username") or "").strip()
             password = request.form.get("password") or ""
-            user, status = auth.authenticate(engine, username, password,
-                                             settings.lockout_minutes)
-            if user is not None:
+            code = request.form.get("code") or ""
+            addr = client_addr()
+            # A slot is taken before the password is checked (parallel guesses count);
+            # a successful login gives it back. No sleeping: refusals answer at once.
+            allowed, retry, first = ip_limiter.acquire(addr)
+            if not allowed:
+                return too_many(retry, first, "per_ip", username)
+            allowed, retry, first = global_limiter.acquire("*")
+            if not allowed:
+                ip_limiter.release(addr)
+                return too_many(retry, first, "global", username)
+            row, status = auth.authenticate(
+                engine, username, password, code=code, now=clock(),
+                lockout_minutes=settings.lockout_minutes, require_2fa=settings.require_2fa,
+                gate=password_gate, gate_timeout=password_gate_timeout)
+            if row is not None:
+                ip_limiter.release(addr)
+                global_limiter.release("*")
                 session.clear()
-                login_user(user)
-                session.permanent = True
+                token = auth.start_session(engine, row.id, clock(), addr, policy)
+                login_user(auth.StaffUser(id=row.id, username=row.username, role=row.role,
+                                          session_token=token, has_totp=bool(row.totp_secret)))
                 with engine.begin() as conn:
-                    audit.record(conn, user.username, "login", remote_addr=client_addr())
-                return redirect(safe_next(request.args.get("next")))
+                    audit.record(conn, row.username, "login", detail=f"role={row.role}",
+                                 remote_addr=addr)
+                return redirect(safe_local_path(request.args.get("next")) or home())
             with engine.begin() as conn:
-                audit.record(conn, username[:120] or "?", "login_" + status,
-                             remote_addr=client_addr())
-            if failed_login_delay:
-                time.sleep(failed_login_delay)
+                audit.record(conn, username[:120] or "?", "login_" + status, remote_addr=addr)
+            if status == "busy":
+                return too_many(5, False, "busy", username)
             if status == "locked":
                 error = (f"Too many failed attempts. This account is locked for up to "
                          f"{settings.lockout_minutes:g} minutes.")
+            elif settings.require_2fa or status == "bad_code":
+                error = "Wrong user name, password or code."
             else:
                 error = "Wrong user name or password."
             return render_template("login.html", error=error,
@@ -218,6 +346,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
 
     @app.route("/logout", methods=["POST"])
     def logout():
+        auth.revoke_session(engine, current_user.session_token, clock())
         with engine.begin() as conn:
             audit.record(conn, who(), "logout", remote_addr=client_addr())
         logout_user()
@@ -227,7 +356,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
     # ---------- conversations ----------
     @app.route("/")
     def index():
-        return redirect(url_for("conversations"))
+        target = home()
+        if target == url_for("index"):
+            abort(403)
+        return redirect(target)
 
     @app.route("/conversations")
     def conversations():
@@ -236,6 +368,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         with engine.connect() as conn:
             rows, total = queries.list_page(conn, filters, tz)
             channel_names = queries.channels(conn)
+        with engine.begin() as conn:
+            audit.record(conn, who(), "search" if filters.q else "view_list",
+                         detail=masked_filters(filters, total=total, shown=[r.id for r in rows]),
+                         remote_addr=client_addr())
         pages = max(1, -(-total // queries.PAGE_SIZE))
         today = dt.datetime.now(tz).date()
         last_week = {"date_from": (today - dt.timedelta(days=6)).isoformat(),
@@ -244,16 +380,31 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
                                filters=filters, channels=channel_names,
                                intents=intents + ["nlu_fallback"], last_week=last_week)
 
-    @app.route("/conversations.csv")
+    @app.route("/conversations.csv", methods=["POST"])
     def conversations_csv():
+        """POST with the CSRF token: a link or image on another site cannot start it."""
         refresh()
-        filters = queries.ListFilters.from_args(request.args)
+        filters = queries.ListFilters.from_args(request.form)
         with engine.connect() as conn:
-            rows = queries.all_rows(conn, filters, tz)
+            count = queries.count_rows(conn, filters, tz)
+            if count > settings.export_max_rows:
+                rows = None
+            else:
+                rows = queries.all_rows(conn, filters, tz)
+        if rows is None:
+            with engine.begin() as conn:
+                audit.record(conn, who(), "export_refused",
+                             detail=masked_filters(filters, rows=count),
+                             remote_addr=client_addr())
+            return render_template(
+                "error.html", code=413,
+                message=f"This export would have {count} conversations; at most "
+                        f"{settings.export_max_rows} can be exported at once. Narrow the "
+                        f"filters (dates, flags) and export in parts."), 413
         body = exports.list_csv(rows, masker, fmt_time)
         with engine.begin() as conn:
             audit.record_many(conn, who(), "export_csv", [r.sender_id for r in rows],
-                              detail=filters.describe(), remote_addr=client_addr())
+                              detail=masked_filters(filters), remote_addr=client_addr())
         stamp = dt.datetime.now(tz).strftime("%Y%m%d-%H%M")
         return Response(body, mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="conversations-{stamp}.csv"'})
@@ -279,7 +430,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
                          remote_addr=client_addr())
         return render_template("transcript.html", summary=summary, items=items, review=review,
                                appointment=appointment, intents=intents,
-                               back=request.args.get("back") or "")
+                               back=safe_local_path(request.args.get("back")) or "")
 
     @app.route("/conversations/<int:summary_id>/review", methods=["POST"])
     def review(summary_id: int):
@@ -301,7 +452,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
                          detail=f"reviewed={int(reviewed)} tags={tags}", remote_addr=client_addr())
         flash("Review saved.")
         return redirect(url_for("conversation", summary_id=summary_id,
-                                back=request.form.get("back") or None))
+                                back=safe_local_path(request.form.get("back"))))
 
     @app.route("/conversations/<int:summary_id>/correct", methods=["POST"])
     def correct(summary_id: int):
@@ -330,7 +481,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
                          remote_addr=client_addr())
         flash(f"Saved: the right intent is {intent}.")
         return redirect(url_for("conversation", summary_id=summary_id,
-                                back=request.form.get("back") or None) + f"#e{event_id}")
+                                back=safe_local_path(request.form.get("back"))) + f"#e{event_id}")
 
     # ---------- appointment requests ----------
     @app.route("/appointments")
@@ -349,6 +500,11 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         with engine.begin() as conn:
             audit.record(conn, who(), "view_appointments", detail=f"status={status} rows={len(rows)}",
                          remote_addr=client_addr())
+            # which requests (names, phone numbers) were on the screen: one row each
+            audit.record_many(conn, who(), "view_appointment",
+                              [r.conversation_id for r in rows],
+                              detail=[f"request={r.id} status={r.status}" for r in rows],
+                              remote_addr=client_addr())
         return render_template("appointments.html", rows=rows, status=status)
 
     @app.route("/appointments/<int:request_id>/status", methods=["POST"])
@@ -383,7 +539,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
             data = queries.overview(conn, tz, days)
         return render_template("overview.html", data=data)
 
-    # ---------- audit log ----------
+    # ---------- audit log (admins) ----------
     @app.route("/audit")
     def audit_page():
         try:
@@ -393,7 +549,45 @@ def create_app(settings: Optional[ConsoleSettings] = None, *, failed_login_delay
         with engine.connect() as conn:
             rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())
                                 .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
+        with engine.begin() as conn:
+            audit.record(conn, who(), "view_audit", detail=f"page={page}",
+                         remote_addr=client_addr())
         return render_template("audit.html", rows=rows, page=page,
                                more=len(rows) == AUDIT_PAGE_SIZE)
+
+    # ---------- users (admins) ----------
+    @app.route("/users")
+    def users_page():
+        with engine.begin() as conn:
+            audit.record(conn, who(), "view_users", remote_addr=client_addr())
+        return render_template("users.html", users=auth.list_users(engine),
+                               role_help=auth.ROLE_HELP)
+
+    @app.route("/users/<int:user_id>", methods=["POST"])
+    def user_update(user_id: int):
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            abort(404)
+        action = request.form.get("action") or ""
+        if row.id == current_user.id:
+            flash("You cannot change your own account here (ask another admin, or use the CLI).")
+            return redirect(url_for("users_page"))
+        if action == "disable":
+            auth.set_active(engine, row.username, False)
+            detail = "disabled"
+        elif action == "enable":
+            auth.set_active(engine, row.username, True)
+            detail = "enabled"
+        elif action == "role" and request.form.get("role") in auth.ROLES:
+            auth.set_role(engine, row.username, request.form["role"])
+            detail = f"role {row.role}->{request.form['role']}"
+        else:
+            abort(400)
+        with engine.begin() as conn:
+            audit.record(conn, who(), "user_" + action, detail=f"user={row.username} {detail}",
+                         remote_addr=client_addr())
+        flash(f"{row.username}: {detail}.")
+        return redirect(url_for("users_page"))
 
     return app

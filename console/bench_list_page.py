@@ -87,8 +87,8 @@ def main() -> int:
 
     settings = load_console_settings({"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench",
                                       "CONSOLE_VAR_DIR": str(workdir)})
-    app = create_app(settings, failed_login_delay=0, refresh_min_seconds=0)
-    auth.create_user(engine, "bench", "bench-password-123")
+    app = create_app(settings, refresh_min_seconds=0)
+    auth.create_user(engine, "bench", "bench-password-123", role="admin")
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     response = client.post("/login", data={"username": "bench", "password": "bench-password-123",

@@ -9,6 +9,7 @@ in a real deployment (Rasa does).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests
 from actions.appointment_store import metadata as appointment_metadata
+
+logger = logging.getLogger(__name__)
 
 # ---- Rasa's tracker store table (read only) ----
 rasa_metadata = sa.MetaData()
@@ -44,6 +47,26 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_login_at", sa.DateTime(timezone=True)),
     sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    # reviewer | callback | admin (console/auth.py ROLES); added in place to older databases
+    sa.Column("role", sa.String(16), nullable=False, server_default="reviewer"),
+    sa.Column("totp_secret", sa.String(64)),       # base32; NULL = no second factor enrolled
+    sa.Column("totp_last_step", sa.BigInteger),    # last time step used (no code is accepted twice)
+)
+
+# One row per login. The browser's session cookie (signed) carries a random token;
+# only its SHA-256 is stored. A session ends at logout, after CONSOLE_SESSION_IDLE_MINUTES
+# without a request, CONSOLE_SESSION_MAX_HOURS after the login, or when the user's
+# password changes or the user is disabled (console/auth.py).
+sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("remote_addr", sa.String(64)),
 )
 
 # Failed logins per (lower-cased) user name, whether or not the user exists, so
@@ -67,6 +90,8 @@ audit_log = sa.Table(
     sa.Column("sender_id", sa.String(255), index=True),
     sa.Column("detail", sa.Text),
     sa.Column("remote_addr", sa.String(64)),
+    # sha256(previous row's row_hash + this row's content): console/audit.py
+    sa.Column("row_hash", sa.String(64)),
 )
 
 conversation_reviews = sa.Table(
@@ -126,7 +151,7 @@ console_meta = sa.Table(
 
 __all__ = [
     "appointment_requests", "audit_log", "console_meta", "conversation_reviews",
-    "conversation_summaries", "events", "intent_corrections", "login_throttle", "users",
+    "conversation_summaries", "events", "intent_corrections", "login_throttle", "sessions", "users",
     "engine_for", "utcnow", "as_utc", "events_table_exists",
 ]
 
@@ -157,7 +182,47 @@ def engine_for(database_url: str) -> sa.engine.Engine:
     engine = sa.create_engine(database_url, **kwargs)
     metadata.create_all(engine)
     appointment_metadata.create_all(engine)
+    migrate(engine)
+    from console import audit  # noqa: E402 (audit imports this module)
+    audit.ensure_chain(engine)
     return engine
+
+
+# Columns added after the first release: (table, column, DDL type and default, UPDATE
+# run once right after adding it). A small in-place migration until the project uses
+# Alembic; ADD COLUMN works the same on SQLite and PostgreSQL.
+ADDED_COLUMNS = [
+    # Accounts that existed before roles had full access: they keep it (admin); their
+    # role can be lowered with `python -m console set-role NAME reviewer`.
+    ("console_users", "role", "VARCHAR(16) NOT NULL DEFAULT 'reviewer'",
+     "UPDATE console_users SET role = 'admin'"),
+    ("console_users", "totp_secret", "VARCHAR(64)", None),
+    ("console_users", "totp_last_step", "BIGINT", None),
+    ("console_audit_log", "row_hash", "VARCHAR(64)", None),
+]
+
+
+def migrate(engine: sa.engine.Engine) -> None:
+    """Adds the columns an older console database lacks (idempotent)."""
+    inspector = sa.inspect(engine)
+    for table, column, ddl, backfill in ADDED_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column in present:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+                if backfill:
+                    changed = conn.execute(sa.text(backfill)).rowcount
+                    if table == "console_users" and changed:
+                        logger.warning(
+                            "console: %d existing user(s) were given the admin role (the access "
+                            "they had before roles). Review: python -m console list-users", changed)
+        except sa.exc.DBAPIError:
+            # another process added it at the same moment
+            if column not in {c["name"] for c in sa.inspect(engine).get_columns(table)}:
+                raise
+        inspector = sa.inspect(engine)
 
 
 def events_table_exists(engine: sa.engine.Engine) -> bool:

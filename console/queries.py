@@ -146,6 +146,10 @@ def list_page(conn: sa.engine.Connection, filters: ListFilters,
     return conn.execute(query).all(), int(total)
 
 
+def count_rows(conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo) -> int:
+    return int(conn.execute(filtered_select(filters, tz, [sa.func.count()])).scalar() or 0)
+
+
 def all_rows(conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo) -> List[Any]:
     query = filtered_select(filters, tz, list_columns()).order_by(cs.c.started_at.desc(),
                                                                   cs.c.id.desc())

@@ -6,11 +6,19 @@
 | HOST | 127.0.0.1 | interface `serve` listens on |
 | CONSOLE_PORT | 8090 | port `serve` listens on |
 | CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600) | signs session cookies and CSRF tokens |
-| CONSOLE_SECURE_COOKIES | false | `true` behind HTTPS: cookies get the Secure flag |
+| CONSOLE_PUBLIC_URL | (empty) | the console's address as staff open it, e.g. https://console.example.org |
+| CONSOLE_SECURE_COOKIES | true when CONSOLE_PUBLIC_URL starts with https:// | `true` behind HTTPS: cookies get the Secure flag, responses HSTS |
+| CONSOLE_TRUSTED_PROXIES | 0 | reverse proxies in front of the console whose X-Forwarded-For/-Proto are believed |
 | CONSOLE_TIMEZONE | America/Los_Angeles | the office's time zone for dates shown and date filters |
 | CONSOLE_VAR_DIR | <project>/var | where the generated secret key is kept |
-| CONSOLE_SESSION_HOURS | 8 | a login lasts at most this long |
+| CONSOLE_SESSION_IDLE_MINUTES | 30 | a session ends after this long without a request |
+| CONSOLE_SESSION_MAX_HOURS | 12 (or CONSOLE_SESSION_HOURS) | a session ends this long after the login, whatever happens |
 | CONSOLE_LOCKOUT_MINUTES | 15 | lock-out after 5 failed logins for a user name |
+| CONSOLE_LOGIN_FAILURES_PER_IP | 10 | failed logins from one client address per window; more get 429 |
+| CONSOLE_LOGIN_FAILURES_GLOBAL | 200 | failed logins from all addresses together per window; more get 429 |
+| CONSOLE_LOGIN_WINDOW_MINUTES | 15 | the window of the two limits above |
+| CONSOLE_REQUIRE_2FA | false | `true`: every user needs a TOTP code (enrol: python -m console enroll-totp NAME) |
+| CONSOLE_EXPORT_MAX_ROWS | 5000 | a CSV export with more conversations is refused (narrow the filters) |
 | OFFICE_PHONE | 310.651.2366 | the practice's public number: never masked |
 """
 from __future__ import annotations
@@ -46,8 +54,16 @@ class ConsoleSettings:
     secure_cookies: bool
     timezone: str
     var_dir: Path
-    session_hours: float
+    session_idle_minutes: float
+    session_max_hours: float
     lockout_minutes: float
+    public_url: str
+    trusted_proxies: int
+    login_failures_per_ip: int
+    login_failures_global: int
+    login_window_minutes: float
+    require_2fa: bool
+    export_max_rows: int
     office_phone: str
     secret_key_env: Optional[str]
     domain_path: Path
@@ -74,17 +90,46 @@ class ConsoleSettings:
         return key
 
 
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = (env.get(name) or "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
 def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSettings:
     env = os.environ if env is None else env
+    public_url = (env.get("CONSOLE_PUBLIC_URL") or "").strip()
+    # Served over HTTPS (public address https://…): Secure cookies whatever
+    # CONSOLE_SECURE_COOKIES says (`make run` exports it as false by default).
+    secure = _truthy(env.get("CONSOLE_SECURE_COOKIES")) or public_url.lower().startswith("https://")
     return ConsoleSettings(
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         host=env.get("HOST") or DEFAULT_HOST,
         port=int(env.get("CONSOLE_PORT") or DEFAULT_PORT),
-        secure_cookies=_truthy(env.get("CONSOLE_SECURE_COOKIES")),
+        secure_cookies=secure,
         timezone=env.get("CONSOLE_TIMEZONE") or DEFAULT_TIMEZONE,
         var_dir=Path(env.get("CONSOLE_VAR_DIR") or PROJECT_ROOT / "var"),
-        session_hours=float(env.get("CONSOLE_SESSION_HOURS") or 8),
-        lockout_minutes=float(env.get("CONSOLE_LOCKOUT_MINUTES") or 15),
+        session_idle_minutes=_float(env, "CONSOLE_SESSION_IDLE_MINUTES", 30),
+        session_max_hours=_float(env, "CONSOLE_SESSION_MAX_HOURS",
+                                 _float(env, "CONSOLE_SESSION_HOURS", 12)),
+        lockout_minutes=_float(env, "CONSOLE_LOCKOUT_MINUTES", 15),
+        public_url=public_url,
+        trusted_proxies=max(0, _int(env, "CONSOLE_TRUSTED_PROXIES", 0)),
+        login_failures_per_ip=_int(env, "CONSOLE_LOGIN_FAILURES_PER_IP", 10),
+        login_failures_global=_int(env, "CONSOLE_LOGIN_FAILURES_GLOBAL", 200),
+        login_window_minutes=_float(env, "CONSOLE_LOGIN_WINDOW_MINUTES", 15),
+        require_2fa=_truthy(env.get("CONSOLE_REQUIRE_2FA")),
+        export_max_rows=max(1, _int(env, "CONSOLE_EXPORT_MAX_ROWS", 5000)),
         office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),

@@ -137,8 +137,11 @@ def console_env(assistant_db, tmp_path_factory) -> Dict[str, str]:
     if "console_env" in _CACHE:
         return _CACHE["console_env"]
     var_dir = tmp_path_factory.mktemp("console-var")
+    # These tests log in and fail logins often from 127.0.0.1: the per-address limit is
+    # raised here (test_console_security.py tests it with its default-like values).
     return _CACHE.setdefault("console_env", {"DATABASE_URL": assistant_db.url, "CONSOLE_SECRET_KEY": "test-secret-key",
-            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles"})
+            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles",
+            "CONSOLE_LOGIN_FAILURES_PER_IP": "1000"})
 
 
 @pytest.fixture(scope="session")
@@ -150,9 +153,9 @@ def app(console_env):
     from console.db import engine_for
     from console.settings import load_console_settings
     settings = load_console_settings(console_env)
-    application = create_app(settings, failed_login_delay=0, refresh_min_seconds=0)
+    application = create_app(settings, refresh_min_seconds=0)
     application.config["TESTING"] = True
-    auth.create_user(engine_for(settings.database_url), "alice", PASSWORD)
+    auth.create_user(engine_for(settings.database_url), "alice", PASSWORD, role="admin")
     return _CACHE.setdefault("app", application)
 
 
@@ -163,9 +166,18 @@ def engine(app):
 
 @pytest.fixture
 def client(app):
+    """A client logged in as alice (admin). The password check is deliberately slow
+    (scrypt, N = 2^17), so the session cookie of one login is reused."""
     c = app.test_client()
+    cookie = _CACHE.get("alice_cookie")
+    if cookie:
+        c.set_cookie("console_session", cookie)
+        if c.get("/conversations").status_code == 200:
+            return c
+        c = app.test_client()
     response = login(c)
     assert response.status_code == 302, response.text
+    _CACHE["alice_cookie"] = c.get_cookie("console_session").value
     return c
 
 

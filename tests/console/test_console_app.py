@@ -17,7 +17,7 @@ from console_helpers import (  # noqa: F401 (fixtures)
     PASSWORD, PATIENT_DOB, PATIENT_EMAIL, PATIENT_PHONE, csrf_token, login,
                       run_cli, summary_id)
 
-SAMPLE_ARGS = {"summary_id": 1, "request_id": 1, "filename": "console.css"}
+SAMPLE_ARGS = {"summary_id": 1, "request_id": 1, "user_id": 1, "filename": "console.css"}
 
 
 def rows_of(html: str):
@@ -49,7 +49,8 @@ def test_every_page_requires_login(app):
             # with a valid CSRF token (from the login page) but no login: refused
             token = csrf_token(anonymous.get("/login").text)
             response = anonymous.post(url, data={"csrf_token": token, "status": "closed",
-                                                 "intent": "greet", "event_id": "1"})
+                                                 "intent": "greet", "event_id": "1",
+                                                 "action": "disable"})
             assert response.status_code == 401, url
         checked += 1
     assert checked >= 9
@@ -72,7 +73,7 @@ def test_secure_cookies_are_configurable(console_env):
     from console.app import create_app
     from console.settings import load_console_settings
     settings = load_console_settings(dict(console_env, CONSOLE_SECURE_COOKIES="true"))
-    secure_app = create_app(settings, failed_login_delay=0)
+    secure_app = create_app(settings)
     c = secure_app.test_client()
     response = login(c)
     assert "Secure" in response.headers["Set-Cookie"]
@@ -277,11 +278,12 @@ def test_phone_numbers_are_visible_only_in_the_appointment_queue(client, engine)
 
 
 def test_csv_export_is_masked_and_audited(client, engine, assistant_db):
-    response = client.get("/conversations.csv?fallback=1")
+    token = csrf_token(client.get("/conversations").text)
+    response = client.post("/conversations.csv", data={"fallback": "1", "csrf_token": token})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert {r["conversation"] for r in rows} == assistant_db.expected["fallback"]
-    everything = client.get("/conversations.csv").text
+    everything = client.post("/conversations.csv", data={"csrf_token": token}).text
     rows = list(csv.DictReader(io.StringIO(everything)))
     assert len(rows) == 7
     assert PATIENT_EMAIL not in everything and PATIENT_DOB not in everything
