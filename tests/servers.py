@@ -68,6 +68,9 @@ def base_env(**overrides: str) -> Dict[str, str]:
         REDIS_PORT="6379",
         SANIC_REQUEST_MAX_SIZE="65536",
         SANIC_KEEP_ALIVE_TIMEOUT="120",
+        # every test client is 127.0.0.1, playing many patients: the per-address
+        # limit is tested on its own (tests/test_public_limits.py)
+        RATE_LIMIT_PER_IP="100000/minute",
     )
     env.update(overrides)
     return env

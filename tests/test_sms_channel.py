@@ -360,6 +360,31 @@ def test_opt_outs_fail_closed_when_the_database_is_down():
     assert len(harness.received) == 1
 
 
+def test_sms_turns_beyond_the_in_flight_limit_get_the_busy_text(tmp_path, monkeypatch):
+    """MAX_CONCURRENT_TURNS counts SMS turns too: with every slot taken, the
+    patient gets a text with the office phone instead of a long wait."""
+    from channels.rate_limit import turn_slots
+
+    monkeypatch.setenv("MAX_CONCURRENT_TURNS", "1")
+    harness = InProcess(OptOutStore(f"sqlite:///{tmp_path / 'c.db'}"))
+    number = "+13105550996"
+
+    async def scenario():
+        with turn_slots().slot() as taken:  # another patient's turn is being answered
+            assert taken
+            await harness.post(number, "what are the symptoms?")
+            await harness.post(number, "STOP")  # keywords never wait for a slot
+            await harness.post(number, "START")
+        await harness.post(number, "what are the symptoms?")
+
+    asyncio.run(scenario())
+    bodies = [body for _, body, _ in harness.sent]
+    assert "answering many people" in bodies[0] and load_settings().office_phone in bodies[0]
+    assert "unsubscribed" in bodies[1] and "subscribed again" in bodies[2]
+    assert bodies[3].startswith("Hi there")
+    assert len(harness.received) == 1  # only the turn that got a slot reached the assistant
+
+
 # ---------------------------------------------------------------- fake Twilio REST API
 
 
