@@ -31,8 +31,9 @@ What a webhook request goes through, in order:
 3. Twilio gets an empty TwiML response (200) at once; the turn runs in a
    background task and replies go out through the REST API. Turns of one
    conversation run one at a time, in arrival order.
-4. Carrier keywords (whole message, one word, any case):
-   - STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: opt-out. One confirmation,
+4. Carrier keywords (whole message, any case):
+   - STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT (also
+     OPTOUT, OPT-OUT): opt-out. One confirmation,
      then nothing more to that number until START, UNSTOP or YES. Messages from
      an opted-out number are not passed to the assistant and not stored.
      "CANCEL" alone is an opt-out even in the middle of the appointment form,

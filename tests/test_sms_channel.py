@@ -137,6 +137,9 @@ def test_buttons_become_a_numbered_menu():
     ("unsubscribe", "UNSUBSCRIBE"), ("start", "START"), ("Yes", "YES"), ("help", "HELP"),
     ("INFO", "INFO"), ("cancel my request", None), ("stop texting me", None),
     ("what helps?", None), ("", None), (None, None),
+    ("REVOKE", "REVOKE"), ("revoke.", "REVOKE"), ("Opt out", "OPT OUT"),
+    (" OPT  OUT! ", "OPT OUT"), ("opt-out", "OPT OUT"), ("optout", "OPTOUT"),
+    ("opt out of what?", None), ("revoke my request", None), ("opt", None),
 ])
 def test_carrier_keywords_are_whole_message_only(body, keyword):
     assert sms_text.carrier_keyword(body) == keyword
@@ -630,6 +633,18 @@ def test_stop_confirms_once_silences_until_start(assistant, fake_twilio):
     say(assistant, number, "What are the symptoms?")
     fake_twilio.wait_for_text(number, first_sentence(short("symptoms")))
     assert [e["text"] for e in events(assistant, number, "user")] == ["What are the symptoms?"]
+
+
+@pytest.mark.parametrize("keyword", ["REVOKE", "opt out"])
+def test_revoke_and_opt_out_are_opt_outs(assistant, fake_twilio, keyword):
+    number = new_number()
+    say(assistant, number, keyword)
+    assert "START" in fake_twilio.wait_for_text(number, "unsubscribed")[0]
+    assert opted_out(assistant, number) is True
+    say(assistant, number, "What are the symptoms?")  # silenced: never reaches Rasa
+    time.sleep(2)
+    assert len(fake_twilio.bodies(number)) == 1
+    assert events(assistant, number, "user") == []
 
 
 def test_help_gives_practice_phone_and_opt_out_instructions(assistant, fake_twilio):
