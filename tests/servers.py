@@ -71,6 +71,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         # every test client is 127.0.0.1, playing many patients: the per-address
         # limit is tested on its own (tests/test_public_limits.py)
         RATE_LIMIT_PER_IP="100000/minute",
+        WIDGET_CONNECTIONS_PER_IP="100000",
     )
     env.update(overrides)
     return env
