@@ -22,6 +22,10 @@ other Rasa socket.io widgets work with it, but:
   (RATE_LIMIT_PER_IP, shared with REST; TRUSTED_PROXY_COUNT for X-Forwarded-For),
   at most WIDGET_CONNECTIONS_PER_IP open connections per address, and the
   process-wide MAX_CONCURRENT_TURNS, each with a polite answer and the phone;
+- bot messages that carry or ask for appointment-form answers are marked
+  ("private": not to be stored by the widget; "private_reply": the patient's
+  next message is a form answer, not to be stored either): questions of the
+  form (utter_ask_*), and action messages marked so (actions/appointments.py);
 - a turn that produced no reply (e.g. the action server is down) still gets the
   REST channel's "technical trouble" answer with the office phone number.
 """
@@ -141,6 +145,18 @@ class SessionIds:
         return bool(match) and hmac.compare_digest(match.group(2), self._tag(match.group(1)))
 
 
+def message_privacy(message: Mapping[str, Any]) -> Dict[str, bool]:
+    """Flags for the widget's storage (module docstring) from a Rasa bot message."""
+    flags = {}
+    utter_action = message.get("utter_action")
+    if message.get("private_reply") is True or (
+            isinstance(utter_action, str) and utter_action.startswith("utter_ask_")):
+        flags["private_reply"] = True
+    if message.get("private") is True:
+        flags["private"] = True
+    return flags
+
+
 def first_arg(args: tuple) -> Any:
     """Socket.io events may arrive with no data or several arguments; use the first."""
     return args[0] if args else None
@@ -163,12 +179,22 @@ class TrackingOutput(SocketIOOutput):
         self.namespace = namespace
         self.reply_to = reply_to
         self.sent = 0
+        self.flags: Dict[str, bool] = {}
 
     def room(self, recipient_id: Text) -> Text:
         return (self.reply_to() if self.reply_to else None) or recipient_id
 
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.flags = message_privacy(message)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self.flags = {}
+
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         self.sent += 1
+        if self.flags and isinstance(response, dict):
+            response = {**response, **self.flags}
         await self.sio.emit(self.bot_message_evt, response, room=self.room(socket_id),
                             namespace=self.namespace)
 

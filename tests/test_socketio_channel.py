@@ -170,6 +170,32 @@ def test_messages_sent_outside_a_turn_go_to_the_session_room():
     assert widget.sio.emitted == [("bot_uttered", {"text": "A reminder."}, SESSION)]
 
 
+def test_form_questions_and_private_messages_are_marked_for_the_widget():
+    """Rasa's bot messages (BotUttered.message()): a form question (utter_ask_*)
+    marks the patient's next message as a form answer; messages an action marks
+    private (they repeat form answers) are marked so; others are not marked."""
+    widget = make_channel()
+
+    async def on_new_message(message: UserMessage) -> None:
+        out = message.output_channel
+        await out.send_response(message.sender_id, {
+            "text": "What is your full name?", "utter_action": "utter_ask_patient_name"})
+        await out.send_response(message.sender_id, {
+            "text": "Here is your request:\n- Name: Maria Lopez", "private": True,
+            "private_reply": True,
+            "buttons": [{"title": "Yes, send it", "payload": "/affirm"}]})
+        await out.send_response(message.sender_id, {
+            "text": "An answer.", "utter_action": "utter_greet", "private": "yes"})
+
+    asyncio.run(widget.handle_user_message(
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message))
+    sent = [data for event, data, _ in widget.sio.emitted if event == "bot_uttered"]
+    assert sent[0] == {"text": "What is your full name?", "private_reply": True}
+    assert sent[1]["private"] is True and sent[1]["private_reply"] is True
+    assert sent[1]["quick_replies"][0]["payload"] == "/affirm"
+    assert sent[2] == {"text": "An answer."}
+
+
 @pytest.mark.parametrize("behaviour", ["silence", "raise"])
 def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
     widget = make_channel()
