@@ -262,6 +262,40 @@ def test_the_procfile_gives_rasa_the_same_token_the_action_server_reads(tmp_path
     assert printed.stdout.strip() == token_file.read_text().strip() == load_token(env)
 
 
+def test_the_procfile_processes_answer_with_nothing_configured(tmp_path):
+    """`make run` with no ACTION_SERVER_TOKEN and no HOST: the Procfile's action
+    server and Rasa server agree on the generated token, answer a question
+    that needs an action, and both listen on loopback only."""
+    from actions.content import get_content
+
+    action_port, rasa_port = free_port(), free_port()
+    env = base_env(ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
+                   ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+                   ACTION_SERVER_TOKEN_FILE=str(tmp_path / "var" / "action_server_token"),
+                   DATABASE_URL=f"sqlite:///{tmp_path / 'conversations.db'}")
+    for name in ("ACTION_SERVER_TOKEN", "HOST", "ACTION_HOST"):
+        env.pop(name)
+    actions = start_procfile_process("actions", env, tmp_path / "actions.log")
+    rasa = start_procfile_process("rasa", env, tmp_path / "rasa.log")
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
+                                        timeout=2).ok,
+                   float(os.environ.get("RASA_START_TIMEOUT", 300)), "rasa server", rasa)
+        response = requests.post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+                                 json={"sender": "procfile-smoke",
+                                       "message": "what are the symptoms of a torn achilles?"},
+                                 timeout=60)
+        assert response.status_code == 200
+        texts = "\n".join(m.get("text", "") for m in response.json())
+        assert get_content().topics["symptoms"].answer in texts  # action_answer_topic ran
+        assert listening_addresses(rasa_port) == ["127.0.0.1"]
+        assert listening_addresses(action_port) == ["127.0.0.1"]
+        assert "Refused" not in (tmp_path / "actions.log").read_text()
+    finally:
+        stop_process(rasa)
+        stop_process(actions)
+
+
 # ------------------------------------------------------------- bind addresses --
 
 def test_action_server_listens_on_loopback_even_when_host_is_public(tmp_path):
