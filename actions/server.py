@@ -12,10 +12,11 @@ rasa-sdk's own Sanic app (rasa_sdk.endpoint.create_app: same /webhook,
   401 before an action runs, so nobody who can reach the port can forge a
   tracker (e.g. submit an appointment request into the staff call-back queue).
 
-Sanic settings come from SANIC_* variables as before (SANIC_KEEP_ALIVE_TIMEOUT,
-SANIC_REQUEST_MAX_SIZE: the Makefile sets both; a larger body now gets 413
-instead of rasa-sdk's 500); ACTION_SERVER_SANIC_WORKERS as in rasa-sdk. No
-CORS: browsers have no business calling the action server.
+Sanic settings come from SANIC_* variables as before (SANIC_KEEP_ALIVE_TIMEOUT
+from the Makefile; SANIC_REQUEST_MAX_SIZE, which the Procfile sets to
+ACTION_REQUEST_MAX_SIZE: a larger body now gets 413 instead of rasa-sdk's 500);
+ACTION_SERVER_SANIC_WORKERS as in rasa-sdk. No CORS: browsers have no business
+calling the action server.
 """
 from __future__ import annotations
 
