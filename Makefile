@@ -13,7 +13,11 @@ CHROMIUM := /usr/bin/chromium
 # ---- configuration: environment variables with documented defaults (README) ----
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# HOST: the public Rasa server and widget only; the action server and the staff
+# console listen on their own addresses (loopback unless set; empty is refused)
 export HOST ?= 127.0.0.1
+export ACTION_HOST ?= 127.0.0.1
+export CONSOLE_HOST ?= 127.0.0.1
 export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
 export WIDGET_PORT ?= 8080
@@ -48,14 +52,14 @@ run: setup $(MODEL)
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
-	@echo "Staff console: http://$(HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
+	@echo "Staff console: http://$(CONSOLE_HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
 	@echo "Ctrl-C stops everything."
 	$(VENV)/bin/honcho start -f Procfile
 
 test: setup $(MODEL) $(CHROMIUM)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+	$(PY) -m actions.server_auth $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/core --endpoints endpoints.yml
 
 setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm

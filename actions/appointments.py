@@ -121,6 +121,9 @@ class ActionAskContactConsent(Action):
             ),
             buttons=[{"title": "Yes, send it", "payload": "/affirm"},
                      {"title": "No, don't send", "payload": "/deny"}],
+            # repeats the form's answers and asks for one: the website widget
+            # keeps neither in the browser (channels/socketio.py message_privacy)
+            private=True, private_reply=True,
         )
         return []
 
@@ -161,7 +164,8 @@ class ActionSubmitAppointment(Action):
             text=f"Thank you, {first_name}. Your request has been sent; the office "
                  f"will call you at {tracker.get_slot('patient_phone')}. This chat is "
                  "not watched in real time: if your symptoms get worse, call "
-                 f"{settings.office_phone}, or 911 in an emergency.")
+                 f"{settings.office_phone}, or 911 in an emergency.",
+            private=True)  # name and phone: not kept in the browser
         return reset
 
 

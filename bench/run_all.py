@@ -89,7 +89,7 @@ def loadavg() -> float:
 
 
 class Server:
-    """One `rasa run` / `rasa run actions` process on a free loopback port."""
+    """One `rasa run` / `python -m actions.server` process on a free loopback port."""
 
     def __init__(self, name: str, args: List[str], cwd: Path, env: Dict[str, str],
                  log: Path, port: int) -> None:
@@ -338,7 +338,7 @@ def start_ours(name: str, tmp: Path, env: Dict[str, str], credentials: Path,
         for key in WITHOUT_FIXES:
             action_env.pop(key, None)
             rasa_env.pop(key, None)
-    actions = Server(f"action server ({name})", [RASA, "run", "actions", "--actions", "actions",
+    actions = Server(f"action server ({name})", [PYTHON, "-m", "actions.server",
                                                  "--port", str(action_port)],
                      PROJECT_ROOT, action_env, folder / "actions.log", action_port)
     rasa = Server(f"rasa ({name})", [RASA, "run", "--model", str(MODEL), "--interface",

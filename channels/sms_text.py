@@ -12,7 +12,7 @@ cheap to unit test.
 - `split_sms`: one turn's text into parts of at most `limit` characters
   (Twilio refuses a Body over 1,600), cut at a paragraph, line, sentence or,
   failing those, word boundary.
-- `carrier_keyword`: STOP/START/HELP and friends, exact single word only.
+- `carrier_keyword`: STOP/START/HELP and friends, the whole message only.
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 TWILIO_MAX_BODY_CHARS = 1600
 
-# Twilio's default opt-out / opt-in / help keywords (Advanced Opt-Out defaults).
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+# Twilio's default opt-out / opt-in / help keywords (Advanced Opt-Out defaults),
+# with REVOKE and OPT OUT, which the FCC's 2025 consent rules name as opt-outs too.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+                              "REVOKE", "OPTOUT", "OPT OUT"})
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
@@ -184,7 +186,7 @@ def carrier_keyword(body: Optional[str]) -> Optional[str]:
     opt-out). "CANCEL" alone is an opt-out (Twilio itself treats it as one), but
     "cancel my request" is not a keyword and goes to the assistant.
     """
-    word = (body or "").strip().rstrip(".!").strip().upper()
+    word = " ".join((body or "").strip().rstrip(".!").upper().replace("-", " ").split())
     if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS:
         return word
     return None

@@ -31,8 +31,9 @@ What a webhook request goes through, in order:
 3. Twilio gets an empty TwiML response (200) at once; the turn runs in a
    background task and replies go out through the REST API. Turns of one
    conversation run one at a time, in arrival order.
-4. Carrier keywords (whole message, one word, any case):
-   - STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: opt-out. One confirmation,
+4. Carrier keywords (whole message, any case):
+   - STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPT OUT (also
+     OPTOUT, OPT-OUT): opt-out. One confirmation,
      then nothing more to that number until START, UNSTOP or YES. Messages from
      an opted-out number are not passed to the assistant and not stored.
      "CANCEL" alone is an opt-out even in the middle of the appointment form,
@@ -52,7 +53,10 @@ What a webhook request goes through, in order:
    Twilio's own Advanced Opt-Out is on, Twilio also confirms and blocks; our
    send then fails with error 21610, which we log as information and record as
    an opt-out.
-5. Everything else is sanitised like the REST channel (channels/sanitize.py);
+5. Everything else is sanitised like the REST channel (channels/sanitize.py)
+   and counts against the per-conversation limit and the process-wide
+   MAX_CONCURRENT_TURNS (channels/rate_limit.py; when busy, the patient gets a
+   text with the office phone instead of an answer);
    a reply of "1", "2", ... is first mapped to that conversation's latest
    numbered menu (kept SMS_CHOICES_TTL_SECONDS, default 15 minutes).
 6. Replies are shaped for SMS (channels/sms_text.py): the turn's messages are
@@ -127,7 +131,7 @@ from twilio.request_validator import RequestValidator
 from actions.config import PROJECT_ROOT, load_settings
 from channels import sms_text
 from channels.rest import run_turn, technical_trouble_reply
-from channels.rate_limit import sender_rate_limiter
+from channels.rate_limit import BUSY_TEXT, sender_rate_limiter, turn_slots
 from channels.sanitize import sanitize_user_text
 
 logger = logging.getLogger(__name__)
@@ -797,9 +801,18 @@ class SmsInput(InputChannel):
             return
         text = sanitize_user_text(await self._map_choice(conversation_id, body))
         collector = SmsCollector()
-        failed = await run_turn(on_new_message, UserMessage(
-            text, collector, conversation_id, input_channel=self.name(),
-            message_id=message_sid))
+        with turn_slots().slot() as admitted:
+            if admitted:
+                failed = await run_turn(on_new_message, UserMessage(
+                    text, collector, conversation_id, input_channel=self.name(),
+                    message_id=message_sid))
+        if not admitted:  # too many turns in flight: a polite text, not a long wait
+            logger.warning("Busy: MAX_CONCURRENT_TURNS turns in flight; message %s from "
+                           "conversation %s answered with the busy text", message_sid,
+                           conversation_id)
+            await self._deliver(conversation_id,
+                                BUSY_TEXT.format(phone=load_settings().office_phone))
+            return
         messages = collector.messages
         if failed or not messages:  # maybe not recorded for staff: give the phone number
             messages = messages + [technical_trouble_reply()]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -27,12 +29,24 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def console_bind_host(option: Optional[str]) -> str:
+    """--host, else CONSOLE_HOST, else 127.0.0.1. Staff-only: it never follows HOST,
+    and an empty value is refused rather than read as every interface."""
+    host = option if option is not None else os.environ.get("CONSOLE_HOST", "127.0.0.1")
+    if not host.strip():
+        raise click.UsageError("CONSOLE_HOST (or --host) is empty; an empty bind address "
+                               "would listen on every interface. Unset it for 127.0.0.1.")
+    return host.strip()
+
+
 @main.command()
-@click.option("--host", default=None, help="Interface (default: $HOST or 127.0.0.1).")
+@click.option("--host", default=None,
+              help="Interface (default: $CONSOLE_HOST or 127.0.0.1; never the public $HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: $CONSOLE_PORT or 8090).")
 @click.option("--threads", default=8, show_default=True)
 def serve(host, port, threads) -> None:
     """Runs the console web server (waitress)."""
+    host = console_bind_host(host)
     from console.app import create_app
     settings = load_console_settings()
     app = create_app(settings)
@@ -40,7 +54,7 @@ def serve(host, port, threads) -> None:
     app.extensions["console"]["refresh"](force=True)
     logging.getLogger("console").info("summaries up to date in %.1fs",
                                       (dt.datetime.now() - started).total_seconds())
-    host, port = host or settings.host, port or settings.port
+    port = port or settings.port
     click.echo(f"Staff console: http://{host}:{port}/  (Ctrl-C stops it)")
     import waitress
     waitress.serve(app, host=host, port=port, threads=threads, ident="console")

@@ -59,9 +59,12 @@ def tracker_factory():
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
-    """In-process channel tests share one limiter; give every test its own."""
-    from channels.rate_limit import sender_rate_limiter
+    """In-process channel tests share one limiter; give every test its own
+    (and its own count of turns in flight, read from the environment again)."""
+    from channels.rate_limit import sender_rate_limiter, turn_slots
 
     sender_rate_limiter.cache_clear()
+    turn_slots.cache_clear()
     yield
     sender_rate_limiter.cache_clear()
+    turn_slots.cache_clear()

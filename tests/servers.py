@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,6 +23,9 @@ import requests
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
+# The shared secret the action server requires from the Rasa server
+# (actions/server_auth.py); one per test run, never the one in var/.
+ACTION_SERVER_TOKEN = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -57,12 +61,17 @@ def base_env(**overrides: str) -> Dict[str, str]:
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         HOST="127.0.0.1",
-        SANIC_HOST="127.0.0.1",
+        ACTION_HOST="127.0.0.1",
+        ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
         LOCK_STORE_TYPE="in_memory",
         REDIS_HOST="localhost",
         REDIS_PORT="6379",
         SANIC_REQUEST_MAX_SIZE="65536",
         SANIC_KEEP_ALIVE_TIMEOUT="120",
+        # every test client is 127.0.0.1, playing many patients: the per-address
+        # limit is tested on its own (tests/test_public_limits.py)
+        RATE_LIMIT_PER_IP="100000/minute",
+        WIDGET_CONNECTIONS_PER_IP="100000",
     )
     env.update(overrides)
     return env
@@ -79,14 +88,19 @@ class ActionServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> Dict[str, str]:
+        """What the Rasa server sends (endpoints.yml)."""
+        return {"Authorization": f"Bearer {self.env['ACTION_SERVER_TOKEN']}"}
+
     def start(self, timeout: float = 60) -> "ActionServer":
         log = open(self.log_path, "ab")
-        # as in the Procfile: the action server's own body limit (a session's tracker)
+        # as in the Procfile: loopback, shared token (actions/server.py), and the
+        # action server's own body limit (a session's tracker)
         env = dict(self.env, SANIC_REQUEST_MAX_SIZE=self.env.get(
             "ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE") or "65536"))
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-             "--port", str(self.port)],
+            [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(self.port)],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -242,6 +242,8 @@ def test_consent_question_shows_the_request(dispatcher):
     for value in FILLED.values():
         assert value in message["text"]
     assert [b["payload"] for b in message["buttons"]] == ["/affirm", "/deny"]
+    # the widget must keep neither this summary nor the answer in the browser
+    assert message["private"] is True and message["private_reply"] is True
 
 
 @pytest.fixture
@@ -266,6 +268,7 @@ def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
     assert row["reason"] == "possible tear last week" and row["consent"] is True
     assert row["status"] == "new" and row["created_at"] is not None
     assert "Thank you, Maria" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["private"] is True  # name and phone: not kept by the widget
     assert {e["name"]: e["value"] for e in events} == {
         s: None for s in ("patient_name", "patient_phone", "preferred_time",
                           "visit_reason", "contact_consent")}

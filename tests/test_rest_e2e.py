@@ -225,6 +225,15 @@ def test_a_flooding_sender_is_refused_politely_and_others_are_not(assistant):
     assert assistant.say(new_sender(), "hi").status_code == 200
 
 
+@pytest.mark.parametrize("sender", ["web-" + "0" * 32 + "-" + "0" * 32, "sms-" + "a" * 64])
+def test_conversation_ids_of_the_widget_and_sms_are_refused(assistant, sender):
+    """Security issue #10, finding 8: knowing a widget or SMS conversation's id
+    does not let a REST client continue it (tests/test_conversation_ids.py)."""
+    response = assistant.say(sender, "what did I ask before?")
+    assert response.status_code == 400
+    assert "another channel" in response.json()["reason"]
+
+
 def test_an_oversized_body_is_refused_with_413(assistant):
     body = json.dumps({"sender": new_sender(), "message": "a" * 70_000})
     response = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body,

@@ -137,6 +137,9 @@ def test_buttons_become_a_numbered_menu():
     ("unsubscribe", "UNSUBSCRIBE"), ("start", "START"), ("Yes", "YES"), ("help", "HELP"),
     ("INFO", "INFO"), ("cancel my request", None), ("stop texting me", None),
     ("what helps?", None), ("", None), (None, None),
+    ("REVOKE", "REVOKE"), ("revoke.", "REVOKE"), ("Opt out", "OPT OUT"),
+    (" OPT  OUT! ", "OPT OUT"), ("opt-out", "OPT OUT"), ("optout", "OPTOUT"),
+    ("opt out of what?", None), ("revoke my request", None), ("opt", None),
 ])
 def test_carrier_keywords_are_whole_message_only(body, keyword):
     assert sms_text.carrier_keyword(body) == keyword
@@ -358,6 +361,31 @@ def test_opt_outs_fail_closed_when_the_database_is_down():
                       ("+13105550997", ["You", "are", "subscribed"]),
                       ("+13105550997", ["Hi", "there\nReply", "1"])]
     assert len(harness.received) == 1
+
+
+def test_sms_turns_beyond_the_in_flight_limit_get_the_busy_text(tmp_path, monkeypatch):
+    """MAX_CONCURRENT_TURNS counts SMS turns too: with every slot taken, the
+    patient gets a text with the office phone instead of a long wait."""
+    from channels.rate_limit import turn_slots
+
+    monkeypatch.setenv("MAX_CONCURRENT_TURNS", "1")
+    harness = InProcess(OptOutStore(f"sqlite:///{tmp_path / 'c.db'}"))
+    number = "+13105550996"
+
+    async def scenario():
+        with turn_slots().slot() as taken:  # another patient's turn is being answered
+            assert taken
+            await harness.post(number, "what are the symptoms?")
+            await harness.post(number, "STOP")  # keywords never wait for a slot
+            await harness.post(number, "START")
+        await harness.post(number, "what are the symptoms?")
+
+    asyncio.run(scenario())
+    bodies = [body for _, body, _ in harness.sent]
+    assert "answering many people" in bodies[0] and load_settings().office_phone in bodies[0]
+    assert "unsubscribed" in bodies[1] and "subscribed again" in bodies[2]
+    assert bodies[3].startswith("Hi there")
+    assert len(harness.received) == 1  # only the turn that got a slot reached the assistant
 
 
 # ---------------------------------------------------------------- fake Twilio REST API
@@ -605,6 +633,18 @@ def test_stop_confirms_once_silences_until_start(assistant, fake_twilio):
     say(assistant, number, "What are the symptoms?")
     fake_twilio.wait_for_text(number, first_sentence(short("symptoms")))
     assert [e["text"] for e in events(assistant, number, "user")] == ["What are the symptoms?"]
+
+
+@pytest.mark.parametrize("keyword", ["REVOKE", "opt out"])
+def test_revoke_and_opt_out_are_opt_outs(assistant, fake_twilio, keyword):
+    number = new_number()
+    say(assistant, number, keyword)
+    assert "START" in fake_twilio.wait_for_text(number, "unsubscribed")[0]
+    assert opted_out(assistant, number) is True
+    say(assistant, number, "What are the symptoms?")  # silenced: never reaches Rasa
+    time.sleep(2)
+    assert len(fake_twilio.bodies(number)) == 1
+    assert events(assistant, number, "user") == []
 
 
 def test_help_gives_practice_phone_and_opt_out_instructions(assistant, fake_twilio):

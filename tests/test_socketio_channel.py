@@ -13,7 +13,9 @@ from channels import socketio as channel
 from channels.rest import technical_trouble_reply
 from channels.sanitize import EMPTY_MESSAGE, sanitize_user_text
 
-SESSION = "0123456789abcdef0123456789abcdef"
+SECRET = b"test-widget-id-secret"
+IDS = channel.SessionIds(SECRET)
+SESSION = IDS.mint()  # ids are minted and signed by the channel
 
 
 # ------------------------------------------------------------------ origins
@@ -94,7 +96,8 @@ class FakeServer:
 
 
 def make_channel() -> channel.SafeSocketIOInput:
-    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"])
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"],
+                                       id_secret=SECRET)
     widget.sio = FakeServer()  # type: ignore[assignment]
     return widget
 
@@ -167,6 +170,32 @@ def test_messages_sent_outside_a_turn_go_to_the_session_room():
     assert widget.sio.emitted == [("bot_uttered", {"text": "A reminder."}, SESSION)]
 
 
+def test_form_questions_and_private_messages_are_marked_for_the_widget():
+    """Rasa's bot messages (BotUttered.message()): a form question (utter_ask_*)
+    marks the patient's next message as a form answer; messages an action marks
+    private (they repeat form answers) are marked so; others are not marked."""
+    widget = make_channel()
+
+    async def on_new_message(message: UserMessage) -> None:
+        out = message.output_channel
+        await out.send_response(message.sender_id, {
+            "text": "What is your full name?", "utter_action": "utter_ask_patient_name"})
+        await out.send_response(message.sender_id, {
+            "text": "Here is your request:\n- Name: Maria Lopez", "private": True,
+            "private_reply": True,
+            "buttons": [{"title": "Yes, send it", "payload": "/affirm"}]})
+        await out.send_response(message.sender_id, {
+            "text": "An answer.", "utter_action": "utter_greet", "private": "yes"})
+
+    asyncio.run(widget.handle_user_message(
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message))
+    sent = [data for event, data, _ in widget.sio.emitted if event == "bot_uttered"]
+    assert sent[0] == {"text": "What is your full name?", "private_reply": True}
+    assert sent[1]["private"] is True and sent[1]["private_reply"] is True
+    assert sent[1]["quick_replies"][0]["payload"] == "/affirm"
+    assert sent[2] == {"text": "An answer."}
+
+
 @pytest.mark.parametrize("behaviour", ["silence", "raise"])
 def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
     widget = make_channel()
@@ -179,6 +208,9 @@ def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
     "what are the symptoms", None, 12, ["a", "b"],
     {"message": "hi"}, {"message": "hi", "session_id": "short"},
     {"message": "hi", "session_id": ["x"]}, {"message": "hi", "session_id": "../../etc/passwd0000"},
+    {"message": "hi", "session_id": "0123456789abcdef0123456789abcdef"},  # unsigned (old) id
+    {"message": "hi", "session_id": SESSION[:-1] + ("0" if SESSION[-1] != "0" else "1")},
+    {"message": "hi", "session_id": channel.SessionIds(b"another key").mint()},
 ])
 def test_malformed_events_start_a_session_and_still_get_an_answer(data):
     widget = make_channel()
@@ -186,7 +218,8 @@ def test_malformed_events_start_a_session_and_still_get_an_answer(data):
     confirm = [e for e in widget.sio.emitted if e[0] == "session_confirm"]
     assert len(confirm) == 1 and confirm[0][2] == "socket-1"
     new_id = confirm[0][1]
-    assert channel.valid_session_id(new_id) and message.sender_id == new_id
+    assert IDS.verify(new_id) and message.sender_id == new_id
+    assert new_id != (data.get("session_id") if isinstance(data, dict) else None)
     assert widget.bound_sessions["socket-1"] == new_id
     assert ("bot_uttered", {"text": "An answer."}, "socket-1") in widget.sio.emitted
 
@@ -201,7 +234,7 @@ def test_messages_without_session_id_use_the_socket_s_session():
 def test_a_new_session_id_moves_the_socket_to_the_new_room():
     widget = make_channel()
     turn(widget, {"message": "hi", "session_id": SESSION})
-    other = "f" * 32
+    other = IDS.mint()
     turn(widget, {"message": "hi", "session_id": other})
     assert widget.sio.rooms["socket-1"] == {other}
 
@@ -209,7 +242,8 @@ def test_a_new_session_id_moves_the_socket_to_the_new_room():
 # ------------------------------------------------- the registered handlers
 
 def test_handlers_survive_malformed_events():
-    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"])
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"],
+                                       id_secret=SECRET)
     received: List[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
@@ -242,7 +276,7 @@ def test_handlers_survive_malformed_events():
 
 
 def test_jwt_protected_connect_refuses_missing_or_bad_tokens():
-    widget = channel.SafeSocketIOInput(jwt_key="secret",
+    widget = channel.SafeSocketIOInput(jwt_key="secret", id_secret=SECRET,
                                          allowed_origins=["http://127.0.0.1:8080"])
     widget.blueprint(lambda message: None)
     connect = widget.sio.handlers["/"]["connect"]

@@ -11,6 +11,7 @@ Screenshots: test-artifacts/widget.png (desktop) and widget-360.png (360 px).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -340,6 +341,7 @@ def test_patient_chats_in_the_widget(stack, browser):
     expect(widget.bot_bubbles).to_have_count(bubbles)
     expect(widget.user_bubbles).to_have_count(3)
     assert widget.stored()["sessionId"] == session_id
+    assert session_id.startswith("web-")  # minted and signed by the server
 
     # navigation to another page of the site keeps the conversation too
     page.get_by_role("link", name="Contact & appointments").click()
@@ -440,5 +442,108 @@ def test_widget_reconnects_after_a_server_restart(stack, browser):
     # same conversation, so the disclaimer was not repeated
     expect(widget.log.get_by_text(DISCLAIMER)).to_have_count(1)
 
+    assert_clean(watch, allow_console=("WebSocket connection to",))
+    page.context.close()
+
+
+# ---------------------------------------------- what stays in the browser (#10)
+
+NOT_KEPT = "Not saved on this device"
+
+
+def test_form_answers_are_shown_but_never_kept_in_browser_storage(stack, browser):
+    """Security issue #10, finding 11: the widget's stored history holds no
+    answer typed into the appointment form, nor the bot messages repeating them."""
+    page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
+    widget = Widget(page)
+    page.goto(stack.demo_url)
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    widget.replies.get_by_role("button", name="Request an appointment").click()
+    widget.expect_bot("What is your full name?")
+    answers = ["Jordan Quillfeather", "310 555 0142", "weekday mornings after nine",
+               "possible tear playing squash"]
+    prompts = ["What phone number", "good time to reach you", "what is the visit about",
+               "Here is your request"]
+    for answer, prompt in zip(answers, prompts):
+        widget.ask(answer)
+        widget.expect_bot(prompt)
+    widget.replies.get_by_role("button", name="Yes, send it").click()
+    widget.expect_bot("Your request has been sent")
+
+    expect(widget.log).to_contain_text("Quillfeather")  # shown in the page ...
+    stored = json.dumps(widget.stored())
+    for secret in ("Quillfeather", "0142", "after nine", "squash"):
+        assert secret not in stored, secret  # ... never written to storage
+    assert NOT_KEPT in stored
+    assert "What is your full name?" in stored  # the rest of the conversation is kept
+
+    # after the form, questions are kept again
+    widget.ask("what are the symptoms of a torn achilles?")
+    widget.expect_bot(first_line("symptoms"))
+    user_texts = [m["text"] for m in widget.stored()["messages"] if m["role"] == "user"]
+    assert user_texts[-1] == "what are the symptoms of a torn achilles?"
+
+    page.reload()  # what a later visitor of this tab would see
+    expect(widget.log).to_contain_text(first_line("symptoms"))
+    expect(widget.log).to_contain_text(NOT_KEPT)
+    expect(widget.log).not_to_contain_text("Quillfeather")
+    assert_clean(watch)
+    page.context.close()
+
+
+def test_stored_history_is_forgotten_after_30_minutes_idle(stack, browser):
+    page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
+    widget = Widget(page)
+    page.goto(stack.demo_url)
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    widget.ask("what are the symptoms of a torn achilles?")
+    widget.expect_bot(first_line("symptoms"))
+    session_id = widget.stored()["sessionId"]
+
+    # 29 minutes idle: still there after a reload
+    page.evaluate("(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
+                  "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
+                  "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
+                  "  sessionStorage.setItem(k, JSON.stringify(r)); } }", 29 * 60 * 1000)
+    page.reload()
+    expect(widget.log).to_contain_text(first_line("symptoms"))
+
+    # 31 minutes idle: gone, and a new conversation when the patient comes back
+    page.evaluate("(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
+                  "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
+                  "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
+                  "  sessionStorage.setItem(k, JSON.stringify(r)); } }", 31 * 60 * 1000)
+    page.reload()
+    expect(widget.panel).to_be_hidden()
+    assert widget.stored() is None
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    expect(widget.log).not_to_contain_text(first_line("symptoms"))
+    expect(widget.user_bubbles).to_have_count(0)
+    page.wait_for_function("() => { for (let i = 0; i < sessionStorage.length; i++) {"
+                           " const k = sessionStorage.key(i); if (k.startsWith('achilles-chat:'))"
+                           " return JSON.parse(sessionStorage.getItem(k)).sessionId; } }")
+    assert widget.stored()["sessionId"] not in (None, session_id)
+    assert_clean(watch)
+    page.context.close()
+
+
+def test_an_open_page_forgets_the_conversation_after_30_minutes_idle(stack, browser):
+    """A tab left open (a shared computer): the page itself clears it."""
+    page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
+    widget = Widget(page)
+    page.clock.install()
+    page.goto(stack.demo_url)
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    widget.ask("what are the symptoms of a torn achilles?")
+    widget.expect_bot(first_line("symptoms"))
+    page.clock.fast_forward("31:00")
+    expect(widget.log).to_contain_text("cleared after 30 minutes without activity")
+    expect(widget.log).not_to_contain_text(first_line("symptoms"))
+    stored = widget.stored()
+    assert stored is None or "symptoms" not in json.dumps(stored)
     assert_clean(watch, allow_console=("WebSocket connection to",))
     page.context.close()

@@ -11,10 +11,14 @@
  * data-init-payload (sent silently to start a new conversation; default
  * "/greet"), data-storage ("session", the default: history is kept until the
  * tab is closed; or "local": kept across tabs and visits), data-socket-path
- * (default "/socket.io/").
+ * (default "/socket.io/"). Either way the stored history is forgotten after 30
+ * minutes without activity.
  *
  * Security: message text is put into the page only with textContent and DOM
- * nodes (never innerHTML); links are limited to http(s) and tel:.
+ * nodes (never innerHTML); links are limited to http(s) and tel:. The session
+ * id is minted and signed by the server. Answers to the appointment form and
+ * the bot messages that repeat them (marked "private_reply" / "private" by the
+ * server) are shown but never written to browser storage.
  */
 (function () {
   'use strict';
@@ -33,6 +37,8 @@
   var MAX_INPUT_CHARS = 1000;
   var MAX_STORED_MESSAGES = 200;
   var REPLY_TIMEOUT_MS = 45000;
+  var IDLE_EXPIRY_MS = 30 * 60 * 1000; // stored history is forgotten after this long idle
+  var NOT_KEPT = '(Not saved on this device, for your privacy.)';
   var ds = script.dataset;
 
   function cleanServerUrl(value) {
@@ -69,8 +75,11 @@
   }
 
   // ------------------------------------------------------------ persistence
-  // One record per chat server: {v, sessionId, open, messages: [...]}.
+  // One record per chat server: {v, sessionId, open, t (last activity, ms),
+  // privateReply, messages: [...]}. Version 2: server-signed session ids, no
+  // form answers; older records are removed unread.
   var STORE_KEY = 'achilles-chat:' + config.serverUrl;
+  var STORE_VERSION = 2;
 
   function pickStorage() {
     try {
@@ -85,14 +94,6 @@
   }
   var storage = pickStorage();
 
-  function newSessionId() {
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) {
-      return ('0' + b.toString(16)).slice(-2);
-    }).join('');
-  }
-
   function validButtons(list) {
     if (!Array.isArray(list)) {
       return [];
@@ -105,21 +106,41 @@
     });
   }
 
+  function freshState(open) {
+    // no session id yet: the server mints one on session_request
+    return { v: STORE_VERSION, sessionId: null, open: open === true, t: Date.now(),
+      privateReply: false, messages: [] };
+  }
+
+  function forgetStored() {
+    try {
+      storage.removeItem(STORE_KEY);
+    } catch (e) { /* nothing stored */ }
+  }
+
   function loadState() {
-    var fresh = { v: 1, sessionId: newSessionId(), open: false, messages: [] };
+    var fresh = freshState(false);
     if (!storage) {
       return fresh;
     }
     try {
       var raw = JSON.parse(storage.getItem(STORE_KEY) || 'null');
-      if (!raw || raw.v !== 1 || typeof raw.sessionId !== 'string' ||
-          !/^[A-Za-z0-9_-]{16,128}$/.test(raw.sessionId) || !Array.isArray(raw.messages)) {
+      if (!raw) {
+        return fresh;
+      }
+      if (raw.v !== STORE_VERSION || typeof raw.t !== 'number' ||
+          Date.now() - raw.t > IDLE_EXPIRY_MS || !Array.isArray(raw.messages) ||
+          (raw.sessionId !== null && (typeof raw.sessionId !== 'string' ||
+            !/^[A-Za-z0-9_-]{16,128}$/.test(raw.sessionId)))) {
+        forgetStored(); // expired, or an older format that may hold form answers
         return fresh;
       }
       return {
-        v: 1,
+        v: STORE_VERSION,
         sessionId: raw.sessionId,
         open: raw.open === true,
+        t: raw.t,
+        privateReply: raw.privateReply === true,
         messages: raw.messages.filter(function (m) {
           return m && (m.role === 'bot' || m.role === 'user') && typeof m.text === 'string';
         }).map(function (m) {
@@ -133,14 +154,29 @@
 
   var state = loadState();
 
+  // What may be written to storage: private messages become a placeholder.
+  function storable(m) {
+    if (m.private) {
+      return { role: m.role, text: NOT_KEPT, buttons: [] };
+    }
+    return { role: m.role, text: m.text, buttons: m.buttons };
+  }
+
   function saveState() {
     if (!storage) {
       return;
     }
     state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
     try {
-      storage.setItem(STORE_KEY, JSON.stringify(state));
+      storage.setItem(STORE_KEY, JSON.stringify({
+        v: STORE_VERSION, sessionId: state.sessionId, open: state.open, t: state.t,
+        privateReply: state.privateReply, messages: state.messages.map(storable)
+      }));
     } catch (e) { /* quota: keep going without saving */ }
+  }
+
+  function touch() {
+    state.t = Date.now();
   }
 
   // ------------------------------------------------- tiny socket.io client
@@ -603,13 +639,16 @@
 
   function addMessage(message) {
     if (config.storage === 'local') {
-      // another tab of this site may have added messages since we last looked
+      // another tab of this site may have added messages since we last looked;
+      // messages of this page that are not stored stay as they are
       var stored = loadState();
-      if (stored.sessionId === state.sessionId) {
+      if (stored.sessionId === state.sessionId &&
+          stored.messages.length > state.messages.length) {
         state.messages = stored.messages;
       }
     }
     state.messages.push(message);
+    touch();
     saveState();
     renderMessage(message);
   }
@@ -636,7 +675,7 @@
   }
 
   function transmit(text) {
-    var sent = sessionReady && socket.emit('user_uttered', {
+    var sent = sessionReady && state.sessionId && socket.emit('user_uttered', {
       message: text, session_id: state.sessionId
     });
     if (!sent) {
@@ -649,16 +688,18 @@
     if (!text) {
       return;
     }
-    addMessage({ role: 'user', text: shown === undefined ? text : shown, buttons: [] });
+    // an answer to a question of the appointment form is not stored
+    addMessage({ role: 'user', text: shown === undefined ? text : shown, buttons: [],
+      private: state.privateReply });
     setTyping(true);
     transmit(text);
   }
 
-  var startedSession = null; // the session whose opening payload was sent
+  var startedState = null; // the conversation whose opening payload was sent
 
   function startConversationIfNew() {
-    if (state.messages.length === 0 && config.initPayload && startedSession !== state.sessionId) {
-      startedSession = state.sessionId;
+    if (state.messages.length === 0 && config.initPayload && startedState !== state) {
+      startedState = state;
       setTyping(true);
       transmit(config.initPayload);
     }
@@ -675,7 +716,9 @@
       return; // images, custom payloads: not used by this assistant
     }
     setTyping(false);
-    addMessage({ role: 'bot', text: text, buttons: buttons });
+    // the latest bot message decides whether the patient's next one is a form answer
+    state.privateReply = data.private_reply === true;
+    addMessage({ role: 'bot', text: text, buttons: buttons, private: data.private === true });
   }
 
   function setStatus(text) {
@@ -686,6 +729,7 @@
   var socket = new SocketClient(config.serverUrl, config.socketPath, {
     connect: function () {
       sessionReady = false;
+      expireIfIdle();
       socket.emit('session_request', { session_id: state.sessionId });
     },
     disconnect: function (wasConnected) {
@@ -695,7 +739,7 @@
     event: function (name, data) {
       if (name === 'session_confirm') {
         if (typeof data === 'string' && data !== state.sessionId) {
-          state.sessionId = data; // the server replaced an unusable id
+          state.sessionId = data; // a new conversation, or the server replaced an unusable id
           saveState();
         }
         sessionReady = true;
@@ -711,6 +755,7 @@
 
   // ------------------------------------------------------------ controls
   function openPanel(focus) {
+    expireIfIdle();
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
     state.open = true;
@@ -734,19 +779,39 @@
     launcher.focus();
   }
 
-  function startOver() {
-    state = { v: 1, sessionId: newSessionId(), open: true, messages: [] };
-    saveState();
+  // A new, empty conversation: the old one is cleared from the page and storage
+  // and the server mints a new session id.
+  function resetConversation(open) {
+    state = freshState(open);
+    forgetStored();
     pending = [];
     renderHistory();
     setTyping(false);
     sessionReady = false;
     if (socket.connected) {
-      socket.emit('session_request', { session_id: state.sessionId });
+      socket.emit('session_request', { session_id: null });
     }
+  }
+
+  function startOver() {
+    resetConversation(true);
+    saveState();
     startConversationIfNew();
     input.focus();
   }
+
+  // 30 minutes without activity (e.g. a shared computer left open): forget the
+  // conversation here too, not only in storage.
+  function expireIfIdle() {
+    if (state.messages.length && Date.now() - state.t > IDLE_EXPIRY_MS) {
+      var open = state.open;
+      resetConversation(open);
+      if (open) {
+        showNote('This conversation was cleared after 30 minutes without activity.');
+      }
+    }
+  }
+  setInterval(expireIfIdle, 60000);
 
   launcher.addEventListener('click', function () {
     if (panel.hidden) {
@@ -764,6 +829,7 @@
   });
   form.addEventListener('submit', function (event) {
     event.preventDefault();
+    expireIfIdle();
     var text = input.value;
     if (!text.trim()) {
       input.focus();
