@@ -72,10 +72,14 @@ ablation: setup
 bench: setup $(MODEL)
 	$(PY) bench/run_all.py
 
-$(VENV)/.installed: requirements.txt
+# Everything comes from requirements.lock: every package pinned with its PyPI hashes,
+# generated from requirements.txt (runtime) and requirements-test.txt (tests); see
+# its header. setuptools is locked too, at 70.3.0: rasa 3.6.21 requires >=70.3,<70.4
+# and it, APScheduler, limits and spaCy still import pkg_resources.
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements.lock
 	@py=$$(scripts/find_python310.sh) || exit 1; [ -x $(PY) ] || $$py -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip wheel "setuptools<70"
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	@touch $@
 
 $(VENV)/.spacy-pipeline: $(VENV)/.installed spacy_pipeline/build_pipeline.py
