@@ -34,6 +34,12 @@ export WIDGET_ALLOWED_ORIGINS ?=
 # staff console: set CONSOLE_SECURE_COOKIES=true behind HTTPS
 export CONSOLE_SECURE_COOKIES ?= false
 export CONSOLE_TIMEZONE ?= America/Los_Angeles
+# privacy (README): the console deletes conversations older than RETENTION_DAYS every
+# RETENTION_INTERVAL_MINUTES; unfinished appointment-form answers expire after
+# FORM_ANSWERS_TTL_MINUTES
+export RETENTION_DAYS ?= 90
+export RETENTION_INTERVAL_MINUTES ?= 60
+export FORM_ANSWERS_TTL_MINUTES ?= 60
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
@@ -41,7 +47,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 .PHONY: run test setup train validate eval ablation bench clean
 
 run: setup $(MODEL)
-	@mkdir -p var
+	@mkdir -p -m 700 var && chmod 700 var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
