@@ -41,6 +41,12 @@ export WIDGET_ALLOWED_ORIGINS ?=
 # staff console: set CONSOLE_SECURE_COOKIES=true behind HTTPS
 export CONSOLE_SECURE_COOKIES ?= false
 export CONSOLE_TIMEZONE ?= America/Los_Angeles
+# privacy (README): the console deletes conversations older than RETENTION_DAYS every
+# RETENTION_INTERVAL_MINUTES; unfinished appointment-form answers expire after
+# FORM_ANSWERS_TTL_MINUTES
+export RETENTION_DAYS ?= 90
+export RETENTION_INTERVAL_MINUTES ?= 60
+export FORM_ANSWERS_TTL_MINUTES ?= 60
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
@@ -48,7 +54,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 .PHONY: run test setup train validate eval ablation bench clean
 
 run: setup $(MODEL)
-	@mkdir -p var
+	@mkdir -p -m 700 var && chmod 700 var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
@@ -79,10 +85,14 @@ ablation: setup
 bench: setup $(MODEL)
 	$(PY) bench/run_all.py
 
-$(VENV)/.installed: requirements.txt
+# Everything comes from requirements.lock: every package pinned with its PyPI hashes,
+# generated from requirements.txt (runtime) and requirements-test.txt (tests); see
+# its header. setuptools is locked too, at 70.3.0: rasa 3.6.21 requires >=70.3,<70.4
+# and it, APScheduler, limits and spaCy still import pkg_resources.
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements.lock
 	@py=$$(scripts/find_python310.sh) || exit 1; [ -x $(PY) ] || $$py -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip wheel "setuptools<70"
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	@touch $@
 
 $(VENV)/.spacy-pipeline: $(VENV)/.installed spacy_pipeline/build_pipeline.py

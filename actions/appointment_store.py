@@ -2,16 +2,19 @@
 
 The table lives next to Rasa's tracker store (same DATABASE_URL: SQLite file by
 default, PostgreSQL by configuration) so the staff console reads both from one
-place. Phone numbers are stored only here, where staff need them to call back.
+place. Names and phone numbers are stored here, where staff need them to call back
+(the tracker store keeps them out of the conversation's events:
+stores/tracker_store.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
 import sqlalchemy as sa
+
+from actions.private_storage import secure_database_url
 
 metadata = sa.MetaData()
 
@@ -35,10 +38,9 @@ appointment_requests = sa.Table(
 
 @lru_cache(maxsize=None)
 def engine_for(database_url: str) -> sa.engine.Engine:
-    url = sa.engine.make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(database_url, future=True)
+    secure_database_url(database_url)  # owner-only file and folder (actions/private_storage.py)
+    # hide_parameters: a failed insert's exception (logged below) never shows the values
+    engine = sa.create_engine(database_url, future=True, hide_parameters=True)
     metadata.create_all(engine)
     return engine
 

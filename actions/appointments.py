@@ -169,12 +169,34 @@ class ActionSubmitAppointment(Action):
         return reset
 
 
-class ActionPauseAppointment(Action):
-    """After a safety escalation inside the form: stop asking, keep what was given.
+def leave_form() -> List[Dict[Text, Any]]:
+    """Events that end the form and forget every answer (issue #10: a name or phone
+    left in the slots would be repeated back when the form starts again, and would
+    stay in the conversation; stores/tracker_store.py deletes the kept answers when
+    the slots are reset)."""
+    return ([ActiveLoop(None), SlotSet("requested_slot", None)]
+            + [SlotSet(slot, None) for slot in FORM_SLOTS])
 
-    The escalating message was taken as the answer to the question being asked
-    (from_text); that value is dropped. The answers given before stay, so
-    "Finish my request" later asks only what is missing.
+
+class ActionCancelAppointment(Action):
+    """The patient cancels the form: nothing is sent, every answer is forgotten."""
+
+    def name(self) -> Text:
+        return "action_cancel_appointment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_appointment_cancelled")
+        return leave_form()
+
+
+class ActionPauseAppointment(Action):
+    """After a safety escalation inside the form: stop asking and forget the answers.
+
+    The escalating message may have been taken as the answer to the question being
+    asked (from_text), and a patient sent to 911 or the office may not come back:
+    the name and phone given so far are not kept (issue #10). "Request an
+    appointment" starts the form again.
     """
 
     def name(self) -> Text:
@@ -182,9 +204,5 @@ class ActionPauseAppointment(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
-        events: List[Dict[Text, Any]] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        requested = tracker.get_slot("requested_slot")
-        if requested:
-            events.append(SlotSet(requested, None))
         dispatcher.utter_message(response="utter_appointment_paused")
-        return events
+        return leave_form()

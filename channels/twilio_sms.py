@@ -129,6 +129,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from actions.config import PROJECT_ROOT, load_settings
+from actions.private_storage import secure_database_url
 from channels import sms_text
 from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import BUSY_TEXT, sender_rate_limiter, turn_slots
@@ -469,10 +470,9 @@ class OptOutStore:
     def _get_engine(self) -> sa.engine.Engine:
         with self._lock:
             if self._engine is None:
-                url = sa.engine.make_url(self._url)
-                if url.get_backend_name() == "sqlite" and url.database:
-                    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = sa.create_engine(self._url, future=True, pool_pre_ping=True)
+                secure_database_url(self._url)  # owner-only file and folder
+                engine = sa.create_engine(self._url, future=True, pool_pre_ping=True,
+                                          hide_parameters=True)
                 metadata.create_all(engine, tables=[sms_opt_outs])
                 self._engine = engine
             return self._engine

@@ -13,6 +13,7 @@ from typing import Optional
 
 import click
 
+from actions.private_storage import restrict_umask
 from console.settings import load_console_settings
 
 
@@ -26,6 +27,7 @@ def cli_user() -> str:
 @click.group()
 def main() -> None:
     """Staff console of the Achilles assistant."""
+    restrict_umask()  # files this process creates (database, secret key) are owner-only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -54,6 +56,15 @@ def serve(host, port, threads) -> None:
     app.extensions["console"]["refresh"](force=True)
     logging.getLogger("console").info("summaries up to date in %.1fs",
                                       (dt.datetime.now() - started).total_seconds())
+    if settings.retention_days > 0:
+        from console.retention import RetentionScheduler
+        RetentionScheduler(app.extensions["console"]["engine"], settings.retention_days,
+                           settings.retention_interval_minutes * 60).start()
+        logging.getLogger("console").info(
+            "retention: conversations older than %d days are deleted every %g minutes",
+            settings.retention_days, settings.retention_interval_minutes)
+    else:
+        logging.getLogger("console").warning("RETENTION_DAYS=0: old conversations are kept")
     port = port or settings.port
     click.echo(f"Staff console: http://{host}:{port}/  (Ctrl-C stops it)")
     import waitress

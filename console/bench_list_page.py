@@ -60,7 +60,7 @@ def main() -> int:
     db_path = workdir / "bench.db"
     if args.database_url:
         url = args.database_url
-        probe = sa.create_engine(url, future=True)
+        probe = sa.create_engine(url, future=True, hide_parameters=True)
         if sa.inspect(probe).has_table("events"):
             parser.error("--database-url must point to an empty scratch database")
         probe.dispose()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
 import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests
+from actions.private_storage import secure_database_url
+from stores.form_answers import metadata as form_answers_metadata
 from actions.appointment_store import metadata as appointment_metadata
 
 logger = logging.getLogger(__name__)
@@ -174,14 +175,15 @@ def engine_for(database_url: str) -> sa.engine.Engine:
     """Engine with the console's tables (and appointment_requests) created."""
     url = sa.engine.make_url(database_url)
     kwargs = {"future": True, "pool_pre_ping": True}
+    secure_database_url(database_url)  # owner-only file and folder
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # Rasa writes to the same file: wait for its short write locks.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    engine = sa.create_engine(database_url, **kwargs)
+    # hide_parameters: an error never carries message text or names into a log
+    engine = sa.create_engine(database_url, hide_parameters=True, **kwargs)
     metadata.create_all(engine)
     appointment_metadata.create_all(engine)
+    form_answers_metadata.create_all(engine)
     migrate(engine)
     from console import audit  # noqa: E402 (audit imports this module)
     audit.ensure_chain(engine)

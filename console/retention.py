@@ -4,18 +4,30 @@ Deleted: the conversation's `events`, its summary, review, and intent correction
 (export corrections first if the team still needs them). Appointment requests are
 deleted when older than the cut-off and closed; open ones are kept and reported.
 The audit log is kept (it records who saw what; it holds no message text).
+Appointment-form answers left in `pending_form_answers` (stores/form_answers.py)
+are deleted once older than FORM_ANSWERS_TTL_MINUTES, and with their conversation.
+
+`python -m console serve` (so `make run`) runs this job itself: at start, then
+every RETENTION_INTERVAL_MINUTES (60), with RETENTION_DAYS (90; 0 turns it off).
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import sqlalchemy as sa
 
 from console import audit
 from console.db import (appointment_requests, conversation_reviews, conversation_summaries,
                         events, events_table_exists, intent_corrections, utcnow)
+from stores import form_answers
+from stores.form_answers import pending_form_answers
+
+logger = logging.getLogger(__name__)
+SCHEDULER_USER = "retention-job"
 
 CHUNK = 500
 
@@ -27,6 +39,7 @@ class RetentionResult:
     console_rows: int = 0
     appointments: int = 0
     open_appointments_kept: int = 0
+    form_answers: int = 0
 
 
 def old_senders(conn: sa.engine.Connection, cutoff_ts: float) -> List[str]:
@@ -70,14 +83,56 @@ def run_retention(engine: sa.engine.Engine, days: int, username: str,
             if has_events:
                 result.events += conn.execute(
                     events.delete().where(events.c.sender_id.in_(chunk))).rowcount
+            result.form_answers += conn.execute(pending_form_answers.delete().where(
+                pending_form_answers.c.sender_id.in_(chunk))).rowcount
             for table in (conversation_summaries, conversation_reviews, intent_corrections):
                 result.console_rows += conn.execute(
                     table.delete().where(table.c.sender_id.in_(chunk))).rowcount
         result.appointments = conn.execute(
             appointment_requests.delete().where(old_appts)
             .where(appointment_requests.c.status == "closed")).rowcount
+        result.form_answers += form_answers.purge_expired(conn, form_answers.ttl_seconds())
         audit.record(conn, username, "retention", detail=(
             f"days={days} conversations={result.conversations} events={result.events} "
             f"console_rows={result.console_rows} appointments={result.appointments} "
-            f"open_appointments_kept={result.open_appointments_kept}"))
+            f"open_appointments_kept={result.open_appointments_kept} "
+            f"form_answers={result.form_answers}"))
     return result
+
+
+class RetentionScheduler:
+    """Runs `run_retention` at start and then every `interval_seconds`, in a thread."""
+
+    def __init__(self, engine: sa.engine.Engine, days: int, interval_seconds: float) -> None:
+        self.engine, self.days, self.interval = engine, days, interval_seconds
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.runs = 0
+
+    def run_once(self) -> Optional[RetentionResult]:
+        try:
+            result = run_retention(self.engine, self.days, SCHEDULER_USER)
+        except Exception:  # keep the schedule; the next run tries again
+            logger.exception("retention run failed")
+            return None
+        self.runs += 1
+        logger.info("retention (%d days): deleted %d conversations, %d events, %d closed "
+                    "appointment requests, %d expired form answers", self.days,
+                    result.conversations, result.events, result.appointments,
+                    result.form_answers)
+        return result
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.interval)
+
+    def start(self) -> "RetentionScheduler":
+        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

@@ -20,6 +20,8 @@
 | CONSOLE_REQUIRE_2FA | false | `true`: every user needs a TOTP code (enrol: python -m console enroll-totp NAME) |
 | CONSOLE_EXPORT_MAX_ROWS | 5000 | a CSV export with more conversations is refused (narrow the filters) |
 | OFFICE_PHONE | 310.651.2366 | the practice's public number: never masked |
+| RETENTION_DAYS | 90 | `serve` deletes conversations older than this (console/retention.py); 0: off |
+| RETENTION_INTERVAL_MINUTES | 60 | how often `serve` runs the retention job |
 """
 from __future__ import annotations
 
@@ -32,12 +34,15 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
+from actions.private_storage import secure_directory
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8090
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_TIMEZONE = "America/Los_Angeles"
+DEFAULT_RETENTION_DAYS = 90
+DEFAULT_RETENTION_INTERVAL_MINUTES = 60.0
 MAX_FAILED_LOGINS = 5
 SECRET_FILE_NAME = "console_secret_key"
 
@@ -67,6 +72,8 @@ class ConsoleSettings:
     office_phone: str
     secret_key_env: Optional[str]
     domain_path: Path
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    retention_interval_minutes: float = DEFAULT_RETENTION_INTERVAL_MINUTES
 
     def secret_key(self) -> str:
         """CONSOLE_SECRET_KEY, or a key generated once into var/ (mode 0600)."""
@@ -79,7 +86,7 @@ class ConsoleSettings:
                 logger.warning("%s is readable by others (mode %o); fixing to 0600", path, mode)
                 path.chmod(0o600)
             return path.read_text(encoding="utf-8").strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        secure_directory(self.var_dir)
         key = secrets.token_hex(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -133,4 +140,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
+        retention_days=int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
+        retention_interval_minutes=float(env.get("RETENTION_INTERVAL_MINUTES")
+                                         or DEFAULT_RETENTION_INTERVAL_MINUTES),
     )

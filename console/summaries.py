@@ -8,6 +8,12 @@ that, per conversation:
     events e LEFT JOIN conversation_summaries s ON s.sender_id = e.sender_id
     WHERE e.id > watermark - LOOKBACK AND (s.sender_id IS NULL OR e.id > s.last_event_id)
 
+Patient text is stored here masked (console/masking.py: phones, e-mails, dates,
+ids, addresses, names), both the first question and the search text, so this
+table holds no more personal data than the console shows. A database whose
+summaries were folded before that (no `summary_format` in console_meta, or an
+older one) is re-folded once by the next refresh.
+
 `watermark` (console_meta) is the highest event id folded so far. LOOKBACK
 re-checks the most recent ids because on PostgreSQL a lower id can commit after a
 higher one from another conversation; within one conversation Rasa's lock store
@@ -19,13 +25,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from actions.config import DEFAULT_OFFICE_PHONE
 from console.db import console_meta, conversation_summaries as cs, events, events_table_exists
+from console.masking import Masker
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,8 @@ BATCH_EVENTS = 5000
 SEARCH_TEXT_MAX = 20000
 FIRST_QUESTION_MAX = 500
 WATERMARK_KEY = "summary_watermark"
+FORMAT_KEY = "summary_format"
+SUMMARY_FORMAT = "masked-1"   # change it when what a summary stores changes: a re-fold follows
 IN_CHUNK = 500
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -45,6 +56,17 @@ EMERGENCY_ACTIONS = frozenset({"utter_emergency", "utter_urgent_problem"})
 HANDOFF_ACTION = "action_handoff"
 SMALL_TALK_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "goodbye"})
 APPOINTMENT_ACTION = "action_submit_appointment"
+
+
+_MASKERS: Dict[str, Masker] = {}
+
+
+def masker() -> Masker:
+    """The console's masker (the office's public number stays visible)."""
+    phone = os.environ.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE
+    if phone not in _MASKERS:
+        _MASKERS[phone] = Masker([phone])
+    return _MASKERS[phone]
 
 
 @dataclass
@@ -112,7 +134,7 @@ class Summary:
             payload = json.loads(data) if data else {}
         except ValueError:
             payload = {}
-        text = payload.get("text") or ""
+        text = masker().mask(payload.get("text") or "")
         if intent_name:
             if intent_name in EMERGENCY_INTENTS:
                 self.emergency = True

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 import sqlalchemy as sa
 
 from console.db import events, intent_corrections
-from console.masking import Masker
+from console.masking import MASK_TOKENS, Masker
 
 NAME_SLOTS = ("patient_name",)
 HIDDEN_ACTIONS = {"action_listen"}
@@ -45,12 +45,15 @@ def load_events(conn: sa.engine.Connection, sender_id: str) -> List[Any]:
 
 
 def sensitive_names(rows: List[Any]) -> List[str]:
-    """Values the patient typed into name slots (masked wherever they recur)."""
+    """Values the patient typed into name slots (masked wherever they recur).
+
+    Only conversations stored before the tracker store redacted the form's answers
+    (stores/tracker_store.py) still have them; newer ones hold "<name>"."""
     names = []
     for row in rows:
         if row.type_name == "slot" and row.action_name in NAME_SLOTS:
             value = _json(row.data).get("value")
-            if isinstance(value, str) and value.strip():
+            if isinstance(value, str) and value.strip() and value.strip() not in MASK_TOKENS:
                 names.append(value.strip())
     return list(dict.fromkeys(names))
 

@@ -11,8 +11,8 @@ what the conversation says, and acts before anything else, forms included:
   or a follow-up that completes the previous message ("they're cold and
   grey" after "my toes look weird"): answer with the tier's response;
 - inside the appointment form, the escalation pauses the form
-  (`action_pause_appointment` keeps the answers so far and offers to finish
-  later) instead of taking the message as a form answer;
+  (`action_pause_appointment` forgets the answers so far and offers to start
+  again later) instead of taking the message as a form answer;
 - then listen.
 
 Its predictions are "no user" predictions at priority 7, so they win over

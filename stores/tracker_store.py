@@ -5,14 +5,61 @@ Rasa wraps every tracker store in a FailSafeTrackerStore that swallows errors
 "succeeds" even when the conversation was not recorded for staff. This subclass
 marks the current turn when the database fails; the channels (channels/rest.py)
 then add the office phone number to the reply. Same configuration as `type: SQL`.
+
+Personal answers of the appointment form never reach the `events` table (issue
+#10). When events are written:
+  - a patient message the form took as the name or phone becomes "<name>" /
+    "<phone>" (text and parse data); any other message typed while the form was
+    asking for them is stored masked (console/masking.py), since a rejected answer
+    ("555 01 23") can still be one;
+  - `patient_name` / `patient_phone` slot values become "<name>" / "<phone>";
+  - the bot's messages (the consent summary "Name: … Phone: …", "Thank you,
+    Maria … we will call you at …") get the same tokens.
+The real values are kept in `pending_form_answers` (stores/form_answers.py) while
+the form is open and put back when the conversation is read, so the form and the
+consent summary work across turns, processes and replicas; submitting,
+cancelling and the safety pause set the slots to None, which deletes them, and
+rows left behind expire after FORM_ANSWERS_TTL_MINUTES.
+
+Why redact when writing rather than after the request is stored or cancelled:
+a patient who types a name and number and then closes the tab never reaches
+"stored" or "cancelled", a crash or restart can skip any clean-up step, and every
+copy of the events table (backups, replicas, exports) would hold the values in
+the meantime. Redacting on the way in has no such window; the only raw copy is
+one short-lived row per answer, deleted by every way out of the form.
+
+The engine is re-created with `hide_parameters=True` (errors never show the
+values being written), and a SQLite file is created owner-only
+(actions/private_storage.py).
 """
 from __future__ import annotations
 
 import contextvars
+import json
+import logging
+import re
+import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.events import (ActiveLoop, BotUttered, Event, Restarted, SessionStarted,
+                                     SlotSet, UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from actions.private_storage import secure_database_url
+from console.masking import NAME, PHONE, Masker, mask_names
+from stores import form_answers
+
+logger = logging.getLogger(__name__)
+
+FORM_NAME = "appointment_form"
+REQUESTED_SLOT = "requested_slot"
+# slot -> what the events table holds instead of its value
+REDACTED_SLOTS: Dict[str, str] = {"patient_name": NAME, "patient_phone": PHONE}
+PURGE_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -37,7 +84,164 @@ def _mark_failed() -> None:
         health.failed = True
 
 
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    return value
+
+
+_MASKER: Optional[Masker] = None
+
+
+def _masker() -> Masker:
+    global _MASKER
+    if _MASKER is None:
+        from actions.config import load_settings
+        _MASKER = Masker([load_settings().office_phone])
+    return _MASKER
+
+
+_DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s().\-]*\d\)?")
+
+
+def rejected_answer(text: str, slot: str, names: Sequence[str]) -> str:
+    """A message typed while the form asked for a name or phone and not taken as one
+    (a question, a safety report, "555 01 88"): masked, and at the phone question
+    every run of 5 or more digits is taken for a (partial) number."""
+    masked = _masker().mask(text, names)
+    if slot == "patient_phone":
+        masked = _DIGIT_RUN.sub(
+            lambda m: PHONE if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), masked)
+    return masked
+
+
+def redacted_event_dicts(events: Sequence[Event], start: int
+                         ) -> Tuple[List[Dict[str, Any]], List[Tuple[str, Optional[str]]]]:
+    """What to store for events[start:], and the form answers they set (slot, value).
+
+    `events` is the whole tracker (so a message is judged by the form state
+    before it and the slots set after it in the same turn)."""
+    loop: Optional[str] = None
+    requested: Optional[str] = None
+    asked: Dict[int, str] = {}                 # user event index -> slot being asked
+    values: Dict[str, List[str]] = {slot: [] for slot in REDACTED_SLOTS}
+    for i, event in enumerate(events):
+        if isinstance(event, (Restarted, SessionStarted)):
+            loop = requested = None
+        elif isinstance(event, ActiveLoop):
+            loop = event.name
+        elif isinstance(event, SlotSet):
+            if event.key == REQUESTED_SLOT:
+                requested = event.value
+            elif event.key in REDACTED_SLOTS and isinstance(event.value, str) \
+                    and event.value and event.value not in REDACTED_SLOTS.values():
+                values[event.key].append(event.value)
+        elif isinstance(event, UserUttered):
+            if loop == FORM_NAME and requested in REDACTED_SLOTS:
+                asked[i] = requested
+
+    def accepted(i: int, slot: str) -> bool:
+        """The form kept this message as the slot's value (last setting in the turn)."""
+        value: Optional[Any] = None
+        for event in events[i + 1:]:
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, SlotSet) and event.key == slot:
+                value = event.value
+        return value is not None
+
+    names = values["patient_name"]
+    phones = sorted(set(values["patient_phone"]), key=len, reverse=True)
+
+    def bot_text(text: str) -> str:
+        for phone in phones:
+            text = text.replace(phone, PHONE)
+        return mask_names(text, names) if names else text
+
+    stored: List[Dict[str, Any]] = []
+    answers: List[Tuple[str, Optional[str]]] = []
+    for i in range(start, len(events)):
+        event = events[i]
+        data = event.as_dict()
+        if i in asked and isinstance(event, UserUttered) and event.text:
+            slot = asked[i]
+            raw = event.text
+            replacement = (REDACTED_SLOTS[slot] if accepted(i, slot)
+                           else rejected_answer(raw, slot, names))
+            data = _map_strings(data, lambda s: s.replace(raw, replacement))
+        elif isinstance(event, SlotSet) and event.key in REDACTED_SLOTS:
+            answers.append((event.key, None if event.value is None else str(event.value)))
+            if event.value is not None:
+                data["value"] = REDACTED_SLOTS[event.key]
+        elif isinstance(event, BotUttered) and (names or phones):
+            data = _map_strings(data, bot_text)
+        stored.append(data)
+    return stored, answers
+
+
 class ObservedSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, host: Optional[Text] = None, **kwargs: Any) -> None:
+        if host and "://" in host:
+            secure_database_url(host)  # owner-only SQLite file before Rasa creates it
+        super().__init__(*args, host=host, **kwargs)
+        # Rasa 3.6 creates its engine without hide_parameters: re-create it with it,
+        # so a failed write never puts message text into an exception or a log.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        form_answers.metadata.create_all(self.engine)
+        self.form_answers_ttl = form_answers.ttl_seconds()
+        self._last_purge = 0.0
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
+                        ) -> Optional[DialogueStateTracker]:
+        """As Rasa's, with the form's answers put back where "<name>"/"<phone>" is stored."""
+        with self.session_scope() as session:
+            serialised = self._event_query(
+                session, sender_id,
+                fetch_events_from_all_sessions=fetch_events_from_all_sessions).all()
+            events = [json.loads(event.data) for event in serialised]
+            pending = form_answers.answers(session, sender_id, self.form_answers_ttl)
+        if not (self.domain and events):
+            return None
+        for event in events:
+            if event.get("event") == SlotSet.type_name and event.get("name") in REDACTED_SLOTS \
+                    and event.get("value") == REDACTED_SLOTS[event["name"]]:
+                # expired or already handled: the form asks again
+                event["value"] = pending.get(event["name"])
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+
+    async def _save_redacted(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's SQLTrackerStore.save, writing redacted events and the form answers."""
+        await self.stream_events(tracker)  # no event broker is configured (endpoints.yml)
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id,
+                                       fetch_events_from_all_sessions=False).count()
+            events = list(tracker.events)
+            rows, answers = redacted_event_dicts(events, stored)
+            for event, data in zip(events[stored:], rows):
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=(data.get("parse_data") or {}).get("intent", {}).get(
+                        INTENT_NAME_KEY) if isinstance(event, UserUttered) else None,
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                ))
+            for slot, value in answers:
+                form_answers.set_answer(session, tracker.sender_id, slot, value)
+            now = time.time()
+            if now - self._last_purge >= PURGE_EVERY_SECONDS:
+                form_answers.purge_expired(session, self.form_answers_ttl, now)
+                self._last_purge = now
+            session.commit()
+
     async def retrieve(self, sender_id: str) -> Any:
         try:
             return await super().retrieve(sender_id)
@@ -54,7 +258,7 @@ class ObservedSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: Any) -> None:
         try:
-            await super().save(tracker)
+            await self._save_redacted(tracker)
         except Exception:
             _mark_failed()
             raise

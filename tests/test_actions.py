@@ -289,8 +289,11 @@ def test_submit_tells_the_patient_to_call_when_storage_fails(dispatcher, monkeyp
     assert "could not send" in text and DEFAULT_OFFICE_PHONE in text
 
 
-def test_pause_after_an_escalation_keeps_earlier_answers_and_drops_the_escalating_text(
-        dispatcher):
+FORGOTTEN = {"requested_slot": None, "patient_name": None, "patient_phone": None,
+             "preferred_time": None, "visit_reason": None, "contact_consent": None}
+
+
+def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
     from actions.appointments import ActionPauseAppointment
 
     tracker = make_tracker("my chest hurts", "emergency", active_loop="appointment_form",
@@ -300,5 +303,17 @@ def test_pause_after_an_escalation_keeps_earlier_answers_and_drops_the_escalatin
     events = run(ActionPauseAppointment(), dispatcher, tracker)
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-    assert slots == {"requested_slot": None, "patient_phone": None}  # the name is kept
+    assert slots == FORGOTTEN  # issue #10: the name is not kept either
     assert dispatcher.messages[0]["response"] == "utter_appointment_paused"
+
+
+def test_cancel_leaves_the_form_and_forgets_every_answer(dispatcher):
+    from actions.appointments import ActionCancelAppointment
+
+    tracker = make_tracker("cancel", "cancel", active_loop="appointment_form",
+                           slots={"patient_name": "Maria Lopez", "patient_phone": "(310) 555-0123",
+                                  "requested_slot": "preferred_time"})
+    events = run(ActionCancelAppointment(), dispatcher, tracker)
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == FORGOTTEN
+    assert dispatcher.messages[0]["response"] == "utter_appointment_cancelled"

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import stat
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -161,17 +163,90 @@ def test_ordinary_swelling_question_is_not_an_emergency(assistant):
     assert EMERGENCY not in joined(reply)
 
 
-def test_emergency_in_the_middle_of_the_form_wins_pauses_it_and_keeps_the_answers(assistant):
+def test_emergency_in_the_middle_of_the_form_wins_stops_it_and_forgets_the_answers(
+        assistant, db):
     sender = new_sender()
     assert "full name" in joined(assistant.texts(sender, "I want to book an appointment"))
     assert "phone number" in joined(assistant.texts(sender, "Jamie Rivera"))
     reply = assistant.texts(sender, "wait my toes went cold and blue in the cast")
-    assert EMERGENCY in joined(reply) and "paused your appointment request" in joined(reply)
+    assert EMERGENCY in joined(reply) and "stopped your appointment request" in joined(reply)
     after = assistant.texts(sender, "what is PARS?")
     assert "phone number" not in joined(after)
     assert CONTENT.topics["pars"].answer in joined(after)
-    resumed = assistant.texts(sender, "/request_appointment")  # "Finish my request"
-    assert "phone number" in joined(resumed) and "full name" not in joined(resumed)
+    restarted = assistant.texts(sender, "/request_appointment")  # "Request an appointment"
+    assert "full name" in joined(restarted)  # the name was not kept (issue #10)
+    assert not pending_answers(db, sender)
+    # the safety report itself stays readable for staff
+    assert "cold and blue" in joined(r.data for r in stored_events(db, sender))
+
+
+def stored_events(db, sender):
+    with db.connect() as conn:
+        return conn.execute(sa.text(
+            "select type_name, intent_name, action_name, data from events "
+            "where sender_id = :s order by id"), {"s": sender}).all()
+
+
+def pending_answers(db, sender):
+    with db.connect() as conn:
+        return conn.execute(sa.text(
+            "select slot from pending_form_answers where sender_id = :s"),
+            {"s": sender}).all()
+
+
+def assert_not_stored(db, sender, secrets):
+    everything = json.dumps([list(r) for r in stored_events(db, sender)])
+    for secret in secrets:
+        assert secret not in everything, secret
+
+
+def test_a_full_form_run_leaves_no_name_or_phone_in_the_events_table(assistant, db):
+    sender = new_sender()
+    assistant.texts(sender, "I'd like an appointment please")
+    assistant.texts(sender, "Dana Whitfield")
+    assistant.texts(sender, "323 555 01")                      # rejected: 9 digits
+    assistant.texts(sender, "323.555.0142")
+    assistant.texts(sender, "weekday mornings")
+    consent = assistant.texts(sender, "possible re-rupture")
+    assert "Dana Whitfield" in joined(consent) and "(323) 555-0142" in joined(consent)
+    done = assistant.texts(sender, "yes")
+    assert "Thank you, Dana" in joined(done) and "(323) 555-0142" in joined(done)
+    assert_not_stored(db, sender, ("Dana", "Whitfield", "323", "555-0142", "555.0142",
+                                   "5550142", "323 555 01"))
+    rows = stored_events(db, sender)
+    assert any(r.type_name == "user" and json.loads(r.data)["text"] == "<name>" for r in rows)
+    assert "weekday mornings" in joined(r.data for r in rows)  # not personal: kept
+    assert not pending_answers(db, sender)
+    with db.connect() as conn:  # staff still have what they need to call back
+        row = conn.execute(sa.text("select patient_name, phone from appointment_requests "
+                                   "where conversation_id = :s"), {"s": sender}).one()
+    assert tuple(row) == ("Dana Whitfield", "(323) 555-0142")
+
+
+def test_a_cancelled_form_restarted_does_not_repeat_the_phone(assistant, db):
+    sender = new_sender()
+    assistant.texts(sender, "schedule a visit please")
+    assistant.texts(sender, "Sam Okafor")
+    assistant.texts(sender, "(213) 555-0147")
+    assert "cancelled" in joined(assistant.texts(sender, "cancel"))
+    assert not pending_answers(db, sender)
+    restarted = assistant.texts(sender, "I want to book an appointment")
+    assert "full name" in joined(restarted)
+    later = restarted + assistant.texts(sender, "Sam Okafor")
+    later += assistant.texts(sender, "310 555 0111")
+    later += assistant.texts(sender, "evenings")
+    later += assistant.texts(sender, "ankle pain")
+    assert "(310) 555-0111" in joined(later)
+    assert "0147" not in joined(later)
+    assert_not_stored(db, sender, ("Okafor", "0147", "0111"))
+
+
+def test_the_database_file_is_owner_only(assistant, db):
+    assistant.texts(new_sender(), "who is the doctor")
+    path = Path(db.url.database)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for side in path.parent.glob(path.name + "-*"):
+        assert stat.S_IMODE(side.stat().st_mode) & 0o077 == 0, side
 
 
 def test_full_appointment_request_is_stored_for_staff(assistant, db):
