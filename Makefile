@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/achilles.tar.gz
+# every Procfile process under supervisord: restarts, logs in var/logs (scripts/supervise.py)
+SUPERVISE := exec $(PY) scripts/supervise.py
 # Debian's Chromium for the browser tests (Playwright never downloads a browser).
 CHROMIUM := /usr/bin/chromium
 
@@ -38,7 +40,7 @@ export CONSOLE_TIMEZONE ?= America/Los_Angeles
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
-.PHONY: run test setup train validate eval ablation bench clean
+.PHONY: run supervise test setup train validate eval ablation bench clean
 
 run: setup $(MODEL)
 	@mkdir -p var
@@ -46,8 +48,13 @@ run: setup $(MODEL)
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
 	@echo "Staff console: http://$(HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
-	@echo "Ctrl-C stops everything."
-	$(VENV)/bin/honcho start -f Procfile
+	@echo "Ctrl-C stops everything. Logs: $${VAR_DIR:-var}/logs/; a crashed process is restarted (README)."
+	$(SUPERVISE)
+
+# The Procfile's processes under supervisord, in the foreground, without the
+# set-up and training steps (tests/test_supervisor.py runs it).
+supervise:
+	$(SUPERVISE)
 
 test: setup $(MODEL) $(CHROMIUM)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
