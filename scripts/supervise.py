@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/supervise.py                  # what `make run` runs
     .venv/bin/python scripts/supervise.py --print-config   # the generated config
+    .venv/bin/python scripts/supervise.py --run rasa       # one process, no supervisor
 
 The Procfile stays the one list of processes (`name: shell command`, honcho's
 format). This script turns it into a supervisord configuration and replaces
@@ -26,6 +27,10 @@ folder, so `NAME=value` prefixes and `$VARIABLES` work as under honcho, and the
 process supervisord watches is the server itself (its PID, its exit). The
 environment is this script's (the Makefile exports the documented defaults),
 plus PYTHONUNBUFFERED=1.
+
+`--run NAME` execs one Procfile process the same way, without supervisord: the
+systemd units in deploy/ use it, so the Procfile stays the one place where the
+commands are written for `make run` and for a real site alike.
 
 Environment: VAR_DIR (default <project>/var) holds logs/ and supervisor/.
 """
@@ -241,6 +246,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--print-config", action="store_true",
                         help="print the supervisord configuration and exit")
+    parser.add_argument("--run", metavar="NAME",
+                        help="exec one Procfile process in the foreground (systemd units)")
     parser.add_argument("--echo-output", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--color", action="store_true", help=argparse.SUPPRESS)
@@ -248,6 +255,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.echo_output:
         echo_output(args.width, args.color)
         return 0
+    if args.run:
+        processes = {p.name: p for p in read_procfile()}
+        if args.run not in processes:
+            parser.error(f"no process {args.run!r} in the Procfile ({', '.join(processes)})")
+        command = shell_command(processes[args.run].command)
+        os.chdir(PROJECT_ROOT)
+        sys.stdout.flush()
+        os.execv(command[0], command)
     var = var_dir()
     config = render_config(read_procfile(), var, color=sys.stdout.isatty())
     if args.print_config:
