@@ -6,16 +6,18 @@
     .venv/bin/python scripts/supervise.py --run rasa       # one process, no supervisor
 
 The Procfile stays the one list of processes (`name: shell command`, honcho's
-format). This script turns it into a supervisord configuration and replaces
-itself with `supervisord --nodaemon`:
+format). This script turns it into a supervisord configuration and
+runs `supervisord --nodaemon` in the foreground:
 
 - every process is restarted when it exits, whatever the exit code; the others
   keep running. A process that dies within `startsecs` of starting is retried
   after 1 s, 2 s, 3 s, ... (supervisord's back-off); after `startretries` such
   quick failures in a row it is left FATAL, with the reason in the log, while
   the rest keeps serving. One that had been up longer is restarted at once.
-- Ctrl-C or SIGTERM stops the processes (SIGTERM to each process group, SIGKILL
-  after `stopwaitsecs`), then supervisord exits: nothing is left running.
+- Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops the processes (SIGTERM to
+  each process group, SIGKILL after `stopwaitsecs`), then supervisord and this
+  script exit: nothing is left running. If this script is killed outright,
+  supervisord is told to stop all the same (parent-death signal).
 - output: var/logs/<name>.log (rotated at 10 MB, 5 kept), and echoed to the
   terminal as `HH:MM:SS name | line`, like honcho (an event listener: this
   script with --echo-output). supervisord's own log: var/logs/supervisord.log.
@@ -37,11 +39,15 @@ Environment: VAR_DIR (default <project>/var) holds logs/ and supervisor/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import re
 import shlex
+import signal
+import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,10 +278,60 @@ def main(argv: Optional[List[str]] = None) -> int:
     (var / "supervisor").mkdir(parents=True, exist_ok=True, mode=0o700)
     path = config_path()
     path.write_text(config, encoding="utf-8")
-    os.chdir(PROJECT_ROOT)
     sys.stdout.flush()
-    os.execv(str(SUPERVISORD), [str(SUPERVISORD), "--nodaemon", "--configuration", str(path)])
-    return 1  # not reached
+    return run_supervisord(path)
+
+
+def _stop_with_parent() -> None:  # in the child, before exec
+    """supervisord gets SIGTERM if this script dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def run_supervisord(config: Path) -> int:
+    """supervisord as a child in its own session, its output through this
+    script. The terminal's signals reach this script only: Ctrl-C, SIGTERM and
+    SIGHUP (terminal closed; supervisord itself would reload and carry on) all
+    become SIGTERM to supervisord, which stops every process and exits. Output
+    that can no longer be shown (terminal gone) is dropped, so supervisord never
+    fails on a write; its error messages (stderr) are kept in a file and shown
+    if it exits with an error."""
+    errors = config.with_name("supervisord.stderr")
+    with open(errors, "wb") as err:
+        child = subprocess.Popen(
+            [str(SUPERVISORD), "--nodaemon", "--configuration", str(config)],
+            cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+            start_new_session=True, preexec_fn=_stop_with_parent)
+
+    def stop(signum, frame) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+    def pump() -> None:
+        shown = True
+        for chunk in iter(lambda: os.read(child.stdout.fileno(), 65536), b""):
+            if shown:
+                try:
+                    sys.stdout.buffer.write(chunk)
+                    sys.stdout.buffer.flush()
+                except OSError:  # the terminal is gone: keep draining
+                    shown = False
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    code = child.wait()
+    pumping.join(timeout=5)
+    if code:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(errors.read_text(errors="replace"))
+            sys.stderr.write(f"supervisord exited with code {code}\n")
+    return code
 
 
 if __name__ == "__main__":
