@@ -11,6 +11,8 @@ MODEL := models/achilles.tar.gz
 SUPERVISE := exec $(PY) scripts/supervise.py
 # Debian's Chromium for the browser tests (Playwright never downloads a browser).
 CHROMIUM := /usr/bin/chromium
+# Debian's nginx for the deploy/ checks (tests/test_deploy.py runs its own on loopback)
+NGINX := /usr/sbin/nginx
 
 # ---- configuration: environment variables with documented defaults (README) ----
 export RASA_TELEMETRY_ENABLED := false
@@ -56,7 +58,7 @@ run: setup $(MODEL)
 supervise:
 	$(SUPERVISE)
 
-test: setup $(MODEL) $(CHROMIUM)
+test: setup $(MODEL) $(CHROMIUM) $(NGINX)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
@@ -107,6 +109,11 @@ $(VENV)/.minilm: $(VENV)/.installed scripts/verify_minilm.py
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation
+
+# the package starts its own service on install: stopped and disabled again
+$(NGINX):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
+	-systemctl disable --now nginx 2>/dev/null || invoke-rc.d nginx stop
 
 clean:
 	rm -rf build models results .rasa
