@@ -22,7 +22,6 @@ nginx`; systemd-analyze comes with systemd).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
@@ -30,7 +29,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
