@@ -7,8 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/achilles.tar.gz
+# every Procfile process under supervisord: restarts, logs in var/logs (scripts/supervise.py)
+SUPERVISE := exec $(PY) scripts/supervise.py
 # Debian's Chromium for the browser tests (Playwright never downloads a browser).
 CHROMIUM := /usr/bin/chromium
+# Debian's nginx for the deploy/ checks (tests/test_deploy.py runs its own on loopback)
+NGINX := /usr/sbin/nginx
 
 # ---- configuration: environment variables with documented defaults (README) ----
 export RASA_TELEMETRY_ENABLED := false
@@ -51,7 +55,7 @@ export FORM_ANSWERS_TTL_MINUTES ?= 60
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
-.PHONY: run test setup train validate eval ablation bench clean
+.PHONY: run supervise test setup train validate eval ablation bench clean
 
 run: setup $(MODEL)
 	@mkdir -p -m 700 var && chmod 700 var
@@ -59,10 +63,15 @@ run: setup $(MODEL)
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "Widget demo page: http://$(HOST):$(WIDGET_PORT)/demo/"
 	@echo "Staff console: http://$(CONSOLE_HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
-	@echo "Ctrl-C stops everything."
-	$(VENV)/bin/honcho start -f Procfile
+	@echo "Ctrl-C stops everything. Logs: $${VAR_DIR:-var}/logs/; a crashed process is restarted (README)."
+	$(SUPERVISE)
 
-test: setup $(MODEL) $(CHROMIUM)
+# The Procfile's processes under supervisord, in the foreground, without the
+# set-up and training steps (tests/test_supervisor.py runs it).
+supervise:
+	$(SUPERVISE)
+
+test: setup $(MODEL) $(CHROMIUM) $(NGINX)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
 	$(PY) -m actions.server_auth $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
@@ -117,6 +126,11 @@ $(VENV)/.minilm: $(VENV)/.installed scripts/verify_minilm.py
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation
+
+# the package starts its own service on install: stopped and disabled again
+$(NGINX):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
+	-systemctl disable --now nginx 2>/dev/null || invoke-rc.d nginx stop
 
 clean:
 	rm -rf build models results .rasa
