@@ -16,7 +16,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import PASSWORD, login
+from console_helpers import PASSWORD, csrf_token, login
 
 # (patient message, what must not appear in any view, mask label it becomes)
 MASKED = [
@@ -95,14 +95,15 @@ def views(tmp_path_factory):
         rows.extend(writer.rows)
     with engine.begin() as conn:
         conn.execute(events.insert(), rows)
-    app = create_app(settings, failed_login_delay=0, refresh_min_seconds=0)
+    app = create_app(settings, refresh_min_seconds=0)
     app.config["TESTING"] = True
-    auth.create_user(engine, "alice", PASSWORD)
+    auth.create_user(engine, "alice", PASSWORD, role="admin")  # admins may export
     client = app.test_client()
     assert login(client).status_code == 302
     listing = html.unescape(client.get("/conversations?q=").text)
     listing += html.unescape(client.get("/conversations?page=2").text)
-    export = client.get("/conversations.csv").text
+    export = client.post("/conversations.csv",
+                         data={"csrf_token": csrf_token(listing)}).text
     by_sender = {r["conversation"]: r["first_question"]
                  for r in csv.DictReader(io.StringIO(export))}
     assert len(by_sender) == len(texts)
