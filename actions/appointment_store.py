@@ -13,6 +13,8 @@ from typing import Optional
 
 import sqlalchemy as sa
 
+from stores.sql import create_tables
+
 metadata = sa.MetaData()
 
 appointment_requests = sa.Table(
@@ -38,8 +40,8 @@ def engine_for(database_url: str) -> sa.engine.Engine:
     url = sa.engine.make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(database_url, future=True)
-    metadata.create_all(engine)
+    engine = sa.create_engine(database_url, future=True, pool_pre_ping=True)
+    create_tables(engine, metadata)  # safe when several action servers start at once
     return engine
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests
 from actions.appointment_store import metadata as appointment_metadata
+from stores.sql import create_tables
 
 # ---- Rasa's tracker store table (read only) ----
 rasa_metadata = sa.MetaData()
@@ -155,8 +156,8 @@ def engine_for(database_url: str) -> sa.engine.Engine:
         # Rasa writes to the same file: wait for its short write locks.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = sa.create_engine(database_url, **kwargs)
-    metadata.create_all(engine)
-    appointment_metadata.create_all(engine)
+    create_tables(engine, metadata)
+    create_tables(engine, appointment_metadata)
     return engine
 
 

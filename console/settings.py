@@ -5,7 +5,7 @@
 | DATABASE_URL | sqlite:///<project>/var/conversations.db | same database as Rasa's tracker store |
 | HOST | 127.0.0.1 | interface `serve` listens on |
 | CONSOLE_PORT | 8090 | port `serve` listens on |
-| CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600) | signs session cookies and CSRF tokens |
+| CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600; required with REPLICAS>1) | signs session cookies and CSRF tokens |
 | CONSOLE_SECURE_COOKIES | false | `true` behind HTTPS: cookies get the Secure flag |
 | CONSOLE_TIMEZONE | America/Los_Angeles | the office's time zone for dates shown and date filters |
 | CONSOLE_VAR_DIR | <project>/var | where the generated secret key is kept |
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
+from cluster.settings import cluster_mode, missing_secret
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,14 @@ class ConsoleSettings:
     office_phone: str
     secret_key_env: Optional[str]
     domain_path: Path
+    cluster: bool = False  # several replicas (cluster/settings.py): no generated key
 
     def secret_key(self) -> str:
         """CONSOLE_SECRET_KEY, or a key generated once into var/ (mode 0600)."""
         if self.secret_key_env:
             return self.secret_key_env
+        if self.cluster:  # several console processes must share one key
+            raise missing_secret("CONSOLE_SECRET_KEY")
         path = self.var_dir / SECRET_FILE_NAME
         if path.exists():
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -88,4 +92,5 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
+        cluster=cluster_mode(env),
     )

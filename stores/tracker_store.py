@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 
+from cluster.settings import check_cluster_config
+
 
 @dataclass
 class TurnStorageHealth:
@@ -38,6 +40,12 @@ def _mark_failed() -> None:
 
 
 class ObservedSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # every Rasa server loads this store (endpoints.yml): with several replicas
+        # configured it refuses to start unless they share everything they must
+        check_cluster_config("rasa")
+        super().__init__(*args, **kwargs)
+
     async def retrieve(self, sender_id: str) -> Any:
         try:
             return await super().retrieve(sender_id)
