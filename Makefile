@@ -38,7 +38,7 @@ export CONSOLE_TIMEZONE ?= America/Los_Angeles
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
-.PHONY: run test setup train validate eval ablation bench clean
+.PHONY: run test setup train validate eval ablation bench clean cluster
 
 run: setup $(MODEL)
 	@mkdir -p var
@@ -48,6 +48,14 @@ run: setup $(MODEL)
 	@echo "Staff console: http://$(HOST):$(CONSOLE_PORT)/  (first time: .venv/bin/python -m console create-user NAME)"
 	@echo "Ctrl-C stops everything."
 	$(VENV)/bin/honcho start -f Procfile
+
+# Several replicas on this machine (README "Several replicas"): PostgreSQL, Redis
+# and nginx (Debian packages, installed if missing) as the project's own
+# instances under var/cluster/, 2 Rasa servers, 2 action servers, the widget and
+# the console behind nginx on CLUSTER_PORT (8000) / CLUSTER_CONSOLE_PORT (8091).
+# Ctrl-C or SIGTERM stops everything it started.
+cluster: setup $(MODEL)
+	$(PY) cluster/run.py
 
 test: setup $(MODEL) $(CHROMIUM)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
