@@ -408,7 +408,8 @@ class Stack:
 
     def db_engine(self):
         import sqlalchemy as sa
-        return sa.create_engine(self.database_url, future=True, pool_pre_ping=True)
+        return sa.create_engine(self.database_url, future=True, pool_pre_ping=True,
+                                hide_parameters=True)
 
     # ---- Redis
 

@@ -296,46 +296,6 @@ class ObservedSQLTrackerStore(SQLTrackerStore):
             _mark_failed()
             raise
 
-    # ---- less work per turn (module docstring)
-
-    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
-                        ) -> Optional[DialogueStateTracker]:
-        with self.session_scope() as session:
-            rows = (self._event_query(session, sender_id, fetch_events_from_all_sessions)
-                    .with_entities(self.SQLEvent.data).all())
-        if not (self.domain and rows):
-            return None
-        tracker = DialogueStateTracker.from_dict(
-            sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
-        if not fetch_events_from_all_sessions:
-            # what _additional_events would count at save time (same query)
-            tracker.__dict__[STORED_EVENTS] = len(rows)
-        return tracker
-
-    async def _save(self, tracker: DialogueStateTracker) -> None:
-        stored = tracker.__dict__.pop(STORED_EVENTS, None)
-        if stored is None or stored > len(tracker.events):
-            await super().save(tracker)
-            return
-        await self.stream_events(tracker)
-        rows = []
-        for event in itertools.islice(tracker.events, stored, len(tracker.events)):
-            data = event.as_dict()  # the columns exactly as SQLTrackerStore.save fills them
-            rows.append(dict(
-                sender_id=tracker.sender_id, type_name=event.type_name,
-                timestamp=data.get("timestamp"),
-                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                action_name=data.get("name"), data=json.dumps(data)))
-        if not rows:
-            return
-        with self.session_scope() as session:
-            session.execute(self.SQLEvent.__table__.insert(), rows)
-            session.commit()
-
-
-# the number of this session's events in the store when the tracker was read
-STORED_EVENTS = "_achilles_events_in_store"
-
 
 # the number of this session's events in the store when the tracker was read
 STORED_EVENTS = "_achilles_events_in_store"
