@@ -227,6 +227,7 @@ class Stack:
     secrets: Dict[str, str] = field(default_factory=dict)
     extra_env: Dict[str, str] = field(default_factory=dict)
     durable: bool = True  # False: fsync off (tests: faster, nothing to keep)
+    single_replica_port: bool = False  # bench: also nginx -> replica 1 only, on its own port
     log: Callable[[str], None] = print
     rasa_start_timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 400))
 
@@ -236,6 +237,7 @@ class Stack:
         self.public_port = self.public_port or free_port()
         self.console_port = self.console_port or free_port()
         self.actions_lb_port = free_port()
+        self.single_port = free_port() if self.single_replica_port else 0
         self.widget_port, self.console_backend_port = free_port(), free_port()
         self.rasa_ports = [free_port() for _ in range(self.replicas)]
         self.action_ports = [free_port() for _ in range(self.action_servers)]
@@ -257,6 +259,12 @@ class Stack:
     @property
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.console_port}"
+
+    @property
+    def single_url(self) -> str:
+        """bench/run_all.py --cluster: the same nginx path to replica 1 only."""
+        assert self.single_port, "Stack(single_replica_port=True) only"
+        return f"http://127.0.0.1:{self.single_port}"
 
     def replica_url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.rasa_ports[i]}"
@@ -355,6 +363,12 @@ class Stack:
         data, sockets = self.root / "pg" / "data", self.root / "pg" / "run"
         password_file = self.root / "pg" / "password"
         user = self._pg_user()
+        if user:  # PostgreSQL runs as `postgres`: every parent folder must let it through
+            for parent in self.root.parents:
+                if not parent.stat().st_mode & 0o001:
+                    raise RuntimeError(f"{parent} is closed to other users (mode "
+                                       f"{parent.stat().st_mode & 0o777:o}); PostgreSQL runs as "
+                                       f"the postgres user: put the stack root elsewhere")
         if not (data / "PG_VERSION").exists():
             for path in (data, sockets):
                 path.mkdir(parents=True, exist_ok=True)
@@ -457,10 +471,10 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    client_max_body_size 64k;
     keepalive_timeout 300s;
     proxy_read_timeout 120s;
-    proxy_connect_timeout 5s;
+    # a busy replica may be slow to accept under load; a dead one refuses at once
+    proxy_connect_timeout 30s;
     # a replica that refuses connections is taken out for 5 s; its requests go
     # to the next one (a POST already sent to a replica is never repeated)
     proxy_next_upstream error timeout http_502 http_503;
@@ -483,6 +497,7 @@ http {{
 
     server {{
         listen 127.0.0.1:{self.public_port};
+        client_max_body_size 64k;  # as SANIC_REQUEST_MAX_SIZE
         location /socket.io/ {{
             proxy_pass http://rasa_socketio;
             proxy_http_version 1.1;
@@ -510,14 +525,32 @@ http {{
             proxy_set_header Host $http_host;
         }}
     }}
+{self._single_server_block(proxy_common)}
     server {{  # internal: every Rasa replica's ACTION_SERVER_URL
         listen 127.0.0.1:{self.actions_lb_port};
+        # Rasa sends the conversation's tracker with every action call: it grows
+        client_max_body_size 32m;
+        client_body_buffer_size 1m;
         location / {{
             proxy_pass http://actions;{proxy_common}
         }}
     }}
 }}
 """
+
+    def _single_server_block(self, proxy_common: str) -> str:
+        if not self.single_port:
+            return ""
+        return f"""    upstream rasa_one {{
+        server 127.0.0.1:{self.rasa_ports[0]};
+        keepalive 64;
+    }}
+    server {{  # benchmark: one replica through the same proxy
+        listen 127.0.0.1:{self.single_port};
+        location /webhooks/ {{
+            proxy_pass http://rasa_one;{proxy_common}
+        }}
+    }}"""
 
     def start_nginx(self) -> None:
         folder = self.root / "nginx"

@@ -276,6 +276,19 @@ def test_socketio_through_nginx(stack):
     assert any("Percutaneous" in (m.get("text") or "") for m in asyncio.run(chat()))
 
 
+def test_action_servers_behind_nginx_take_a_long_conversation(stack):
+    """Rasa sends the whole session's tracker with every action call; a long
+    conversation's is far above the public 64 KB limit and must pass."""
+    events = [{"event": "bot", "timestamp": 1.0, "text": "x" * 1000}] * 300
+    body = {"next_action": "no_such_action", "sender_id": "cl-long",
+            "tracker": {"sender_id": "cl-long", "events": events, "slots": {},
+                        "latest_message": {}}, "domain": {}, "version": "3.6.21"}
+    reply = requests.post(f"http://127.0.0.1:{stack.actions_lb_port}/webhook", json=body,
+                          timeout=30)
+    assert len(json.dumps(body)) > 300_000
+    assert reply.status_code == 404 and "no_such_action" in reply.json()["error"]
+
+
 def test_redis_down_the_patient_gets_the_office_phone(stack, fake_twilio):
     """Redis holds the lock store, rate limits and SMS marks. Without it every
     turn fails, and every channel still answers with the office phone number."""
