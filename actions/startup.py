@@ -11,7 +11,9 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
    every custom action failed with "Request body exceeds the size limit" and the
    patient got the technical-trouble reply (found by bench/run_all.py). The
    action server listens on loopback or a private network only, so its own limit
-   is ACTION_SERVER_MAX_REQUEST_BYTES (default 32 MB).
+   is ACTION_REQUEST_MAX_SIZE (default 8 MiB, as in the Makefile; the Procfile
+   and `make cluster` also pass it to `python -m actions.server` as
+   SANIC_REQUEST_MAX_SIZE, which then answers a larger body with 413).
 """
 import logging
 import os
@@ -20,7 +22,7 @@ from cluster.settings import check_cluster_config
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_REQUEST_BYTES = 32 * 2**20
+DEFAULT_MAX_REQUEST_BYTES = 8 * 2**20  # ACTION_REQUEST_MAX_SIZE in the Makefile
 
 check_cluster_config("actions")
 
@@ -32,7 +34,7 @@ def widen_request_limit() -> None:
         app = Sanic.get_app("rasa_sdk")
     except Exception:  # not inside `rasa run actions` (e.g. tests import the actions)
         return
-    limit = int(os.environ.get("ACTION_SERVER_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
+    limit = int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or DEFAULT_MAX_REQUEST_BYTES)
     if app.config.REQUEST_MAX_SIZE < limit:
         logger.info("Action server request limit %d -> %d bytes (Rasa sends whole trackers)",
                     app.config.REQUEST_MAX_SIZE, limit)

@@ -50,6 +50,12 @@ VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
 DEBIAN_PACKAGES = ("postgresql", "redis-server", "nginx")
 DB_NAME = DB_USER = "achilles"
+def action_request_max_size() -> int:
+    """The action servers' request limit in bytes (ACTION_REQUEST_MAX_SIZE, as in the
+    Makefile and the Procfile; 8 MiB): Rasa sends the whole tracker with every call."""
+    return int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or 8 * 2**20)
+
+
 SECRET_NAMES = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN",
                 "WIDGET_ID_SECRET")
 
@@ -529,7 +535,8 @@ http {{
     server {{  # internal: every Rasa replica's ACTION_SERVER_URL
         listen 127.0.0.1:{self.actions_lb_port};
         # Rasa sends the conversation's tracker with every action call: it grows
-        client_max_body_size 32m;
+        # (ACTION_REQUEST_MAX_SIZE, as the action servers)
+        client_max_body_size {action_request_max_size()};
         client_body_buffer_size 1m;
         location / {{
             proxy_pass http://actions;{proxy_common}
@@ -591,8 +598,8 @@ http {{
                 str(VENV_BIN / "python"), "-m", "actions.server",
                 "--port", str(port)],
                 # trackers are larger than a patient's message (Makefile, Procfile)
-                self.env(ACTION_PORT=str(port), SANIC_REQUEST_MAX_SIZE=os.environ.get(
-                    "ACTION_REQUEST_MAX_SIZE") or "8388608"),
+                self.env(ACTION_PORT=str(port),
+                         SANIC_REQUEST_MAX_SIZE=str(action_request_max_size())),
                 self.logs / f"actions-{i + 1}.log").start())
         for i in range(self.replicas):
             self.rasa.append(self.rasa_proc(i).start())

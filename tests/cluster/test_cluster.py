@@ -283,8 +283,10 @@ def test_action_servers_behind_nginx_take_a_long_conversation(stack):
     body = {"next_action": "no_such_action", "sender_id": "cl-long",
             "tracker": {"sender_id": "cl-long", "events": events, "slots": {},
                         "latest_message": {}}, "domain": {}, "version": "3.6.21"}
+    # the action servers take only Rasa's calls (actions/server.py: token required)
+    token = stack.secrets["ACTION_SERVER_TOKEN"]
     reply = requests.post(f"http://127.0.0.1:{stack.actions_lb_port}/webhook", json=body,
-                          timeout=30)
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert len(json.dumps(body)) > 300_000
     assert reply.status_code == 404 and "no_such_action" in reply.json()["error"]
 
