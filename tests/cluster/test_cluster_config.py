@@ -128,6 +128,28 @@ def test_rate_limit_storage_down_lets_the_message_through(caplog):
     assert "Rate-limit storage failed" in caplog.text
 
 
+def test_per_address_limit_counts_in_the_same_storage():
+    """RATE_LIMIT_PER_IP (issue #10) next to the per-sender limit: in memory it
+    counts per address, apart from the conversations' counts."""
+    limiter = SenderRateLimiter("100/minute", "async+memory://", ip_limit="2/minute")
+
+    async def hits():
+        return ([await limiter.allow_ip("203.0.113.7") for _ in range(3)]
+                + [await limiter.allow_ip("203.0.113.8"), await limiter.allow("rest", "p1")])
+
+    assert asyncio.run(hits()) == [True, True, False, True, True]
+
+
+def test_per_address_limit_fails_open_like_the_sender_limit(caplog):
+    limiter = SenderRateLimiter("1/minute", "redis://127.0.0.1:9/0", ip_limit="1/minute")
+
+    async def hits():
+        return [await limiter.allow_ip("203.0.113.7") for _ in range(3)]
+
+    assert asyncio.run(hits()) == [True, True, True]
+    assert "Rate-limit storage failed" in caplog.text
+
+
 def test_one_node_jobs_exclude_each_other_on_sqlite(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}", future=True)
     with single_node(engine, "job") as first:
