@@ -98,14 +98,20 @@ def scheduled_retention(engine: sa.engine.Engine, days: int, interval_s: float,
         return result
 
 
+def daily_retention(engine: sa.engine.Engine, days: int,
+                    now: Callable[[], dt.datetime] = utcnow) -> Optional[RetentionResult]:
+    """`scheduled_retention` at most once a day across all nodes; None when not due."""
+    return scheduled_retention(engine, days, 86400.0, now=now)
+
+
 class BackgroundJobs(threading.Thread):
     """Runs in `serve`: summary refresh every `refresh_s` (CONSOLE_REFRESH_SECONDS),
     retention at start and every `retention_interval_s` (RETENTION_DAYS,
-    RETENTION_INTERVAL_MINUTES; days 0 = off), each on one node at a time."""
+    RETENTION_INTERVAL_MINUTES; None or 0 days = off), each on one node at a time."""
 
     def __init__(self, engine: sa.engine.Engine, refresh: Callable[..., None],
-                 refresh_s: float, retention_days: int, retention_interval_s: float,
-                 tick_s: float = 60.0) -> None:
+                 refresh_s: float, retention_days: Optional[int],
+                 retention_interval_s: float = 3600.0, tick_s: float = 60.0) -> None:
         super().__init__(name="console-jobs", daemon=True)
         self.engine, self.refresh = engine, refresh
         self.refresh_s, self.tick_s = refresh_s, tick_s
@@ -115,18 +121,39 @@ class BackgroundJobs(threading.Thread):
     @classmethod
     def from_settings(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
                       settings, env: Optional[Mapping[str, str]] = None) -> "BackgroundJobs":
+        """What `serve` runs: console/settings.py's RETENTION_DAYS (default 90) and
+        RETENTION_INTERVAL_MINUTES (60), CONSOLE_REFRESH_SECONDS (60)."""
         env = os.environ if env is None else env
         refresh_s = float(env.get("CONSOLE_REFRESH_SECONDS") or 60)
         if settings.retention_days < 0:
             raise ValueError("RETENTION_DAYS must be 0 (off) or more")
         if settings.retention_interval_minutes <= 0:
             raise ValueError("RETENTION_INTERVAL_MINUTES must be more than 0")
-        return cls(engine, refresh, refresh_s, settings.retention_days,
+        return cls(engine, refresh, refresh_s, settings.retention_days or None,
                    settings.retention_interval_minutes * 60)
+
+    @classmethod
+    def from_env(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
+                 env: Optional[Mapping[str, str]] = None) -> "BackgroundJobs":
+        """Only what `env` sets: retention when CONSOLE_RETENTION_DAYS (at least 1;
+        the cluster branch's name) or RETENTION_DAYS (0: off) is given."""
+        env = os.environ if env is None else env
+        refresh_s = float(env.get("CONSOLE_REFRESH_SECONDS") or 60)
+        retention_days: Optional[int] = None
+        days = (env.get("CONSOLE_RETENTION_DAYS") or "").strip()
+        if days:
+            retention_days = int(days)
+            if retention_days < 1:
+                raise ValueError("CONSOLE_RETENTION_DAYS must be at least 1 "
+                                 "(RETENTION_DAYS=0 turns retention off)")
+        elif (env.get("RETENTION_DAYS") or "").strip():
+            retention_days = int(env["RETENTION_DAYS"]) or None
+        interval_s = float(env.get("RETENTION_INTERVAL_MINUTES") or 60) * 60
+        return cls(engine, refresh, refresh_s, retention_days, interval_s)
 
     @property
     def enabled(self) -> bool:
-        return self.refresh_s > 0 or self.retention_days > 0
+        return self.refresh_s > 0 or bool(self.retention_days)
 
     def _retention(self) -> None:
         try:
@@ -143,7 +170,7 @@ class BackgroundJobs(threading.Thread):
         wait_s = min(waits)
         while not self.stopped.is_set():
             now = time.monotonic()
-            if self.retention_days > 0 and now - last_retention >= self.retention_interval_s:
+            if self.retention_days and now - last_retention >= self.retention_interval_s:
                 last_retention = now
                 self._retention()
             try:

@@ -144,7 +144,9 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
-        retention_days=int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
+        # CONSOLE_RETENTION_DAYS: the cluster branch's name for the same setting
+        retention_days=int(env.get("RETENTION_DAYS") or env.get("CONSOLE_RETENTION_DAYS")
+                           or DEFAULT_RETENTION_DAYS),
         retention_interval_minutes=float(env.get("RETENTION_INTERVAL_MINUTES")
                                          or DEFAULT_RETENTION_INTERVAL_MINUTES),
         cluster=cluster_mode(env),

@@ -185,3 +185,41 @@ def test_a_retried_submission_stores_one_request(tmp_path):
             created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)))
         conn.commit()
     assert save_request(url, **request) not in (first, other)
+
+
+def test_console_daily_retention_runs_once_a_day_and_background_settings(tmp_path):
+    from console.db import engine_for as console_engine
+    from console.jobs import BackgroundJobs, daily_retention, retention_once
+
+    engine = console_engine(f"sqlite:///{tmp_path / 'console.db'}")
+    day = dt.datetime(2026, 12, 1, 9, tzinfo=dt.timezone.utc)
+    assert daily_retention(engine, 365, now=lambda: day) is not None
+    assert daily_retention(engine, 365, now=lambda: day + dt.timedelta(hours=5)) is None
+    assert daily_retention(engine, 365, now=lambda: day + dt.timedelta(days=1)) is not None
+    with single_node(engine, "console_retention"):  # another node is at it
+        assert retention_once(engine, 365, "cli:test") is None
+    assert retention_once(engine, 365, "cli:test") is not None
+
+    jobs = BackgroundJobs.from_env(engine, lambda force=False: None, {})
+    assert jobs.enabled and jobs.refresh_s == 60 and jobs.retention_days is None
+    jobs = BackgroundJobs.from_env(engine, lambda force=False: None,
+                                   {"CONSOLE_REFRESH_SECONDS": "0",
+                                    "CONSOLE_RETENTION_DAYS": "30"})
+    assert jobs.enabled and jobs.retention_days == 30
+    assert not BackgroundJobs.from_env(engine, None, {"CONSOLE_REFRESH_SECONDS": "0"}).enabled
+    with pytest.raises(ValueError):
+        BackgroundJobs.from_env(engine, None, {"CONSOLE_RETENTION_DAYS": "0"})
+
+
+def test_console_background_jobs_refresh_and_stop(tmp_path):
+    import time
+    from console.jobs import BackgroundJobs
+
+    calls = []
+    jobs = BackgroundJobs(None, lambda force=False: calls.append(force), refresh_s=0.05,
+                          retention_days=None, tick_s=0.05)
+    jobs.start()
+    time.sleep(0.5)
+    jobs.stop()
+    jobs.join(2)
+    assert not jobs.is_alive() and len(calls) >= 2 and all(calls)
