@@ -55,7 +55,7 @@ export FORM_ANSWERS_TTL_MINUTES ?= 60
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
 
-.PHONY: run supervise test setup train validate eval ablation bench clean
+.PHONY: run supervise test setup train validate eval ablation bench clean cluster
 
 run: setup $(MODEL)
 	@mkdir -p -m 700 var && chmod 700 var
@@ -70,6 +70,14 @@ run: setup $(MODEL)
 # set-up and training steps (tests/test_supervisor.py runs it).
 supervise:
 	$(SUPERVISE)
+
+# Several replicas on this machine (README "Several replicas"): PostgreSQL, Redis
+# and nginx (Debian packages, installed if missing) as the project's own
+# instances under var/cluster/, 2 Rasa servers, 2 action servers, the widget and
+# the console behind nginx on CLUSTER_PORT (8000) / CLUSTER_CONSOLE_PORT (8091).
+# Ctrl-C or SIGTERM stops everything it started.
+cluster: setup $(MODEL)
+	$(PY) cluster/run.py
 
 test: setup $(MODEL) $(CHROMIUM) $(NGINX)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml

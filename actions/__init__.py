@@ -7,4 +7,5 @@ Modules, one concern each:
   answers       answering topic questions, fallback, out-of-scope, hand-off
   appointments  the in-chat appointment request form and its storage
   session       session start with the one-time disclaimer
+  startup       start-up check of the action server with several replicas
 """

@@ -15,6 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from actions.private_storage import secure_database_url
+from stores.sql import create_tables
 
 metadata = sa.MetaData()
 
@@ -40,24 +41,33 @@ appointment_requests = sa.Table(
 def engine_for(database_url: str) -> sa.engine.Engine:
     secure_database_url(database_url)  # owner-only file and folder (actions/private_storage.py)
     # hide_parameters: a failed insert's exception (logged below) never shows the values
-    engine = sa.create_engine(database_url, future=True, hide_parameters=True)
-    metadata.create_all(engine)
+    engine = sa.create_engine(database_url, future=True, pool_pre_ping=True,
+                              hide_parameters=True)
+    create_tables(engine, metadata)  # safe when several action servers start at once
     return engine
+
+
+# A retried turn (the patient sends "yes" again after a replica died between the
+# action server storing the request and Rasa saving the conversation) re-runs the
+# submission: the same request from the same conversation this recently is the
+# same request, not a second one.
+DUPLICATE_WINDOW = dt.timedelta(minutes=30)
 
 
 def save_request(database_url: str, *, conversation_id: str, channel: Optional[str],
                  patient_name: str, phone: str, preferred_time: str, reason: str,
                  consent: bool) -> int:
+    now = dt.datetime.now(dt.timezone.utc)
+    values = dict(conversation_id=conversation_id, patient_name=patient_name, phone=phone,
+                  preferred_time=preferred_time, reason=reason)
     with engine_for(database_url).begin() as conn:
+        same = sa.and_(*(appointment_requests.c[k] == v for k, v in values.items()))
+        existing = conn.execute(
+            sa.select(appointment_requests.c.id).where(same)
+            .where(appointment_requests.c.created_at >= now - DUPLICATE_WINDOW)
+            .order_by(appointment_requests.c.id.desc()).limit(1)).scalar()
+        if existing is not None:
+            return int(existing)
         result = conn.execute(appointment_requests.insert().values(
-            created_at=dt.datetime.now(dt.timezone.utc),
-            conversation_id=conversation_id,
-            channel=channel,
-            patient_name=patient_name,
-            phone=phone,
-            preferred_time=preferred_time,
-            reason=reason,
-            consent=consent,
-            status="new",
-        ))
+            created_at=now, channel=channel, consent=consent, status="new", **values))
         return int(result.inserted_primary_key[0])

@@ -40,8 +40,9 @@ SCHEME = "Bearer "
 
 def load_token(env: Optional[Mapping[str, str]] = None) -> str:
     """ACTION_SERVER_TOKEN, else the token file (created on first use)."""
+    from cluster.settings import secret_from_env
     env = os.environ if env is None else env
-    value = (env.get(TOKEN_ENV) or "").strip()
+    value = secret_from_env(TOKEN_ENV, env) or ""  # required with several replicas
     if not value:
         value = read_or_create_secret(Path(env.get(TOKEN_FILE_ENV) or DEFAULT_TOKEN_FILE))
     if not TOKEN_PATTERN.fullmatch(value):

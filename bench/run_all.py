@@ -13,8 +13,11 @@ temporary folder with an empty Rasa cache (RASA_CACHE_DIRECTORY), never into
 models/.
 
 Variants, running side by side: "ours" (the repository as `make run` runs it),
-"baseline" (`rasa init --no-prompt`) and, with --ab-fixes, "ours-without-fixes"
-(no perf/rasa_speedups.py, Sanic's default keep-alive; see bench/README.md). Each load level runs on every variant back to back, so
+"baseline" (`rasa init --no-prompt`), with --ab-fixes "ours-without-fixes"
+(no perf/rasa_speedups.py, Sanic's default keep-alive; see bench/README.md), and
+with --cluster "pg-1-replica" and "pg-2-replicas": the same assistant on
+PostgreSQL + Redis behind nginx (cluster/stack.py, two action servers), REST
+sent through nginx to one replica or round-robin to two. Each load level runs on every variant back to back, so
 background load from other work on the machine hits them alike. The 1-minute load average
 before each run and the server CPU time per message are recorded with every
 figure.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime as dt
 import json
 import os
@@ -42,6 +46,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(PROJECT_ROOT))
 
 from conversations import conversations  # noqa: E402
 from loadgen import TROUBLE, rest_load, socketio_load  # noqa: E402
@@ -241,9 +246,10 @@ def accuracy_line(name: str, acc: Dict) -> str:
 
 def load_run(transport: str, server: Server, extra: List[Server], level: int,
              n_convs: int, prefix: str, think_s=None, rest_p99_ms=None,
-             silence_ok: bool = False) -> Dict:
+             silence_ok: bool = False, infra: Optional[List] = None) -> Dict:
     convs = conversations(n_convs, seed=level)
     before_cpu = server.cpu() + sum(s.cpu() for s in extra)
+    before_infra = sum(s.cpu() for s in infra or [])
     load_before = loadavg()
     if transport == "rest":
         stats = asyncio.run(rest_load(server.url, convs, level, prefix, think_s=think_s))
@@ -255,7 +261,11 @@ def load_run(transport: str, server: Server, extra: List[Server], level: int,
     cpu = server.cpu() + sum(s.cpu() for s in extra) - before_cpu
     summary = stats.summary()
     summary["server_cpu_ms_per_msg"] = round(1000 * cpu / max(summary["messages"], 1), 1)
+    if infra:  # PostgreSQL, Redis, nginx (SQLite's work is inside the Rasa process)
+        summary["infra_cpu_ms_per_msg"] = round(
+            1000 * (sum(s.cpu() for s in infra) - before_infra) / max(summary["messages"], 1), 1)
     summary["loadavg_1m_before"] = load_before
+    summary["loadavg_1m_after"] = loadavg()
     return summary
 
 
@@ -265,7 +275,10 @@ def print_run(who: str, s: Dict) -> None:
     print(f"  {who:11} {s['transport']:8} c={s['concurrency']:<3}{paced} msgs={s['messages']:<5} "
           f"p50={s['p50_ms']}ms p95={s['p95_ms']}ms p99={s['p99_ms']}ms "
           f"{s['messages_per_s']} msg/s errors={s['errors']} empty={s['empty_replies']} "
-          f"cpu/msg={s['server_cpu_ms_per_msg']}ms load={s['loadavg_1m_before']}{extra}",
+          f"cpu/msg={s['server_cpu_ms_per_msg']}ms"
+          + (f" (+{s['infra_cpu_ms_per_msg']}ms PG/Redis/nginx)" if "infra_cpu_ms_per_msg" in s
+             else "")
+          + f" load={s['loadavg_1m_before']}->{s.get('loadavg_1m_after')}{extra}",
           flush=True)
     for example in s.get("error_examples", [])[:2]:
         print(f"              e.g. {example}")
@@ -348,6 +361,67 @@ def start_ours(name: str, tmp: Path, env: Dict[str, str], credentials: Path,
     return {"name": name, "rasa": rasa, "extra": [actions], "needs_real_answer": True}
 
 
+# ------------------------------------------------------------------ cluster --
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (PostgreSQL's backends),
+    including what its reaped children used."""
+    children: Dict[int, List[int]] = collections.defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[ppid].append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current)
+        todo.extend(children.get(current, []))
+    return total
+
+
+class Group:
+    """Processes measured as one "server" by load_run (CPU summed; RSS per process)."""
+
+    def __init__(self, name: str, url: str, procs: List, tree: bool = False) -> None:
+        self.name, self.url, self.procs, self.tree = name, url, procs, tree
+
+    def cpu(self) -> float:
+        return sum((tree_cpu if self.tree else cpu_seconds)(p.pid) for p in self.procs)
+
+    def rss_mb(self) -> Dict[str, float]:
+        """The largest replica (each replica is a process of its own)."""
+        stats = [proc_status(p.pid) for p in self.procs]
+        return {"rss_mb": round(max(s.get("VmRSS", 0) for s in stats) / 1024, 1),
+                "peak_rss_mb": round(max(s.get("VmHWM", 0) for s in stats) / 1024, 1)}
+
+
+def start_cluster(tmp: Path) -> Dict:
+    """PostgreSQL, Redis, nginx, 2 Rasa replicas, 2 action servers (cluster/stack.py);
+    nginx also has a port that reaches replica 1 only, through the same proxy."""
+    from cluster.stack import Stack
+
+    # its own folder: PostgreSQL runs as the postgres user, who cannot enter `tmp` (0700)
+    root = Path(tempfile.mkdtemp(prefix="achilles-bench-cluster-"))
+    stack = Stack(root, replicas=2, action_servers=2, with_widget=False,
+                  with_console=False, single_replica_port=True,
+                  log=lambda line: print(f"  {line}", flush=True))
+    started = time.perf_counter()
+    stack.start()
+    actions = [Group(p.name, "", [p]) for p in stack.actions]
+    infra = [Group("postgres", "", [stack.pg], tree=True), Group("redis", "", [stack.redis]),
+             Group("nginx", "", [stack.nginx], tree=True)]
+    common = {"extra": actions, "infra": infra, "needs_real_answer": True, "managed": True,
+              "transports": {"rest"}}
+    return {"stack": stack, "start_s": round(time.perf_counter() - started, 1), "variants": [
+        dict(common, name="pg-1-replica",
+             rasa=Group("rasa (1 replica)", stack.single_url, stack.rasa[:1])),
+        dict(common, name="pg-2-replicas",
+             rasa=Group("rasa (2 replicas)", stack.url, stack.rasa)),
+    ]}
+
+
 # --------------------------------------------------------------------- main --
 
 def main() -> None:
@@ -367,6 +441,9 @@ def main() -> None:
     parser.add_argument("--json", default=str(BENCH_DIR / "results.json"))
     parser.add_argument("--markdown", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--baseline-dir", help="build the baseline here once and reuse it")
+    parser.add_argument("--cluster", action="store_true",
+                        help="also one vs two Rasa replicas on PostgreSQL + Redis behind nginx "
+                             "(cluster/stack.py; REST only)")
     parser.add_argument("--keep-tmp", action="store_true", help="keep logs and models")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
@@ -384,6 +461,7 @@ def main() -> None:
                                "size_mb": round(MODEL.stat().st_size / 2**20, 1)}}
     print(f"machine: {results['machine']}\ntemp folder: {tmp}", flush=True)
     started_servers: List[Server] = []
+    cluster = None
     try:
         print("\n== baseline: rasa init --no-prompt (scaffold + train) ==", flush=True)
         baseline = build_baseline(tmp, env, Path(args.baseline_dir) if args.baseline_dir else None)
@@ -422,6 +500,12 @@ def main() -> None:
                                       "keep-alive"} if args.ab_fixes else {}),
             "baseline": "`rasa init --no-prompt` (default config, in-memory tracker store, "
                         "no action server)"}
+        if args.cluster:
+            results["variants"].update({
+                "pg-1-replica": "ours on PostgreSQL (tracker store, appointments, opt-outs) "
+                                "and Redis (lock store, rate limits, SMS state), REST through "
+                                "nginx to one Rasa replica; two action servers behind nginx",
+                "pg-2-replicas": "the same, nginx round-robin over two Rasa replicas"})
 
         print("\n== start-up: process start to first answer (one at a time) ==", flush=True)
         results["startup"] = {}
@@ -431,11 +515,19 @@ def main() -> None:
             results["startup"][v["name"]] = wait_first_answer(v["rasa"], 400,
                                                               v["needs_real_answer"])
             print(f"  {v['name']:11} {results['startup'][v['name']]}", flush=True)
+        if args.cluster:
+            print("\n== cluster: PostgreSQL, Redis, nginx, 2 Rasa + 2 action servers ==",
+                  flush=True)
+            cluster = start_cluster(tmp)
+            variants[-1:-1] = cluster["variants"]  # before the baseline
+            results["cluster"] = {"start_s": cluster["start_s"],
+                                  "note": "all services and both replicas started in parallel"}
         results["memory_idle"] = {v["name"]: v["rasa"].rss_mb() for v in variants}
         results["memory_idle"]["action_server"] = variants[0]["extra"][0].rss_mb()
 
         for v in variants:  # warm-up (first predictions build TF functions), not measured
-            asyncio.run(rest_load(v["rasa"].url, conversations(2, seed=99), 2, "warmup"))
+            n = 4 if v.get("managed") else 2  # round-robin: warm both replicas
+            asyncio.run(rest_load(v["rasa"].url, conversations(n, seed=99), n, "warmup"))
 
         transports = ["rest"] + ([] if args.skip_socketio or not has_socketio() else ["socketio"])
         results["socketio_channel"] = ("channels/socketio.py (SafeSocketIOInput)"
@@ -448,13 +540,16 @@ def main() -> None:
             title = f"{transport}, {level} concurrent" + (f", think time {think} s" if think else "")
             print(f"\n== load: {title} ==", flush=True)
             for v in variants:
+                if transport not in v.get("transports", {"rest", "socketio"}):
+                    continue
                 n = conversations_for(level, args.quick)
                 rest = find(results, v["name"], "rest", level)
                 try:
                     summary = load_run(transport, v["rasa"], v["extra"], level, n,
                                    f"{transport}-{v['name'].replace('+', '-')}-{level}-{stamp}",
                                        think_s=think, rest_p99_ms=rest and rest["p99_ms"],
-                                       silence_ok=not v["needs_real_answer"])
+                                       silence_ok=not v["needs_real_answer"],
+                                       infra=v.get("infra"))
                 except Exception as error:  # keep the other figures
                     print(f"  {v['name']}: {transport} c={level} failed: {error!r}", flush=True)
                     results.setdefault("failed_runs", []).append(
@@ -468,6 +563,10 @@ def main() -> None:
         print(f"\n== memory (MB) ==\n  idle: {results['memory_idle']}\n"
               f"  after load: {results['memory_after_load']}", flush=True)
     finally:
+        if cluster:
+            cluster["stack"].stop()
+            if not args.keep_tmp:
+                shutil.rmtree(cluster["stack"].root, ignore_errors=True)
         for server in reversed(started_servers):
             server.stop()
         if args.keep_tmp:
@@ -527,6 +626,12 @@ def ratios(results: Dict) -> Dict:
         if who in mem and "baseline" in mem:
             out[f"{who}: Rasa peak RSS"] = ratio(mem[who]["peak_rss_mb"],
                                                  mem["baseline"]["peak_rss_mb"])
+    for s in results.get("load", {}).get("pg-2-replicas", []):
+        one = find(results, "pg-1-replica", s["transport"], s["concurrency"], bool(s.get("think_s")))
+        if one:
+            key = f"pg-2-replicas / pg-1-replica: {s['transport']}@{s['concurrency']}" + (
+                " paced" if s.get("think_s") else "")
+            out[f"{key} messages/s"] = ratio(s["messages_per_s"], one["messages_per_s"])
     if "training" in results:
         out["cold training time"] = ratio(results["training"]["cold_train_s"],
                                           results["baseline"]["train_s"])
@@ -551,6 +656,14 @@ def verdict(results: Dict) -> List[Dict]:
                          "target": ">= 50 msg/s at 50 concurrent with zero errors (REST)",
                          "measured": f"{s50['messages_per_s']} msg/s, {s50['errors']} errors",
                          "met": s50["messages_per_s"] >= 50 and s50["errors"] == 0})
+        b50 = find(results, "baseline", "rest", 50)
+        if s50 and b50:
+            rows.append({"who": who, "target": "server CPU per message <= 0.8x the baseline's "
+                                               "(REST, 50 concurrent)",
+                         "measured": f"{s50['server_cpu_ms_per_msg']} vs "
+                                     f"{b50['server_cpu_ms_per_msg']} ms: "
+                                     f"{ratio(s50['server_cpu_ms_per_msg'], b50['server_cpu_ms_per_msg'])}x",
+                         "met": s50["server_cpu_ms_per_msg"] <= 0.8 * b50["server_cpu_ms_per_msg"]})
         st = results.get("startup", {}).get(who)
         if st:
             rows.append({"who": who, "target": "start to first answer <= 30 s",
@@ -561,6 +674,15 @@ def verdict(results: Dict) -> List[Dict]:
             rows.append({"who": who, "target": "Rasa server RSS <= 1.5 GB (peak)",
                          "measured": f"{mem['peak_rss_mb']} MB",
                          "met": mem["peak_rss_mb"] <= 1536})
+    two, one = find(results, "pg-2-replicas", "rest", 50), find(results, "pg-1-replica", "rest", 50)
+    if two and one:
+        rows.append({"who": "pg-2-replicas", "target": ">= 1.6x pg-1-replica's msg/s at 50 "
+                                                       "concurrent (REST), 0 errors",
+                     "measured": f"{two['messages_per_s']} vs {one['messages_per_s']} msg/s: "
+                                 f"{ratio(two['messages_per_s'], one['messages_per_s'])}x, "
+                                 f"{two['errors']} errors",
+                     "met": two["messages_per_s"] >= 1.6 * one["messages_per_s"]
+                     and two["errors"] == 0})
     return rows
 
 
@@ -582,17 +704,26 @@ def markdown(r: Dict) -> str:
     ]
     for name, description in r.get("variants", {}).items():
         lines.append(f"- **{name}**: {description}")
+    if "cluster" in r:
+        lines += ["", f"Cluster start (PostgreSQL, Redis, nginx, 2 Rasa and 2 action servers, "
+                      f"all in parallel): {r['cluster']['start_s']} s. Its server CPU is the "
+                      "Rasa replicas' plus the action servers'; PostgreSQL, Redis and nginx are "
+                      "shown apart (ours does its SQLite work inside the Rasa process)."]
     lines += ["", "## Targets", "", "| variant | target | measured | |", "|---|---|---|---|"]
     for row in r.get("verdict", []):
         lines.append(f"| {row['who']} | {row['target']} | {row['measured']} | "
                      f"{'met' if row['met'] else 'MISSED'} |")
     lines += ["", "## Load (closed-loop multi-turn conversations)", "",
               "| transport | conc. | variant | msgs | p50 ms | p95 ms | p99 ms | msg/s | errors "
-              "| server CPU ms/msg | load avg |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| server CPU ms/msg | PG+Redis+nginx CPU ms/msg | load avg before / after |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     names = list(r.get("load", {}))
-    for s in r.get("load", {}).get(names[0], []) if names else []:
+    seen = []
+    for s in (x for who in names for x in r["load"][who]):
         paced = bool(s.get("think_s"))
+        if (s["transport"], s["concurrency"], paced) in seen:
+            continue
+        seen.append((s["transport"], s["concurrency"], paced))
         for who in names:
             x = find(r, who, s["transport"], s["concurrency"], paced)
             if x:
@@ -600,7 +731,9 @@ def markdown(r: Dict) -> str:
                 lines.append(
                     f"| {x['transport']} | {conc} | {who} | {x['messages']} | "
                     f"{x['p50_ms']} | {x['p95_ms']} | {x['p99_ms']} | {x['messages_per_s']} | "
-                    f"{x['errors']} | {x['server_cpu_ms_per_msg']} | {x['loadavg_1m_before']} |")
+                    f"{x['errors']} | {x['server_cpu_ms_per_msg']} | "
+                    f"{x.get('infra_cpu_ms_per_msg', '')} | {x['loadavg_1m_before']} / "
+                    f"{x.get('loadavg_1m_after', '')} |")
     lines += ["", f"socket.io: {r.get('socketio_channel')}. Its latency is the time to the "
               "first `bot_uttered` of a turn; its msg/s includes a 0.3 s end-of-turn silence "
               "wait per turn, so compare socket.io rows only with each other. Errors are "
@@ -614,18 +747,19 @@ def markdown(r: Dict) -> str:
         lines.append(f"| {label} | " + " | ".join(values) + " |")
 
     if tr:
-        row("cold training (empty cache)", [f"{tr['cold_train_s']} s" if n != "baseline"
+        row("cold training (empty cache)", [f"{tr['cold_train_s']} s" if n == "ours"
                                             else f"{bl.get('train_s')} s (incl. scaffold)"
+                                            if n == "baseline" else "(same model)"
                                             for n in names])
         row("incremental training (1 NLU example changed)",
-            [f"{tr['incremental_train_s']} s" if n != "baseline" else "" for n in names])
+            [f"{tr['incremental_train_s']} s" if n == "ours" else "" for n in names])
     if st:
         row("process start to first answer", [f"{st[n]['start_to_first_answer_s']} s"
-                                              for n in names if n in st])
+                                              if n in st else "" for n in names])
     mi, ma = r.get("memory_idle", {}), r.get("memory_after_load", {})
     if ma:
-        row("Rasa server RSS idle / peak", [f"{mi[n]['rss_mb']} / {ma[n]['peak_rss_mb']} MB"
-                                            for n in names])
+        row("Rasa server RSS idle / peak (per replica)",
+            [f"{mi[n]['rss_mb']} / {ma[n]['peak_rss_mb']} MB" for n in names])
         row("action server RSS idle / peak",
             [f"{mi['action_server']['rss_mb']} / {ma['action_server']['peak_rss_mb']} MB"
              if n != "baseline" else "(none)" for n in names])

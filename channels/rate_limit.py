@@ -16,20 +16,38 @@
   20; channels/socketio.py).
 
 Limits use the `limits` library with a moving window (no burst at a boundary).
-Storage is in-process by default; for several replicas set
-RATE_LIMIT_STORAGE_URI=async+redis://host:6379 (needs the `coredis` package).
+The per-sender and per-address limits share one storage (RATE_LIMIT_STORAGE_URI):
+- unset / `async+memory://`: in this process (one replica, `make run`);
+- `redis://host:port/db` (or `async+redis://...`): shared by every replica, so
+  a sender gets RATE_LIMIT_PER_SENDER (and an address RATE_LIMIT_PER_IP) in
+  total, not per replica. It runs the moving-window Lua script that ships with
+  `limits` (the same algorithm as its in-memory storage) through the `redis`
+  package's asyncio client, which Rasa already installs for its lock store
+  (limits 2.4's own async Redis storage would need another client library,
+  coredis).
+The in-flight cap and the widget connection cap count in each Rasa process.
+
+If the storage fails (Redis down), the message is let through and the error
+logged: the turn itself then fails on the same Redis (lock store) and the
+patient gets the channel's technical-trouble reply with the office phone,
+rather than a wrong "you're sending too fast".
 """
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
+import time
 from functools import lru_cache
-from typing import Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from limits.util import get_package_data
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = "20/minute"  # a patient types far slower; buttons stay well under it
 DEFAULT_IP_LIMIT = "120/minute"  # a few patients behind one address (clinic Wi-Fi, carrier NAT)
@@ -56,20 +74,70 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, low: int) -> i
     return value
 
 
+REDIS_SCHEMES = ("redis", "rediss")
+KEY_PREFIX = "achilles:ratelimit:"
+REDIS_TIMEOUT_S = 2.0
+
+
+def redis_url(storage_uri: str) -> str:
+    """`async+redis://h:p/0` -> `redis://h:p/0`; '' if the URI is not Redis."""
+    uri = storage_uri.strip()
+    if uri.lower().startswith("async+"):
+        uri = uri[len("async+"):]
+    return uri if uri.split("://", 1)[0].lower() in REDIS_SCHEMES else ""
+
+
+class RedisMovingWindow:
+    """`limits`' moving window (its acquire_moving_window.lua) on Redis, asyncio."""
+
+    SCRIPT = get_package_data("resources/redis/lua_scripts/acquire_moving_window.lua")
+
+    def __init__(self, url: str, client: Any = None) -> None:
+        if client is None:
+            import redis.asyncio as redis  # installed with rasa (its Redis lock store)
+
+            client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
+                                          socket_connect_timeout=REDIS_TIMEOUT_S)
+        self.client = client
+        self.script = client.register_script(self.SCRIPT)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        key = KEY_PREFIX + item.key_for(*identifiers)
+        return bool(await self.script(keys=[key], args=[time.time(), item.amount,
+                                                        item.get_expiry(), 1]))
+
+
 class SenderRateLimiter:
     def __init__(self, limit: str, storage_uri: str, ip_limit: str = DEFAULT_IP_LIMIT) -> None:
         self.item = parse(limit)
         self.ip_item = parse(ip_limit)
-        # the limiter only keeps a weak reference to its storage: we hold it
-        self.storage = storage_from_string(storage_uri)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        url = redis_url(storage_uri)
+        if url:
+            self.backend: Any = RedisMovingWindow(url)
+            self.shared = True
+        else:
+            # the limiter only keeps a weak reference to its storage: we hold it
+            self.storage = storage_from_string(storage_uri)
+            self.backend = MovingWindowRateLimiter(self.storage)
+            self.shared = False
 
     async def allow(self, channel: str, sender_id: str) -> bool:
-        return await self.limiter.hit(self.item, channel, sender_id)
+        try:
+            return await self.backend.hit(self.item, channel, sender_id)
+        except Exception as error:  # storage down: let the turn run (module docstring)
+            logger.error("Rate-limit storage failed (%s: %s); message from a %s conversation "
+                         "let through", type(error).__name__, error, channel)
+            return True
 
     async def allow_ip(self, address: str) -> bool:
-        """One turn from `address` (any public channel but SMS)."""
-        return await self.limiter.hit(self.ip_item, "ip", address)
+        """One turn from `address` (any public channel but SMS); same storage and
+        same fail-open rule as `allow`."""
+        try:
+            return await self.backend.hit(self.ip_item, "ip", address)
+        except Exception as error:  # storage down: let the turn run (module docstring)
+            logger.error("Rate-limit storage failed (%s: %s); message from a client "
+                         "address let through", type(error).__name__, error)
+            return True
 
 
 @lru_cache(maxsize=1)

@@ -115,9 +115,10 @@ def valid_session_id(value: Any) -> bool:
 def load_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
     """WIDGET_ID_SECRET, else a random secret generated once into var/widget_id_secret
     (0600; WIDGET_ID_SECRET_FILE overrides the path). Several Rasa replicas need
-    the same secret: set the variable."""
+    the same secret: set the variable (required then, cluster/settings.py)."""
+    from cluster.settings import secret_from_env
     env = os.environ if env is None else env
-    value = (env.get("WIDGET_ID_SECRET") or "").strip()
+    value = secret_from_env("WIDGET_ID_SECRET", env) or ""
     if not value:
         value = read_or_create_secret(Path(env.get("WIDGET_ID_SECRET_FILE")
                                            or DEFAULT_ID_SECRET_FILE))

@@ -81,7 +81,8 @@ and the error is logged; Twilio has long had its 200.
 Privacy: the conversation id is "sms-" + HMAC-SHA256(SMS_ID_SECRET, number).
 If SMS_ID_SECRET is unset, a random secret is generated once into
 var/sms_id_secret (mode 0600; SMS_ID_SECRET_FILE overrides the path) with a
-warning. Keep the secret stable and backed up: a new secret starts new
+warning; with several replicas (REPLICAS>1, cluster/settings.py) it must be set,
+so that every replica gives a number the same conversation id. Keep the secret stable and backed up: a new secret starts new
 conversations and forgets opt-outs. The raw number is kept only in this
 process's memory, for the outbound send (hash -> number, SMS_NUMBER_TTL_SECONDS),
 and in appointment requests where the patient types it. It is never logged and
@@ -134,6 +135,8 @@ from channels import sms_text
 from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import BUSY_TEXT, sender_rate_limiter, turn_slots
 from channels.sanitize import sanitize_user_text
+from cluster.settings import secret_from_env
+from stores.sql import create_tables
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +285,7 @@ def read_or_create_secret_file(path: Path) -> str:
 
 def load_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
     env = os.environ if env is None else env
-    value = (env.get("SMS_ID_SECRET") or "").strip()
+    value = secret_from_env("SMS_ID_SECRET", env)  # required with several replicas
     if value:
         return value.encode("utf-8")
     path = Path(env.get("SMS_ID_SECRET_FILE") or DEFAULT_SECRET_FILE)
@@ -392,7 +395,9 @@ class RedisStateStore(StateStore):
                              port=int(env.get("REDIS_PORT") or 6379),
                              db=int(env.get("REDIS_DB") or 0),
                              password=env.get("REDIS_PASSWORD") or None,
-                             decode_responses=True)
+                             decode_responses=True,
+                             # Redis down or hung: fail fast; every caller copes
+                             socket_timeout=2.0, socket_connect_timeout=2.0)
         return cls(client)
 
     @staticmethod
@@ -473,7 +478,8 @@ class OptOutStore:
                 secure_database_url(self._url)  # owner-only file and folder
                 engine = sa.create_engine(self._url, future=True, pool_pre_ping=True,
                                           hide_parameters=True)
-                metadata.create_all(engine, tables=[sms_opt_outs])
+                # safe when several replicas start at once (stores/sql.py)
+                create_tables(engine, metadata, tables=[sms_opt_outs])
                 self._engine = engine
             return self._engine
 

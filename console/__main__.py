@@ -49,26 +49,34 @@ def console_bind_host(option: Optional[str]) -> str:
 def serve(host, port, threads) -> None:
     """Runs the console web server (waitress)."""
     host = console_bind_host(host)
+    from cluster.settings import check_cluster_config
     from console.app import create_app
+    check_cluster_config("console")  # with several replicas: shared database and secrets
     settings = load_console_settings()
     app = create_app(settings)
     started = dt.datetime.now()
     app.extensions["console"]["refresh"](force=True)
     logging.getLogger("console").info("summaries up to date in %.1fs",
                                       (dt.datetime.now() - started).total_seconds())
+    # summary refresh and retention, each on one node at a time (console/jobs.py)
+    from console.jobs import BackgroundJobs
+    background = BackgroundJobs.from_settings(app.extensions["console"]["engine"],
+                                              app.extensions["console"]["refresh"], settings)
     if settings.retention_days > 0:
-        from console.retention import RetentionScheduler
-        RetentionScheduler(app.extensions["console"]["engine"], settings.retention_days,
-                           settings.retention_interval_minutes * 60).start()
         logging.getLogger("console").info(
             "retention: conversations older than %d days are deleted every %g minutes",
             settings.retention_days, settings.retention_interval_minutes)
     else:
         logging.getLogger("console").warning("RETENTION_DAYS=0: old conversations are kept")
+    if background.enabled:
+        background.start()
     port = port or settings.port
     click.echo(f"Staff console: http://{host}:{port}/  (Ctrl-C stops it)")
     import waitress
-    waitress.serve(app, host=host, port=port, threads=threads, ident="console")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="console")
+    finally:
+        background.stop()
 
 
 def _engine():
@@ -244,9 +252,12 @@ def export_corrections(out) -> None:
 def retention(days, dry_run) -> None:
     """Deletes old conversations (events + console rows)."""
     from console.db import engine_for
-    from console.retention import run_retention
+    from console.jobs import retention_once
     engine = engine_for(load_console_settings().database_url)
-    result = run_retention(engine, days, cli_user(), dry_run=dry_run)
+    result = retention_once(engine, days, cli_user(), dry_run=dry_run)
+    if result is None:  # cron on several nodes: one of them does it
+        click.echo("Retention is running on another node; nothing done here.")
+        return
     verb = "Would delete" if dry_run else "Deleted"
     click.echo(f"{verb} {result.conversations} conversations ({result.events} events, "
                f"{result.console_rows} console rows) and {result.appointments} closed appointment "
@@ -258,10 +269,13 @@ def retention(days, dry_run) -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the summaries and fold every event again.")
 def refresh_summaries(rebuild) -> None:
     """Brings the conversation summaries up to date (the server also does this)."""
-    from console import summaries
     from console.db import engine_for
+    from console import jobs
     engine = engine_for(load_console_settings().database_url)
-    n = summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+    n = jobs.refresh_summaries(engine, rebuild=rebuild)
+    if n is None:
+        raise click.ClickException("Another node has been refreshing the summaries for "
+                                   "a while; try again later.")
     click.echo(f"Folded {n} events.")
 
 

@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from console import audit, auth, exports, queries, summaries, transcript
+from console import audit, auth, exports, jobs, queries, summaries, transcript
 from console.db import (appointment_requests, as_utc, audit_log, conversation_reviews,
                         conversation_summaries as cs, engine_for, intent_corrections, users,
                         utcnow)
@@ -87,7 +87,7 @@ class Refresher:
                 return
             if (force or now - self.last_full >= self.FULL_CHECK_SECONDS
                     or summaries.has_new_events(self.engine)):
-                summaries.refresh(self.engine)
+                jobs.refresh_summaries(self.engine)  # one node at a time (console/jobs.py)
                 self.last_full = now
             self.last = time.monotonic()
 

@@ -19,6 +19,7 @@ from actions.appointment_store import appointment_requests
 from actions.private_storage import secure_database_url
 from stores.form_answers import metadata as form_answers_metadata
 from actions.appointment_store import metadata as appointment_metadata
+from stores.sql import create_tables
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +182,10 @@ def engine_for(database_url: str) -> sa.engine.Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     # hide_parameters: an error never carries message text or names into a log
     engine = sa.create_engine(database_url, hide_parameters=True, **kwargs)
-    metadata.create_all(engine)
-    appointment_metadata.create_all(engine)
-    form_answers_metadata.create_all(engine)
+    # safe when several console processes start at once (stores/sql.py)
+    create_tables(engine, metadata)
+    create_tables(engine, appointment_metadata)
+    create_tables(engine, form_answers_metadata)
     migrate(engine)
     from console import audit  # noqa: E402 (audit imports this module)
     audit.ensure_chain(engine)

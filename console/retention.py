@@ -8,13 +8,13 @@ Appointment-form answers left in `pending_form_answers` (stores/form_answers.py)
 are deleted once older than FORM_ANSWERS_TTL_MINUTES, and with their conversation.
 
 `python -m console serve` (so `make run`) runs this job itself: at start, then
-every RETENTION_INTERVAL_MINUTES (60), with RETENTION_DAYS (90; 0 turns it off).
+every RETENTION_INTERVAL_MINUTES (60), with RETENTION_DAYS (90; 0 turns it off),
+on one node at a time when several consoles share a database (console/jobs.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -98,41 +98,3 @@ def run_retention(engine: sa.engine.Engine, days: int, username: str,
             f"open_appointments_kept={result.open_appointments_kept} "
             f"form_answers={result.form_answers}"))
     return result
-
-
-class RetentionScheduler:
-    """Runs `run_retention` at start and then every `interval_seconds`, in a thread."""
-
-    def __init__(self, engine: sa.engine.Engine, days: int, interval_seconds: float) -> None:
-        self.engine, self.days, self.interval = engine, days, interval_seconds
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self.runs = 0
-
-    def run_once(self) -> Optional[RetentionResult]:
-        try:
-            result = run_retention(self.engine, self.days, SCHEDULER_USER)
-        except Exception:  # keep the schedule; the next run tries again
-            logger.exception("retention run failed")
-            return None
-        self.runs += 1
-        logger.info("retention (%d days): deleted %d conversations, %d events, %d closed "
-                    "appointment requests, %d expired form answers", self.days,
-                    result.conversations, result.events, result.appointments,
-                    result.form_answers)
-        return result
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval)
-
-    def start(self) -> "RetentionScheduler":
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)

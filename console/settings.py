@@ -5,7 +5,7 @@
 | DATABASE_URL | sqlite:///<project>/var/conversations.db | same database as Rasa's tracker store |
 | HOST | 127.0.0.1 | interface `serve` listens on |
 | CONSOLE_PORT | 8090 | port `serve` listens on |
-| CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600) | signs session cookies and CSRF tokens |
+| CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600; required with REPLICAS>1) | signs session cookies and CSRF tokens |
 | CONSOLE_PUBLIC_URL | (empty) | the console's address as staff open it, e.g. https://console.example.org |
 | CONSOLE_SECURE_COOKIES | true when CONSOLE_PUBLIC_URL starts with https:// | `true` behind HTTPS: cookies get the Secure flag, responses HSTS |
 | CONSOLE_TRUSTED_PROXIES | 0 | reverse proxies in front of the console whose X-Forwarded-For/-Proto are believed |
@@ -35,6 +35,7 @@ from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
 from actions.private_storage import secure_directory
+from cluster.settings import cluster_mode, missing_secret
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ class ConsoleSettings:
     domain_path: Path
     retention_days: int = DEFAULT_RETENTION_DAYS
     retention_interval_minutes: float = DEFAULT_RETENTION_INTERVAL_MINUTES
+    cluster: bool = False  # several replicas (cluster/settings.py): no generated key
 
     def secret_key(self) -> str:
         """CONSOLE_SECRET_KEY, or a key generated once into var/ (mode 0600)."""
         if self.secret_key_env:
             return self.secret_key_env
+        if self.cluster:  # several console processes must share one key
+            raise missing_secret("CONSOLE_SECRET_KEY")
         path = self.var_dir / SECRET_FILE_NAME
         if path.exists():
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -140,7 +144,10 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
-        retention_days=int(env.get("RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
+        # CONSOLE_RETENTION_DAYS: the cluster branch's name for the same setting
+        retention_days=int(env.get("RETENTION_DAYS") or env.get("CONSOLE_RETENTION_DAYS")
+                           or DEFAULT_RETENTION_DAYS),
         retention_interval_minutes=float(env.get("RETENTION_INTERVAL_MINUTES")
                                          or DEFAULT_RETENTION_INTERVAL_MINUTES),
+        cluster=cluster_mode(env),
     )
