@@ -3,6 +3,7 @@
     .venv/bin/pip install py-spy      # a profiling tool, not a project dependency
     .venv/bin/python bench/profile_server.py [--concurrency 10] [--conversations 40]
     .venv/bin/python bench/profile_server.py --startup     # profile start-up instead
+    .venv/bin/python bench/profile_server.py --postgres    # one replica on PostgreSQL + Redis
 
 Starts the real action server and Rasa server (tests/servers.py, fresh SQLite
 DB in a temp folder), drives REST conversations (bench/loadgen.py) while
@@ -17,12 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Dict, List
 
@@ -42,7 +45,13 @@ PY_SPY = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
 # substring of a frame -> the bucket it is reported under (first match wins,
 # searched from the innermost frame outwards)
 BUCKETS = [
+    ("stores/tracker_store.py", "tracker store (SQL)"),
     ("tracker_store.py", "tracker store (SQL)"),
+    ("psycopg2", "tracker store (SQL)"),
+    ("redis/", "lock store"),
+    ("sentence_classifier", "intent classifier (TF-IDF + MiniLM regression)"),
+    ("sentence_embeddings", "intent classifier (TF-IDF + MiniLM regression)"),
+    ("triage", "safety triage"),
     ("sqlalchemy", "tracker store (SQL)"),
     ("sqlite3", "tracker store (SQL)"),
     ("lock_store.py", "lock store"),
@@ -108,10 +117,31 @@ def record(pid: int, out: Path, duration: int, rate: int, subprocesses: bool = F
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@contextlib.contextmanager
+def on_postgres(extra_env: Dict[str, str]):
+    """One Rasa replica and one action server on PostgreSQL + Redis (cluster/stack.py),
+    shaped like running_assistant's result."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from cluster.stack import Stack
+
+    root = Path(tempfile.mkdtemp(prefix="achilles-profile-pg-"))
+    stack = Stack(root, replicas=1, action_servers=1, with_widget=False, with_console=False,
+                  extra_env=extra_env)
+    try:
+        stack.start()
+        yield types.SimpleNamespace(url=stack.replica_url(0), proc=stack.rasa[0].proc,
+                                    action_server=types.SimpleNamespace(
+                                        proc=stack.actions[0].proc))
+    finally:
+        stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def profile_load(args, extra_env: Dict[str, str], out: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="achilles-profile-"))
     try:
-        with running_assistant(work, **extra_env) as rasa:
+        with (on_postgres(extra_env) if args.postgres
+              else running_assistant(work, **extra_env)) as rasa:
             asyncio.run(rest_load(rasa.url, conversations(4, seed=99), 4, "warmup"))
             convs = conversations(args.conversations, seed=args.concurrency)
             pids = [rasa.proc.pid, rasa.action_server.proc.pid]
@@ -166,6 +196,8 @@ def main() -> None:
     parser.add_argument("--model", help="another model than models/achilles.tar.gz")
     parser.add_argument("--startup", action="store_true")
     parser.add_argument("--no-spy", action="store_true", help="only measure, do not profile")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the Rasa server on PostgreSQL + Redis (cluster/stack.py)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the servers")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "achilles-profile"))
     args = parser.parse_args()
