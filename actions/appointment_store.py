@@ -14,7 +14,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 
-from actions.private_storage import secure_database_url
+from stores import db
 from stores.sql import create_tables
 
 metadata = sa.MetaData()
@@ -39,10 +39,9 @@ appointment_requests = sa.Table(
 
 @lru_cache(maxsize=None)
 def engine_for(database_url: str) -> sa.engine.Engine:
-    secure_database_url(database_url)  # owner-only file and folder (actions/private_storage.py)
-    # hide_parameters: a failed insert's exception (logged below) never shows the values
-    engine = sa.create_engine(database_url, future=True, pool_pre_ping=True,
-                              hide_parameters=True)
+    """The shared engine (stores/db.py: owner-only file, no values in errors) with
+    this table created."""
+    engine = db.engine_for(database_url)
     create_tables(engine, metadata)  # safe when several action servers start at once
     return engine
 

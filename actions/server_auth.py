@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import List, Mapping, Optional
 
-from actions.secret_files import read_or_create_secret
+from stores.secret_files import read_or_create_secret
 
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 TOKEN_FILE_ENV = "ACTION_SERVER_TOKEN_FILE"

@@ -49,7 +49,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from actions.config import PROJECT_ROOT, load_settings
-from actions.secret_files import read_or_create_secret
+from stores.secret_files import read_or_create_secret
 from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import (BUSY_TEXT, RATE_LIMITED_TEXT, client_address,
                                  connections_per_ip, sender_rate_limiter, trusted_proxy_count,
@@ -121,7 +121,8 @@ def load_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
     value = secret_from_env("WIDGET_ID_SECRET", env) or ""
     if not value:
         value = read_or_create_secret(Path(env.get("WIDGET_ID_SECRET_FILE")
-                                           or DEFAULT_ID_SECRET_FILE))
+                                           or DEFAULT_ID_SECRET_FILE),
+                                      variable="WIDGET_ID_SECRET")
     return value.encode("utf-8")
 
 

@@ -110,8 +110,6 @@ import json
 import logging
 import os
 import random
-import secrets
-import stat
 import threading
 import time
 from collections import OrderedDict
@@ -130,7 +128,8 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from actions.config import PROJECT_ROOT, load_settings
-from actions.private_storage import secure_database_url
+from stores import db
+from stores.secret_files import read_or_create_secret
 from channels import sms_text
 from channels.rest import run_turn, technical_trouble_reply
 from channels.rate_limit import BUSY_TEXT, sender_rate_limiter, turn_slots
@@ -257,30 +256,9 @@ class SmsSettings:
 
 
 def read_or_create_secret_file(path: Path) -> str:
-    """The secret in `path`, created (random, mode 0600) on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            os.chmod(path, 0o600)
-            logger.warning("%s was readable by others (mode %o); changed it to 0600.",
-                           path, mode)
-        secret = path.read_text(encoding="utf-8").strip()
-        if not secret:
-            raise RuntimeError(f"{path} is empty; delete it or set SMS_ID_SECRET")
-        logger.warning("SMS_ID_SECRET is not set; using the secret stored in %s. "
-                       "Set SMS_ID_SECRET in production and keep it backed up.", path)
-        return secret
-    secret = secrets.token_hex(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(secret + "\n")
-    logger.warning("SMS_ID_SECRET is not set; generated a new secret in %s (mode 0600). "
-                   "Set SMS_ID_SECRET in production and keep it backed up: a different "
-                   "secret starts new SMS conversations and forgets opt-outs.", path)
-    return secret
+    """The secret in `path`, created (random, mode 0600) on first use. A different
+    secret starts new SMS conversations and forgets opt-outs: back it up."""
+    return read_or_create_secret(path, variable="SMS_ID_SECRET")
 
 
 def load_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
@@ -475,9 +453,7 @@ class OptOutStore:
     def _get_engine(self) -> sa.engine.Engine:
         with self._lock:
             if self._engine is None:
-                secure_database_url(self._url)  # owner-only file and folder
-                engine = sa.create_engine(self._url, future=True, pool_pre_ping=True,
-                                          hide_parameters=True)
+                engine = db.engine_for(self._url)  # shared defaults (stores/db.py)
                 # safe when several replicas start at once (stores/sql.py)
                 create_tables(engine, metadata, tables=[sms_opt_outs])
                 self._engine = engine

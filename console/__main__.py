@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from actions.private_storage import restrict_umask
+from stores.private_storage import restrict_umask
 from console.settings import load_console_settings
 
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa  # noqa: E402
 from console import auth, summaries, synthetic  # noqa: E402
 from console.app import create_app  # noqa: E402
 from console.db import engine_for, events  # noqa: E402
+from stores import db  # noqa: E402
 from console.settings import load_console_settings  # noqa: E402
 
 SCENARIOS = [
@@ -60,10 +61,8 @@ def main() -> int:
     db_path = workdir / "bench.db"
     if args.database_url:
         url = args.database_url
-        probe = sa.create_engine(url, future=True, hide_parameters=True)
-        if sa.inspect(probe).has_table("events"):
+        if sa.inspect(db.engine_for(url)).has_table("events"):
             parser.error("--database-url must point to an empty scratch database")
-        probe.dispose()
     else:
         if db_path.exists():
             db_path.unlink()

@@ -16,7 +16,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests
-from actions.private_storage import secure_database_url
+from stores import db
 from stores.form_answers import metadata as form_answers_metadata
 from actions.appointment_store import metadata as appointment_metadata
 from stores.sql import create_tables
@@ -173,15 +173,9 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 
 @lru_cache(maxsize=None)
 def engine_for(database_url: str) -> sa.engine.Engine:
-    """Engine with the console's tables (and appointment_requests) created."""
-    url = sa.engine.make_url(database_url)
-    kwargs = {"future": True, "pool_pre_ping": True}
-    secure_database_url(database_url)  # owner-only file and folder
-    if url.get_backend_name() == "sqlite":
-        # Rasa writes to the same file: wait for its short write locks.
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    # hide_parameters: an error never carries message text or names into a log
-    engine = sa.create_engine(database_url, hide_parameters=True, **kwargs)
+    """The shared engine (stores/db.py) with the console's tables (and
+    appointment_requests) created."""
+    engine = db.engine_for(database_url)
     # safe when several console processes start at once (stores/sql.py)
     create_tables(engine, metadata)
     create_tables(engine, appointment_metadata)

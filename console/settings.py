@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
-from actions.private_storage import secure_directory
+from stores.secret_files import read_or_create_secret
 from cluster.settings import cluster_mode, missing_secret
 
 logger = logging.getLogger(__name__)
@@ -83,22 +81,8 @@ class ConsoleSettings:
             return self.secret_key_env
         if self.cluster:  # several console processes must share one key
             raise missing_secret("CONSOLE_SECRET_KEY")
-        path = self.var_dir / SECRET_FILE_NAME
-        if path.exists():
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                logger.warning("%s is readable by others (mode %o); fixing to 0600", path, mode)
-                path.chmod(0o600)
-            return path.read_text(encoding="utf-8").strip()
-        secure_directory(self.var_dir)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key + "\n")
-        logger.warning(
-            "CONSOLE_SECRET_KEY is not set: generated a key into %s (mode 0600). "
-            "Set CONSOLE_SECRET_KEY when running several console processes.", path)
-        return key
+        return read_or_create_secret(self.var_dir / SECRET_FILE_NAME,
+                                     variable="CONSOLE_SECRET_KEY")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -45,7 +45,7 @@ start unless they share everything they must.
 
 The engine is re-created with `hide_parameters=True` (errors never show the
 values being written), and a SQLite file is created owner-only
-(actions/private_storage.py).
+(stores/private_storage.py).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ from rasa.shared.core.events import (ActiveLoop, BotUttered, Event, Restarted, S
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from actions.private_storage import secure_database_url
+from stores.private_storage import secure_database_url
 from console.masking import NAME, PHONE, Masker, mask_names
 from cluster.settings import check_cluster_config
 from stores import form_answers

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 import pytest
 import requests
 
-from actions.secret_files import read_or_create_secret
+from stores.secret_files import read_or_create_secret
 from actions.server_auth import authorized, load_token
 from servers import (ACTION_SERVER_TOKEN, PROJECT_ROOT, VENV_BIN, ActionServer, base_env,
                      free_port, makefile_default, stop_process, wait_until)

@@ -169,7 +169,7 @@ def mode(path: Path) -> int:
 
 
 def test_database_folder_and_file_are_owner_only(tmp_path):
-    from actions.private_storage import secure_database_url
+    from stores.private_storage import secure_database_url
     old = os.umask(0o022)
     try:
         path = secure_database_url(f"sqlite:///{tmp_path / 'new' / 'var' / 'c.db'}")
@@ -280,9 +280,13 @@ def test_every_engine_in_the_code_hides_parameters():
                     end = i
                     break
             calls.append((str(rel), call[:end + 1]))
-    assert len(calls) >= 5, calls
+    assert len(calls) >= 3, calls
     for rel, call in calls:
         assert "hide_parameters=True" in call, (rel, call)
+    # the services open the database only through the one factory (stores/db.py)
+    services = [rel for rel, _ in calls if rel.split("/")[0] in {"actions", "channels", "console"}]
+    assert services == [], services
+    assert "stores/db.py" in {rel for rel, _ in calls}
 
 
 def test_the_console_server_runs_retention_on_its_own(tmp_path):

@@ -1,9 +1,10 @@
 """Secrets generated once into files under var/ when not given in the environment.
 
-Used for the action server's shared token (actions/server_auth.py) and the key
-that signs the widget's conversation ids (channels/socketio.py), like the
-existing var/sms_id_secret and var/console_secret_key: random, owner-only
-(0600), created once and then reused so several processes agree on them.
+The one helper for every such secret: the action server's shared token
+(actions/server_auth.py), the keys that make the widget's and the SMS
+conversation ids (channels/socketio.py, channels/twilio_sms.py) and the
+console's session key (console/settings.py). Random, owner-only (0600),
+created once and then reused so several processes agree on them.
 
 Creation is atomic: the secret is written to a private temporary file that is
 then hard-linked into place, so two processes starting at the same moment
@@ -18,6 +19,9 @@ import secrets
 import stat
 import tempfile
 from pathlib import Path
+from typing import Optional
+
+from stores.private_storage import secure_directory
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +38,20 @@ def _read_existing(path: Path) -> str:
     return value
 
 
-def read_or_create_secret(path: Path) -> str:
+def read_or_create_secret(path: Path, variable: Optional[str] = None) -> str:
     """The secret stored in `path`; a new random one (64 hex digits, mode 0600) the
-    first time. Never returns an empty string."""
+    first time. Never returns an empty string. `variable`: the environment
+    variable that would replace the file, named in the warnings (production
+    should set it and back it up)."""
     path = Path(path)
+    advice = (f" {variable} is not set; set it in production and keep it backed up."
+              if variable else "")
     if path.exists():
-        return _read_existing(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        value = _read_existing(path)
+        if variable:
+            logger.warning("Using the secret stored in %s.%s", path, advice)
+        return value
+    secure_directory(path.parent)
     value = secrets.token_hex(32)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
     try:
@@ -55,5 +66,5 @@ def read_or_create_secret(path: Path) -> str:
             return _read_existing(path)
     finally:
         os.unlink(tmp)
-    logger.warning("Generated a new secret in %s (mode 0600).", path)
+    logger.warning("Generated a new secret in %s (mode 0600).%s", path, advice)
     return value
