@@ -11,7 +11,7 @@ MODEL := models/achilles.tar.gz
 SUPERVISE := exec $(PY) scripts/supervise.py
 # Debian's Chromium for the browser tests (Playwright never downloads a browser).
 CHROMIUM := /usr/bin/chromium
-# Debian's nginx for the deploy/ checks (tests/test_deploy.py runs its own on loopback)
+# Debian's nginx for the deploy/ checks (tests/test_deploy_nginx.py runs its own on loopback)
 NGINX := /usr/sbin/nginx
 
 # ---- configuration: environment variables with documented defaults (README) ----

@@ -36,7 +36,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from conversations import conversations  # noqa: E402
 from loadgen import rest_load  # noqa: E402
-from run_all import cpu_seconds  # noqa: E402
+from proc_stats import cpu_seconds  # noqa: E402
 import servers  # noqa: E402
 from servers import MODEL_PATH, VENV_BIN, base_env, free_port, running_assistant  # noqa: E402
 

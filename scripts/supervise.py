@@ -20,7 +20,8 @@ runs `supervisord --nodaemon` in the foreground:
   supervisord is told to stop all the same (parent-death signal).
 - output: var/logs/<name>.log (rotated at 10 MB, 5 kept), and echoed to the
   terminal as `HH:MM:SS name | line`, like honcho (an event listener: this
-  script with --echo-output). supervisord's own log: var/logs/supervisord.log.
+  script with --echo-output, scripts/supervise_output.py). supervisord's own
+  log: var/logs/supervisord.log.
 - control while running: `.venv/bin/supervisorctl -c var/supervisor/supervisord.conf status`
   (or `restart rasa`, `tail -f actions`); the socket is private to the user.
 
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import re
 import shlex
@@ -48,10 +48,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, List, Optional
+
+from supervise_output import echo_output  # scripts/: this file runs as a script
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = PROJECT_ROOT / "Procfile"
@@ -190,60 +191,6 @@ def render_config(processes: List[Process], var: Path, python: str = sys.executa
             "",
         ]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------ output echo --
-
-COLORS = ["36", "33", "32", "35", "34", "31", "96", "93"]
-
-
-class OutputEcho:
-    """supervisord event listener: PROCESS_LOG events -> `HH:MM:SS name | line`."""
-
-    def __init__(self, out: TextIO, width: int, color: bool) -> None:
-        self.out, self.width, self.color = out, width, color
-        self.partial: Dict[str, str] = {}
-        self.colors: Dict[str, str] = {}
-
-    def prefix(self, name: str) -> str:
-        label = f"{time.strftime('%H:%M:%S')} {name.ljust(self.width)} |"
-        if not self.color:
-            return label
-        code = self.colors.setdefault(name, COLORS[len(self.colors) % len(COLORS)])
-        return f"\033[{code}m{label}\033[0m"
-
-    def feed(self, name: str, data: str) -> None:
-        text = self.partial.pop(name, "") + data
-        *complete, rest = text.split("\n")
-        if len(rest) > 8192:  # a very long line without a newline: show it anyway
-            complete.append(rest)
-            rest = ""
-        if rest:
-            self.partial[name] = rest
-        for line in complete:
-            self.out.write(f"{self.prefix(name)} {line.rstrip(chr(13))}\n")
-        self.out.flush()
-
-
-def echo_output(width: int, color: bool) -> None:
-    # supervisord counts the payload length in characters, sends it as UTF-8
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
-    stdout = sys.stdout
-    echo = OutputEcho(sys.stderr, width, color)
-    while True:
-        stdout.write("READY\n")
-        stdout.flush()
-        header = stdin.readline()
-        if not header:
-            return  # supervisord went away
-        headers = dict(part.split(":", 1) for part in header.split())
-        payload = stdin.read(int(headers["len"]))
-        if headers.get("eventname", "").startswith("PROCESS_LOG"):
-            info, _, data = payload.partition("\n")
-            fields = dict(part.split(":", 1) for part in info.split())
-            echo.feed(fields.get("processname", "?"), data)
-        stdout.write("RESULT 2\nOK")
-        stdout.flush()
 
 
 # ------------------------------------------------------------------ main --
