@@ -1,4 +1,4 @@
-"""The assistants measured side by side (bench/README.md, "Variants"): each one
+"""The assistants measured side by side (bench/README.md, "What is measured": variants): each one
 a Rasa server (or a group of replicas behind nginx) plus what runs with it.
 
 A variant is a dict: name, rasa (Server or Group: url, cpu(), rss_mb()),
