@@ -14,7 +14,8 @@ models/.
 
 Variants, running side by side: "ours" (the repository as `make run` runs it),
 "baseline" (`rasa init --no-prompt`), with --ab-fixes "ours-without-fixes"
-(no perf/rasa_speedups.py, Sanic's default keep-alive; see bench/README.md), and
+(no perf/rasa_speedups.py, BLAS's default threads, Sanic's default keep-alive; see
+bench/README.md), and
 with --cluster "pg-1-replica" and "pg-2-replicas": the same assistant on
 PostgreSQL + Redis behind nginx (cluster/stack.py, two action servers), REST
 sent through nginx to one replica or round-robin to two. Each load level runs on every variant back to back, so
@@ -68,7 +69,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-eval", action="store_true")
     parser.add_argument("--ab-fixes", action="store_true",
                         help="also measure 'ours-without-fixes' (no perf/rasa_speedups.py, "
-                             "Sanic's default keep-alive)")
+                             "BLAS's default threads, Sanic's default keep-alive)")
     parser.add_argument("--json", default=str(BENCH_DIR / "results.json"))
     parser.add_argument("--markdown", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--baseline-dir", help="build the baseline here once and reuse it")

@@ -8,6 +8,7 @@ managed (started by cluster/stack.py) and transports ({"rest"})."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -88,7 +89,7 @@ def has_socketio() -> bool:
 
 
 # What the Procfile runs: environment assignments at the start of a process's
-# line (e.g. `rasa: PYTHONPATH=perf/site .venv/bin/rasa run ...`) apply to it.
+# line (e.g. `rasa: OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/rasa run ...`) apply to it.
 def procfile_env(process: str) -> Dict[str, str]:
     for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
@@ -99,18 +100,22 @@ def procfile_env(process: str) -> Dict[str, str]:
             key, eq, value = token.partition("=")
             if not eq or not key.isidentifier():
                 break
-            if value.startswith("$") and value[1:] not in ("HOST", "RASA_PORT", "ACTION_PORT"):
+            with_default = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
+            if with_default:  # ${NAME:-default}, as the shell reads it
+                value = os.environ.get(with_default[1]) or with_default[2]
+            elif value.startswith("$") and value[1:] not in ("HOST", "RASA_PORT", "ACTION_PORT"):
                 # e.g. SANIC_REQUEST_MAX_SIZE=$ACTION_REQUEST_MAX_SIZE: what `make run` gives
                 value = os.environ.get(value[1:]) or makefile_default(value[1:]) or ""
             if value and "$" not in value:  # $HOST etc. are set by the benchmark itself
-                env[key] = str(PROJECT_ROOT / value) if key == "PYTHONPATH" else value
+                env[key] = value
         return env
     return {}
 
 
 # --ab-fixes: the same assistant without the fixes found by profiling
-# (bench/README.md), to measure what they bring.
-WITHOUT_FIXES = ("PYTHONPATH", "SANIC_KEEP_ALIVE_TIMEOUT")
+# (bench/README.md), to measure what they bring: perf/rasa_speedups.py switched
+# off, and these variables left out.
+WITHOUT_FIXES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "SANIC_KEEP_ALIVE_TIMEOUT")
 
 
 def start_ours(name: str, tmp: Path, env: Dict[str, str], credentials: Path,
@@ -127,6 +132,7 @@ def start_ours(name: str, tmp: Path, env: Dict[str, str], credentials: Path,
         for key in WITHOUT_FIXES:
             action_env.pop(key, None)
             rasa_env.pop(key, None)
+        rasa_env["RASA_SPEEDUPS"] = "off"
     actions = Server(f"action server ({name})", [PYTHON, "-m", "actions.server",
                                                  "--port", str(action_port)],
                      PROJECT_ROOT, action_env, folder / "actions.log", action_port)
@@ -152,10 +158,10 @@ def descriptions(ab_fixes: bool, cluster: bool) -> Dict[str, str]:
     """What each variant is, for RESULTS.md."""
     described = {
         "ours": "the repository as `make run` runs it (Makefile environment; the Procfile's "
-                "environment for each process, e.g. PYTHONPATH=perf/site for Rasa)",
+                "environment for each process, e.g. one BLAS thread for Rasa)",
         **({"ours-without-fixes": "ours without the profiling fixes (bench/README.md): "
-                                  "no perf/rasa_speedups.py, Sanic's default 5 s "
-                                  "keep-alive"} if ab_fixes else {}),
+                                  "no perf/rasa_speedups.py, BLAS's default threads, "
+                                  "Sanic's default 5 s keep-alive"} if ab_fixes else {}),
         "baseline": "`rasa init --no-prompt` (default config, in-memory tracker store, "
                     "no action server)"}
     if cluster:

@@ -239,8 +239,9 @@ class Stack:
             str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH), "--interface",
             "127.0.0.1", "--port", str(port), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml"],
-            # as in the Procfile: the measured Rasa speed-ups (perf/rasa_speedups.py)
-            self.env(RASA_PORT=str(port), PYTHONPATH=str(PROJECT_ROOT / "perf" / "site")),
+            # as in the Procfile: one BLAS/OpenMP thread unless the environment says
+            # otherwise (perf/blas_threads.py; tests/test_speedups.py checks it)
+            {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env(RASA_PORT=str(port))},
             self.logs / f"rasa-{i + 1}.log")
 
     def start_assistant(self) -> None:

@@ -1,175 +1,141 @@
-"""Speed-ups for Rasa 3.6.21 found by profiling (bench/profile_server.py; bench/README.md).
+"""A measured speed-up of Rasa's custom-action calls (bench/README.md, finding 1).
 
-Both keep Rasa's behaviour; bench/verify_speedups.py checks that the loaded
-model predicts exactly the same intents, confidences and actions with and
-without them.
+For every custom action, Rasa checks the action server's response with
+`jsonschema.validate(result, schema)` (in `RemoteAction._validate_action_result`,
+rasa/core/actions/action.py). That call first checks the *schema itself*
+against the JSON-Schema meta-schema and builds a new validator, every time:
+~50 ms of CPU per custom action on the reference machine, more than all of NLU
+and dialogue prediction together, for a schema that never changes.
 
-1. Custom-action responses: Rasa validates every action-server response with
-   `jsonschema.validate(result, schema)`, which first checks the *schema
-   itself* against the JSON-Schema meta-schema and builds a new validator,
-   every time: ~50 ms of CPU per custom action call on the reference machine
-   (more than all of NLU and dialogue prediction together), for a schema
-   (Rasa's EVENTS_SCHEMA) that never changes. `jsonschema.validate` is
-   replaced by a version that checks each distinct schema once and keeps its
-   validator; the instance is validated exactly as before (same validator
-   class, same best-matching error raised), so a malformed action-server
-   response is still rejected.
+`install()` replaces that one method, and nothing else (`jsonschema.validate`
+stays jsonschema's for every other caller):
+- each distinct schema is checked once and its validator kept (the validator
+  class and schema are the ones `jsonschema.validate` would use, so it accepts
+  exactly the responses Rasa accepts);
+- a response it accepts is accepted (`True`, as Rasa returns);
+- any other response is handed to Rasa's own method, so a malformed response
+  is rejected with exactly Rasa's error.
 
-2. Model loading (start-up): to create the weights of DIET and TED before
-   reading them from the model file, `RasaModel.load` runs one *training* step
-   (`model.fit` on one example), which traces the whole training graph with
-   TensorFlow: two thirds of the server's start-up time. The weights are then
-   overwritten from the file, and the model is traced again for prediction.
-   The replacement reads the file first (TensorFlow restores each weight when
-   it is created) and lets that prediction trace create the weights. Used only
-   for inference loads (not fine-tuning) with a prediction example; otherwise
-   Rasa's own method runs.
+It patches only the Rasa release it was written and measured against
+(PINNED_RASA_VERSION, the pin in requirements.txt; tests/test_speedups.py
+checks they agree). With any other version it logs a warning and leaves Rasa
+alone: re-read Rasa's method, re-run bench/verify_speedups.py, then raise the pin.
 
-Activate in the Rasa server process, either
-- where Rasa imports our code: one line in channels/__init__.py,
-  `from perf.rasa_speedups import install; install()`; or
-- by environment only: PYTHONPATH=perf/site for the Rasa process
-  (perf/site/sitecustomize.py calls install() at interpreter start-up).
-Patches apply when their module is imported (nothing heavy is imported here).
+Installed by channels/__init__.py: Rasa imports that package when it loads the
+channels credentials.yml names, at server start-up, before any custom action
+runs. RASA_SPEEDUPS=off in the environment leaves Rasa alone (bench/run_all.py
+--ab-fixes measures the assistant without it).
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import json
 import logging
+import os
 import sys
 import threading
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
+PINNED_RASA_VERSION = "3.6.21"
+SWITCH_ENV = "RASA_SPEEDUPS"
+SWITCHED_OFF = ("off", "0", "false", "no")
+RASA_ACTION_MODULE = "rasa.core.actions.action"
+PATCHED_METHOD = "_validate_action_result"
+MAX_CACHED_SCHEMAS = 64  # Rasa uses one; a bound in case a subclass varies it
+
 _lock = threading.RLock()
-_installed = False
 _validators: Dict[Tuple[str, type], Any] = {}
-_original_validate: Any = None
-_original_load: Any = None
+_rasa_method: Optional[Callable[[Any, Dict[str, Any]], bool]] = None
 
 
-# ------------------------------------------------ 1. action-result validation --
+def cached_validator(schema: Any) -> Optional[Any]:
+    """The validator `jsonschema.validate` would build for `schema`, built once.
 
-def cached_validate(instance: Any, schema: Any, cls: Any = None, *args: Any,
-                    **kwargs: Any) -> None:
-    """`jsonschema.validate` with the schema check and validator built once per schema."""
-    from jsonschema.exceptions import best_match
+    Raises SchemaError for an invalid schema, as `jsonschema.validate` does.
+    None when the schema cannot be used as a cache key (not JSON).
+    """
     from jsonschema.validators import validator_for
 
-    if args or kwargs:  # unusual call: the library's own behaviour
-        return _original_validate(instance, schema, cls, *args, **kwargs)
-    if cls is None:
-        cls = validator_for(schema)
+    cls = validator_for(schema)
     try:
         key = (json.dumps(schema, sort_keys=True), cls)
     except (TypeError, ValueError):
-        return _original_validate(instance, schema, cls)
+        return None
     validator = _validators.get(key)
     if validator is None:
-        cls.check_schema(schema)  # raises SchemaError, as jsonschema.validate does
+        cls.check_schema(schema)
         validator = cls(schema)
         with _lock:
-            if len(_validators) < 64:
+            if len(_validators) < MAX_CACHED_SCHEMAS:
                 _validators[key] = validator
-    error = best_match(validator.iter_errors(instance))
-    if error is not None:
-        raise error
+    return validator
 
 
-def _patch_jsonschema(module: Any) -> None:
-    global _original_validate
-    if getattr(module.validate, "__name__", "") == "cached_validate":
-        return
-    _original_validate = module.validate
-    module.validate = cached_validate
+def validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
+    """RemoteAction._validate_action_result with the validator built once per schema."""
+    validator = cached_validator(self.action_response_format_spec())
+    if validator is not None and validator.is_valid(result):
+        return True
+    # rejected (or unusual): Rasa's own method raises its own error
+    return _rasa_method(self, result)  # type: ignore[misc]
 
 
-# ---------------------------------------------------------- 2. model loading --
-
-def _fast_load(cls: Any, model_file_name: str, model_data_example: Any,
-               predict_data_example: Any = None, finetune_mode: bool = False,
-               *args: Any, **kwargs: Any) -> Any:
-    if finetune_mode or predict_data_example is None:
-        return _original_load.__func__(cls, model_file_name, model_data_example,
-                                       predict_data_example, finetune_mode, *args, **kwargs)
-    import tensorflow as tf
-    from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
-
-    logger.debug(f"Loading the model from {model_file_name} (inference only)...")
-    model = cls(*args, **kwargs)
-    config = kwargs.get("config", {})
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
-                  run_eagerly=config.get(RUN_EAGERLY))
-    # Not built yet: every weight is restored from the file when it is created.
-    # The optimizer's slots in the file are not needed for inference.
-    model.load_weights(model_file_name).expect_partial()
-    # The first prediction builds the weights (restored as they are created)
-    # and traces the prediction graph, as Rasa's own load does afterwards.
-    model.run_inference(predict_data_example)
-    logger.debug("Finished loading the model.")
-    return model
+def is_installed() -> bool:
+    action_module = sys.modules.get(RASA_ACTION_MODULE)
+    return action_module is not None and \
+        action_module.RemoteAction.__dict__.get(PATCHED_METHOD) is validate_action_result
 
 
-def _patch_rasa_models(module: Any) -> None:
-    global _original_load
-    model_class = module.RasaModel
-    current = model_class.__dict__["load"]
-    if getattr(current.__func__, "__name__", "") == "_fast_load":
-        return
-    _original_load = current
-    model_class.load = classmethod(_fast_load)
+def install() -> bool:
+    """Patches Rasa's action-result validation (imports Rasa's action module).
 
+    Idempotent. True when the speed-up is in place; False when Rasa was left
+    alone (switched off, or not the pinned Rasa version).
+    """
+    if os.environ.get(SWITCH_ENV, "").strip().lower() in SWITCHED_OFF:
+        logger.info("%s=%s: Rasa's action-result validation left as it is",
+                    SWITCH_ENV, os.environ[SWITCH_ENV])
+        return False
+    import rasa
 
-# ------------------------------------------------------------- installation --
+    if rasa.__version__ != PINNED_RASA_VERSION:
+        logger.warning(
+            "perf/rasa_speedups.py was written for Rasa %s, this is Rasa %s: not "
+            "installed (custom actions cost ~50 ms more CPU each). Check Rasa's "
+            "RemoteAction.%s and bench/verify_speedups.py before raising "
+            "PINNED_RASA_VERSION.", PINNED_RASA_VERSION, rasa.__version__, PATCHED_METHOD)
+        return False
+    global _rasa_method
+    from rasa.core.actions.action import RemoteAction
 
-PATCHES: Dict[str, Callable[[Any], None]] = {
-    "jsonschema": _patch_jsonschema,
-    "rasa.utils.tensorflow.models": _patch_rasa_models,
-}
-
-
-class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Runs a patch right after its module is imported (nothing imported early)."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname not in PATCHES:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return None
-        original_exec = spec.loader.exec_module
-
-        def exec_module(module):
-            original_exec(module)
-            _apply(fullname, module)
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
-def _apply(name: str, module: Any) -> None:
-    try:
-        PATCHES[name](module)
-    except Exception:  # a speed-up must never break the assistant
-        logger.exception("perf.rasa_speedups: could not patch %s", name)
-
-
-def install() -> None:
-    """Idempotent. Patches modules already imported now, the others on import."""
-    global _installed
     with _lock:
-        if _installed:
-            return
-        _installed = True
-        for name in PATCHES:
-            if name in sys.modules:
-                _apply(name, sys.modules[name])
-        if any(name not in sys.modules for name in PATCHES):
-            sys.meta_path.insert(0, _AfterImport())
+        current = RemoteAction.__dict__[PATCHED_METHOD]
+        if current is validate_action_result:
+            return True
+        _rasa_method = current
+        setattr(RemoteAction, PATCHED_METHOD, validate_action_result)
+    logger.info("Rasa %s: action-server responses validated with a cached validator "
+                "(perf/rasa_speedups.py)", rasa.__version__)
+    return True
+
+
+def install_if_rasa_loaded() -> bool:
+    """install(), in a process that has already imported Rasa's action code.
+
+    That is the Rasa server (and any script that loads an agent) by the time it
+    imports our channels. Other processes that import channels (the tests,
+    eval scripts using channels.sanitize) are left alone, and do not pay ~7 s
+    for importing Rasa's action code and TensorFlow.
+    """
+    if RASA_ACTION_MODULE not in sys.modules:
+        return False
+    return install()
+
+
+def uninstall() -> None:
+    """Puts Rasa's own method back (tests, bench/verify_speedups.py)."""
+    action_module = sys.modules.get(RASA_ACTION_MODULE)
+    with _lock:
+        if action_module is not None and _rasa_method is not None and is_installed():
+            setattr(action_module.RemoteAction, PATCHED_METHOD, _rasa_method)

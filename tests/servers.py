@@ -128,8 +128,9 @@ class RasaServer:
 
     def start(self, timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 300))) -> "RasaServer":
         log = open(self.log_path, "ab")
-        # as in the Procfile: the measured Rasa speed-ups (perf/rasa_speedups.py)
-        env = dict(self.env, PYTHONPATH=str(PROJECT_ROOT / "perf" / "site"))
+        # as in the Procfile: one BLAS/OpenMP thread unless the environment says
+        # otherwise (perf/blas_threads.py; tests/test_rest_e2e.py checks it)
+        env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env}
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH),
              "--interface", "127.0.0.1", "--port", str(self.port),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
+from perf.blas_threads import ONE_BLAS_THREAD
 from servers import running_assistant
 
 CONTENT = get_content()
@@ -316,3 +318,20 @@ def test_an_oversized_body_is_refused_with_413(assistant):
     response = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body,
                              headers={"Content-Type": "application/json"}, timeout=10)
     assert response.status_code == 413
+
+
+def test_the_rasa_server_runs_with_one_blas_thread(assistant):
+    """perf/blas_threads.py: in the environment the server starts with, so numpy
+    reads it when it loads (unless the environment running the tests says otherwise)."""
+    environ = Path(f"/proc/{assistant.proc.pid}/environ").read_bytes().split(b"\0")
+    variables = dict(v.decode().split("=", 1) for v in environ if b"=" in v)
+    for name, value in ONE_BLAS_THREAD.items():
+        assert variables.get(name) == os.environ.get(name, value)
+
+
+def test_the_rasa_server_installs_the_action_result_speed_up_at_start_up(assistant):
+    """channels/__init__.py installs perf/rasa_speedups.py when Rasa loads our
+    channels, before it serves anything (tests/test_speedups.py: what it does)."""
+    log = assistant.log_path.read_text(errors="replace")
+    installed = log.find("action-server responses validated with a cached validator")
+    assert 0 <= installed < log.find("Rasa server is up and running")
