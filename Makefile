@@ -53,7 +53,7 @@ export RETENTION_INTERVAL_MINUTES ?= 60
 export FORM_ANSWERS_TTL_MINUTES ?= 60
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-	content/red_flags.yml $(wildcard nlu_components/*.py policies/*.py)
+	content/red_flags.yml $(shell find nlu_components policies -name '*.py')
 
 .PHONY: run supervise test setup train validate eval ablation bench clean cluster
 

@@ -4,7 +4,7 @@ Runs after every classifier (DIET, language, FallbackClassifier), so a red-flag
 decision is final: nothing after it can turn it into "Did you mean...?".
 
 - A message that reports a red flag (content/red_flags.yml, read by
-  nlu_components/triage_rules.py) gets the tier's intent (`emergency` or
+  nlu_components/triage_rules/) gets the tier's intent (`emergency` or
   `urgent_problem`) at confidence 1.0.
 - A learned safety guess (the classifier said emergency/urgent_problem) stands
   when it is confident and the rules saw neither a question about signs nor a

@@ -1,0 +1,70 @@
+"""The typo guard: common words a typo match could confuse with a term word."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import FrozenSet, Set
+
+from rapidfuzz.distance import OSA
+
+from nlu_components.triage_rules.matching import FUZZY_MIN_LEN, FUZZY_TWO_EDITS_LEN
+
+# Words this common in English or Spanish are never read as a misspelling of a
+# term (log-probability from spacy-lookups-data's lexeme tables).
+COMMON_WORD_LOGPROB = -15.5
+
+
+def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
+    """Common English/Spanish words a typo match could confuse with a term word.
+
+    Only these need guarding, so this small set is all that is kept (computed
+    once from spacy-lookups-data's frequency tables, a few seconds; the NLU
+    component stores it in the trained model, tests cache it under build/).
+    """
+    import spacy_lookups_data  # registry package, offline
+    from rapidfuzz import process
+
+    data = Path(spacy_lookups_data.__file__).parent / "data"
+    common: Set[str] = set()
+    for lang in ("en", "es"):
+        with gzip.open(data / f"{lang}_lexeme_prob.json.gz", "rt", encoding="utf-8") as fh:
+            probs = json.load(fh)
+        common.update(w for w, p in probs.items()
+                      if p > COMMON_WORD_LOGPROB and w.isalpha() and len(w) >= FUZZY_MIN_LEN - 1)
+        del probs
+    common -= {w.rstrip("*") for w in term_words}
+    candidates = sorted(common)
+    near: Set[str] = set()
+    for term in term_words:
+        stem = term.rstrip("*")
+        if len(stem) < FUZZY_MIN_LEN:
+            continue
+        if term.endswith("*"):
+            prefixes = [w[:len(stem)] for w in candidates]
+            hits = process.extract(stem, prefixes, scorer=OSA.distance, score_cutoff=1,
+                                   limit=None)
+        else:
+            allowed = 2 if len(stem) >= FUZZY_TWO_EDITS_LEN else 1
+            hits = process.extract(stem, candidates, scorer=OSA.distance,
+                                   score_cutoff=allowed, limit=None)
+        near.update(candidates[index] for _, _, index in hits)
+    # The exact forms of terms are never "typos" of other terms either.
+    return frozenset(near | {w.rstrip("*") for w in term_words})
+
+
+def cached_common_words_near(term_words: Set[str], cache_dir: Path) -> FrozenSet[str]:
+    """common_words_near(), cached in a file named by a hash of the term words."""
+    import hashlib
+
+    key = hashlib.sha256(json.dumps(sorted(term_words)).encode()).hexdigest()[:16]
+    path = cache_dir / f"common_words_{key}.json"
+    if path.exists():
+        return frozenset(json.loads(path.read_text()))
+    words = common_words_near(term_words)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(sorted(words)))
+    except OSError:  # read-only install: just recompute next time
+        pass
+    return words

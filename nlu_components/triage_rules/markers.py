@@ -1,0 +1,104 @@
+"""Clause markers: negated, hypothetical or past, asked about, happening now; fever numbers."""
+from __future__ import annotations
+
+import re
+from typing import List, Sequence, Set
+
+from nlu_components.triage_rules.matching import Occurrence, find_term
+from nlu_components.triage_rules.spec import Category, Term
+from nlu_components.triage_rules.text import _NUMBER, Sentence
+
+NEGATION_WINDOW = 3
+HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
+
+_YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
+_TEMPERATURE_WORDS = frozenset({"temp", "temperature", "thermometer", "degrees", "deg", "f",
+                                "c", "fever", "temperatura", "grados", "fiebre", "calentura"})
+
+
+class ClauseMarkers:
+    """Part of TriageRules (rules.py): where the marker terms it compiled occur in
+    a sentence, and what they say about each clause.
+
+    Uses what TriageRules.__init__ sets up: `matcher` and `marker_matcher`, the
+    marker term lists (`negation_before`, `happening_now`, `question_markers`...).
+    """
+
+    def _occurrences(self, sentence: Sentence, terms: Sequence[Term],
+                     exact: bool = False) -> List[Occurrence]:
+        parts_at, first = sentence.index(self.marker_matcher if exact else self.matcher)
+        found = []
+        for term in terms:
+            for start, end in find_term(parts_at, first, term):
+                found.append(Occurrence(start, end, sentence.clause_of[start]))
+        return found
+
+    def _negated(self, sentence: Sentence, occ: Occurrence,
+                 negations_before: List[Occurrence], negations_after: List[Occurrence],
+                 modals: Sequence[Occurrence] = ()) -> bool:
+        """Negated ("no fever"), or only possible ("he will fall", "could be a clot")."""
+        for neg in negations_before:
+            if neg.clause == occ.clause and neg.end <= occ.start \
+                    and occ.start - neg.end < NEGATION_WINDOW:
+                return True
+        for modal in modals:
+            if modal.clause == occ.clause and modal.end <= occ.start \
+                    and occ.start - modal.end < HYPOTHETICAL_WINDOW:
+                return True
+        for neg in negations_after:
+            if neg.clause == occ.clause and neg.start >= occ.end \
+                    and neg.start - occ.end < NEGATION_WINDOW:
+                return True
+        return False
+
+    def _now(self, sentence: Sentence) -> Set[int]:
+        return {o.clause for o in self._occurrences(sentence, self.happening_now, exact=True)}
+
+    def _question_clauses(self, sentence: Sentence) -> Set[int]:
+        """Clauses that ask about signs, or are hypothetical or past, not reports."""
+        def clauses(terms: Sequence[Term]) -> Set[int]:
+            return {o.clause for o in self._occurrences(sentence, terms, exact=True)}
+
+        now = clauses(self.happening_now)
+        past_years = {sentence.clause_of[i] for i, t in enumerate(sentence.tokens)
+                      if _YEAR.match(t)}
+        conditional = clauses(self.conditional_if) & clauses(self.conditional_change)
+        hypothetical = (clauses(self.hypothetical) | past_years | conditional) \
+            - clauses(self.reporting)
+        return (clauses(self.question_markers) | hypothetical) - now
+
+    def _generic_questions(self, sentence: Sentence) -> Set[int]:
+        """Questions about no one in particular: "does a fever after surgery mean infection?"
+
+        A clause that opens with a question word (or is a whole sentence ending
+        with "?") and names no one (no I, my, he, my husband...).
+        """
+        personal = {o.clause for o in self._occurrences(sentence, self.personal, exact=True)}
+        clause_ids = sorted(set(sentence.clause_of))
+        found = set()
+        for clause in clause_ids:
+            words = [t for i, t in enumerate(sentence.tokens) if sentence.clause_of[i] == clause]
+            asks = words[0] in self.question_start or (sentence.asks and len(clause_ids) == 1)
+            if asks and clause not in personal:
+                found.add(clause)
+        return found
+
+    def _fever_numbers(self, sentence: Sentence, category: Category) -> List[Occurrence]:
+        if category.fever_f is None:
+            return []
+        found = []
+        has_temp_word = any(t in _TEMPERATURE_WORDS for t in sentence.tokens)
+        for i, tok in enumerate(sentence.tokens):
+            if not _NUMBER.match(tok):
+                continue
+            value = float(tok.replace(",", "."))
+            unit = sentence.tokens[i + 1] if i + 1 < len(sentence.tokens) else ""
+            fahrenheit = category.fever_f <= value <= 110 and ("." in tok or "," in tok
+                                                                or unit in ("f", "degrees")
+                                                                or has_temp_word)
+            celsius = category.fever_c is not None and category.fever_c <= value <= 43 \
+                and (unit in ("c", "grados", "degrees") or has_temp_word or "." in tok
+                     or "," in tok)
+            if fahrenheit or celsius:
+                found.append(Occurrence(i, i + 1, sentence.clause_of[i]))
+        return found

@@ -1,0 +1,116 @@
+"""Reading one message: which categories it reports, and which it only asks about."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+from nlu_components.triage_rules.markers import NEGATION_WINDOW, ClauseMarkers
+from nlu_components.triage_rules.matching import Occurrence
+from nlu_components.triage_rules.result import Finding, TriageResult
+from nlu_components.triage_rules.spec import Category
+from nlu_components.triage_rules.text import Sentence
+
+
+class MessageReading(ClauseMarkers):
+    """Part of TriageRules (rules.py): the reading of one message, from the
+    categories, post-op terms and clause markers TriageRules.__init__ compiled."""
+
+    def read(self, text: Optional[str]) -> TriageResult:
+        """What one message reports (cached: the policy re-reads recent messages)."""
+        cache = self.__dict__.setdefault("_read_cache", {})
+        if text in cache:
+            return cache[text]
+        result = self._read(text)
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[text] = result
+        return result
+
+    def _read(self, text: Optional[str]) -> TriageResult:
+        result = TriageResult()
+        if not text or not text.strip():
+            return result
+        reported: Dict[str, Finding] = {}
+        asked: List[str] = []
+        sentences = Sentence.split(text)
+        # A sign told before "they said it was heartburn" was checked and cleared.
+        resolved_until = (-1, -1)
+        for number, sentence in enumerate(sentences):
+            for occ in self._occurrences(sentence, self.resolved_by, exact=True):
+                resolved_until = max(resolved_until, (number, occ.start))
+        for number, sentence in enumerate(sentences):
+            neg_before = self._occurrences(sentence, self.negation_before, exact=True)
+            neg_after = self._occurrences(sentence, self.negation_after, exact=True)
+            modals = self._occurrences(sentence, self.hypothetical_before, exact=True)
+            # context may be mentioned in a general question ("...normal after surgery?")
+            context_questions = self._question_clauses(sentence)
+            questions = context_questions | (self._generic_questions(sentence) - self._now(sentence))
+
+            def valid(occ: Occurrence, location: bool, asking: bool = False,
+                      number=number, questions=questions) -> bool:
+                """Counts as reported (or, with asking=True, as asked about)."""
+                if self._negated(sentence, occ, neg_before, neg_after,
+                                 () if location else modals):
+                    return False
+                if not location and (number, occ.start) < resolved_until:
+                    return False
+                return asking or location or occ.clause not in questions
+
+            before = self._occurrences(sentence, self.not_post_op_before, exact=True)
+            after = self._occurrences(sentence, self.not_post_op_after, exact=True)
+            for occ in self._occurrences(sentence, self.post_op_terms):
+                blocked = any(b.end <= occ.start and occ.start - b.end < NEGATION_WINDOW
+                              and b.clause == occ.clause for b in before) or any(
+                    a.start >= occ.end and a.start - occ.end < NEGATION_WINDOW
+                    and a.clause == occ.clause for a in after)
+                if not blocked and valid(occ, location=False, questions=context_questions):
+                    result.post_op_context = True
+
+            for category in self.categories:
+                if category.name in reported:
+                    continue
+                status, needs_post_op = self._category_status(sentence, category, valid)
+                if status == "report":
+                    reported[category.name] = Finding(category.name, category.tier,
+                                                      category.sign, needs_post_op)
+                elif status == "asked" and category.name not in asked:
+                    asked.append(category.name)
+        result.reports = list(reported.values())
+        result.asked_about = [c for c in asked if c not in reported]
+        return result
+
+    def _category_status(self, sentence: Sentence, category: Category,
+                         valid) -> Tuple[Optional[str], bool]:
+        """'report' when a rule matches with valid terms, 'asked' when only inside questions.
+
+        With a report, whether it needs post-op context (the rules that need none
+        are tried first, so the stronger reading wins).
+        """
+        status = None
+        rules = sorted(category.rules, key=lambda r: bool(
+            category.needs_post_op if r.needs_post_op is None else r.needs_post_op))
+        for rule in rules:
+            if rule.unless and self._occurrences(sentence, rule.unless):
+                continue
+            reported, asked = [], []
+            for index, group in enumerate(rule.groups):
+                occs = self._occurrences(sentence, group.terms)
+                if index == 0 and category.fever_f is not None:
+                    occs += self._fever_numbers(sentence, category)
+                reported.append([o for o in occs if valid(o, group.location)])
+                asked.append([o for o in occs if valid(o, group.location, asking=True)])
+            if all(reported) and _fits_window(reported, rule.within):
+                needs = category.needs_post_op if rule.needs_post_op is None \
+                    else rule.needs_post_op
+                return "report", needs
+            if all(asked) and _fits_window(asked, rule.within):
+                status = "asked"
+        return status, category.needs_post_op
+
+
+def _fits_window(groups: List[List[Occurrence]], within: Optional[int]) -> bool:
+    if within is None or len(groups) < 2:
+        return True
+    for anchor in groups[0]:
+        if all(any(abs(o.start - anchor.start) <= within for o in g) for g in groups[1:]):
+            return True
+    return False
