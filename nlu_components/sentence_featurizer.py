@@ -1,7 +1,7 @@
 """Rasa featurizer: the all-MiniLM-L6-v2 sentence embedding as a dense feature for DIET.
 
 The encoder itself (weights verified by SHA-256, tokenizer, forward pass) is in
-nlu_components/sentence_embeddings.py, which has no Rasa import so that set-up
+nlu_components/sentence_embeddings/, which has no Rasa import so that set-up
 scripts can use it quickly; this module is only the pipeline component.
 
 Only a *sentence* feature is added (1 x 384): DIET in Rasa 3.6 combines dense

