@@ -8,7 +8,6 @@ managed (started by cluster/stack.py) and transports ({"rest"})."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -89,7 +88,7 @@ def has_socketio() -> bool:
 
 
 # What the Procfile runs: environment assignments at the start of a process's
-# line (e.g. `rasa: OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/rasa run ...`) apply to it.
+# line (e.g. `rasa: OMP_NUM_THREADS=1 .venv/bin/rasa run ...`) apply to it.
 def procfile_env(process: str) -> Dict[str, str]:
     for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
@@ -100,10 +99,7 @@ def procfile_env(process: str) -> Dict[str, str]:
             key, eq, value = token.partition("=")
             if not eq or not key.isidentifier():
                 break
-            with_default = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
-            if with_default:  # ${NAME:-default}, as the shell reads it
-                value = os.environ.get(with_default[1]) or with_default[2]
-            elif value.startswith("$") and value[1:] not in ("HOST", "RASA_PORT", "ACTION_PORT"):
+            if value.startswith("$") and value[1:] not in ("HOST", "RASA_PORT", "ACTION_PORT"):
                 # e.g. SANIC_REQUEST_MAX_SIZE=$ACTION_REQUEST_MAX_SIZE: what `make run` gives
                 value = os.environ.get(value[1:]) or makefile_default(value[1:]) or ""
             if value and "$" not in value:  # $HOST etc. are set by the benchmark itself

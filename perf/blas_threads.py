@@ -8,10 +8,11 @@ no core left.
 
 BLAS reads these variables once, when numpy is loaded, so they must be in the
 environment the process starts with. Every place that starts a Rasa server
-sets them, a value already in the environment winning: the Procfile's `rasa:`
-line (`${OPENBLAS_NUM_THREADS:-1}`; `make run`, scripts/supervise.py, the
-systemd units and the container all run it), tests/servers.py and
-cluster/stack.py. tests/test_speedups.py and tests/test_rest_e2e.py check them.
+sets them: the Procfile's `rasa:` line (`make run`, scripts/supervise.py, the
+systemd units and the container all run it), and tests/servers.py and
+cluster/stack.py, where a value already in the environment wins (e.g.
+bench/profile_server.py --env OPENBLAS_NUM_THREADS=2 to re-measure).
+tests/test_speedups.py and tests/test_rest_e2e.py check them.
 """
 from __future__ import annotations
 
