@@ -128,7 +128,8 @@ async def wait_for(check, timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_widget_connections_per_address_are_capped(limits):
+@pytest.mark.asyncio
+async def test_widget_connections_per_address_are_capped(limits):
     limits.setenv("WIDGET_CONNECTIONS_PER_IP", "2")
 
     async def scenario(server):
@@ -142,10 +143,11 @@ def test_widget_connections_per_address_are_capped(limits):
         await third.close()
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        asyncio.run(scenario(server))
+        await scenario(server)
 
 
-def test_widget_messages_count_against_the_per_address_limit(limits):
+@pytest.mark.asyncio
+async def test_widget_messages_count_against_the_per_address_limit(limits):
     limits.setenv("RATE_LIMIT_PER_IP", "3/minute")
 
     async def scenario(server):
@@ -158,13 +160,14 @@ def test_widget_messages_count_against_the_per_address_limit(limits):
         return replies
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        replies = asyncio.run(scenario(server))
+        replies = await scenario(server)
     assert replies[:3] == ["echo: hello"] * 3
     assert "faster than I can answer" in replies[3] and PHONE in replies[3]
     assert len(server.agent.received) == 3
 
 
-def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
+@pytest.mark.asyncio
+async def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
     limits.setenv("MAX_CONCURRENT_TURNS", "1")
 
     async def scenario(server):
@@ -183,6 +186,6 @@ def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
         return busy, answer
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        busy, answer = asyncio.run(scenario(server))
+        busy, answer = await scenario(server)
     assert "answering many people" in busy["text"] and PHONE in busy["text"]
     assert answer["text"] == "echo: hello"
