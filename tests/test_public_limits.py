@@ -20,7 +20,9 @@ from actions.config import load_settings
 from channel_app import ConnectionRefused, WidgetClient, channel_server
 from channels.rate_limit import client_address
 from channels.rest import SafeRestInput
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from channels.socketio import SafeSocketIOInput
+from servers import makefile_default
 
 PHONE = load_settings().office_phone
 ORIGIN = "http://127.0.0.1:8080"
@@ -90,6 +92,14 @@ def test_behind_one_trusted_proxy_the_address_it_saw_counts(limits):
 ])
 def test_client_address(peer, header, trusted, expected):
     assert client_address(peer, header, trusted) == expected
+
+
+# ------------------------------------------------------------------ body size
+
+def test_the_makefile_gives_sanic_the_channels_body_limit():
+    """Sanic bounds REST bodies (SANIC_REQUEST_MAX_SIZE, Makefile); the socket.io and
+    SMS channels bound theirs with MAX_PUBLIC_BODY_BYTES: the same number."""
+    assert makefile_default("SANIC_REQUEST_MAX_SIZE") == str(MAX_PUBLIC_BODY_BYTES)
 
 
 # ------------------------------------------------------------------ turns in flight
