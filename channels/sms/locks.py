@@ -24,6 +24,3 @@ class KeyedLocks:
             entry[1] -= 1
             if entry[1] == 0:
                 self._locks.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._locks)

@@ -13,7 +13,7 @@ import enum
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 import aiohttp
 
@@ -49,14 +49,12 @@ class TwilioMessageSender:
     """Creates messages through Twilio's REST API (module docstring: why aiohttp
     rather than twilio's Client). Logs conversation ids, never numbers."""
 
-    def __init__(self, settings: SmsSettings,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    def __init__(self, settings: SmsSettings) -> None:
         self._settings = settings
         self._url = (f"{settings.api_base_url}/2010-04-01/Accounts/"
                      f"{settings.account_sid}/Messages.json")
         self._auth = aiohttp.BasicAuth(settings.account_sid, settings.auth_token)
         self._session: Optional[aiohttp.ClientSession] = None
-        self._sleep = sleep
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -109,7 +107,7 @@ class TwilioMessageSender:
                 logger.warning("SMS for conversation %s: attempt %d/%d failed (%s); "
                                "retrying in %.2fs", conversation_id, attempt, tries,
                                problem, delay)
-                await self._sleep(delay)
+                await asyncio.sleep(delay)
         return SendResult(SendOutcome.FAILED, f"{tries} attempts, last: {problem}")
 
     @staticmethod
