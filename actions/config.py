@@ -26,12 +26,6 @@ class Settings:
     content_path: Path
     red_flags_path: Path
 
-    @property
-    def office_phone_tel(self) -> str:
-        """The phone as a dialable tel: URI (+1 and digits)."""
-        digits = "".join(ch for ch in self.office_phone if ch.isdigit())
-        return f"tel:+1{digits[-10:]}"
-
 
 def load_settings() -> Settings:
     env = os.environ

@@ -7,7 +7,7 @@ from rasa_sdk import Tracker
 
 from actions.content import Answer, Content, Topic
 
-SMS_CHANNEL = "twilio"  # name of channels.twilio_sms.SmsInput
+SMS_CHANNEL = "twilio"  # name of channels.sms.channel.SmsInput
 CALL_OFFICE_BUTTON = {"title": "Call the office", "payload": "/request_human"}
 APPOINTMENT_BUTTON = {"title": "Request an appointment", "payload": "/request_appointment"}
 QUESTION_WORDS = (

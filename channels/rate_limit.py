@@ -14,6 +14,7 @@
   a polite "busy, call the office" (REST: 503) instead of a long queue.
 - Widget connections per client address (WIDGET_CONNECTIONS_PER_IP, default
   20; channels/socketio.py).
+The variables and their defaults are read through channels/settings.py.
 
 Limits use the `limits` library with a moving window (no burst at a boundary).
 The per-sender and per-address limits share one storage (RATE_LIMIT_STORAGE_URI):
@@ -37,41 +38,25 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import os
 import time
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from limits.util import get_package_data
 
+from channels import settings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = "20/minute"  # a patient types far slower; buttons stay well under it
-DEFAULT_IP_LIMIT = "120/minute"  # a few patients behind one address (clinic Wi-Fi, carrier NAT)
-DEFAULT_MAX_CONCURRENT_TURNS = 100  # ~15 turns/s on 2 cores: about 7 s of queue
-DEFAULT_CONNECTIONS_PER_IP = 20
 RATE_LIMITED_TEXT = ("You're sending messages faster than I can answer. Please wait a "
                      "minute and try again, or call the office at {phone}.")
 BUSY_TEXT = ("Sorry, I'm answering many people right now and can't take your message. "
              "Please try again in a few minutes, or call the office at {phone}. "
              "In an emergency, call 911.")
 BUSY_RETRY_AFTER_SECONDS = 30
-
-
-def _int_setting(env: Mapping[str, str], name: str, default: int, low: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {raw!r}")
-    return value
 
 
 REDIS_SCHEMES = ("redis", "rediss")
@@ -108,7 +93,8 @@ class RedisMovingWindow:
 
 
 class SenderRateLimiter:
-    def __init__(self, limit: str, storage_uri: str, ip_limit: str = DEFAULT_IP_LIMIT) -> None:
+    def __init__(self, limit: str, storage_uri: str,
+                 ip_limit: str = settings.DEFAULT_RATE_LIMIT_PER_IP) -> None:
         self.item = parse(limit)
         self.ip_item = parse(ip_limit)
         url = redis_url(storage_uri)
@@ -142,19 +128,12 @@ class SenderRateLimiter:
 
 @lru_cache(maxsize=1)
 def sender_rate_limiter() -> SenderRateLimiter:
-    return SenderRateLimiter(
-        os.environ.get("RATE_LIMIT_PER_SENDER") or DEFAULT_LIMIT,
-        os.environ.get("RATE_LIMIT_STORAGE_URI") or "async+memory://",
-        os.environ.get("RATE_LIMIT_PER_IP") or DEFAULT_IP_LIMIT,
-    )
+    return SenderRateLimiter(settings.rate_limit_per_sender(),
+                             settings.rate_limit_storage_uri(),
+                             settings.rate_limit_per_ip())
 
 
 # ------------------------------------------------------------ client address
-
-def trusted_proxy_count(env: Optional[Mapping[str, str]] = None) -> int:
-    env = os.environ if env is None else env
-    return _int_setting(env, "TRUSTED_PROXY_COUNT", 0, 0)
-
 
 def _address(value: str) -> Optional[str]:
     try:
@@ -186,7 +165,7 @@ def request_client_address(request) -> str:
     """client_address() of a Sanic request (TRUSTED_PROXY_COUNT from the environment)."""
     peer = request.ip or "unknown"
     return client_address(peer, request.headers.getall("x-forwarded-for", []),
-                          trusted_proxy_count())
+                          settings.trusted_proxy_count())
 
 
 # ------------------------------------------------------------ turns in flight
@@ -213,10 +192,5 @@ class TurnSlots:
 
 @lru_cache(maxsize=1)
 def turn_slots() -> TurnSlots:
-    return TurnSlots(_int_setting(os.environ, "MAX_CONCURRENT_TURNS",
-                                  DEFAULT_MAX_CONCURRENT_TURNS, 1))
+    return TurnSlots(settings.max_concurrent_turns())
 
-
-def connections_per_ip(env: Optional[Mapping[str, str]] = None) -> int:
-    env = os.environ if env is None else env
-    return _int_setting(env, "WIDGET_CONNECTIONS_PER_IP", DEFAULT_CONNECTIONS_PER_IP, 1)

@@ -12,9 +12,10 @@ a JSON list of bot messages out), but:
   ids, and widget ids from before they were signed) are refused: knowing such
   an id must not let a REST client read or continue that conversation;
 - if the turn failed or produced no reply (action server down, database
-  trouble), the patient still gets a useful answer with the office phone number.
+  trouble), the patient still gets a useful answer with the office phone number
+  (channels/turn.py).
 The request body size is bounded by Sanic (SANIC_REQUEST_MAX_SIZE, set by the
-Makefile); larger bodies get 413.
+Makefile to channels/settings.py MAX_PUBLIC_BODY_BYTES); larger bodies get 413.
 """
 from __future__ import annotations
 
@@ -31,41 +32,17 @@ from actions.config import load_settings
 from channels.rate_limit import (BUSY_RETRY_AFTER_SECONDS, BUSY_TEXT, RATE_LIMITED_TEXT,
                                  request_client_address, sender_rate_limiter, turn_slots)
 from channels.sanitize import sanitize_user_text
-from stores.tracker_store import begin_turn
+from channels.turn import run_turn, technical_trouble_reply
 
 logger = logging.getLogger(__name__)
 
 SENDER_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
-# Conversation ids the other channels mint (channels/socketio.py CONVERSATION_PREFIX,
-# channels/twilio_sms.py CONVERSATION_PREFIX): never accepted here.
+# Conversation ids the other channels mint (channels/socketio_ids.py and
+# channels/sms/identities.py CONVERSATION_PREFIX): never accepted here.
 OTHER_CHANNEL_PREFIXES = ("web-", "sms-")
 # The widget's ids before they were signed: uuid4 hex. Refused when the stored
 # conversation with that id came from another channel.
 LEGACY_WIDGET_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def technical_trouble_reply() -> Dict[Text, Any]:
-    phone = load_settings().office_phone
-    return {"text": "Sorry, I'm having technical trouble and can't answer right now. "
-                    f"Please call the office at {phone}. In an emergency, call 911."}
-
-
-async def run_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                   message: UserMessage) -> bool:
-    """Hands one message to Rasa; True if the turn failed or was not recorded.
-
-    Shared by every channel: the caller then adds the office phone number.
-    """
-    storage = begin_turn()
-    try:
-        await on_new_message(message)
-    except Exception:  # logged with the stack; the patient still gets an answer
-        logger.exception("Turn failed for a %s conversation", message.input_channel)
-        return True
-    if storage.failed:
-        logger.error("The tracker store failed during a %s turn: this turn may not "
-                     "be recorded for staff", message.input_channel)
-    return storage.failed
 
 
 def bad_request(reason: Text) -> HTTPResponse:

@@ -2,7 +2,7 @@
 
 The one helper for every such secret: the action server's shared token
 (actions/server_auth.py), the keys that make the widget's and the SMS
-conversation ids (channels/socketio.py, channels/twilio_sms.py) and the
+conversation ids (channels/settings.py) and the
 console's session key (console/settings.py). Random, owner-only (0600),
 created once and then reused so several processes agree on them.
 

@@ -3,7 +3,7 @@
 Rasa wraps every tracker store in a FailSafeTrackerStore that swallows errors
 (a failed read gives an empty tracker, a failed write goes to memory), so a turn
 "succeeds" even when the conversation was not recorded for staff. This subclass
-marks the current turn when the database fails; the channels (channels/rest.py)
+marks the current turn when the database fails; the channels (channels/turn.py)
 then add the office phone number to the reply. Same configuration as `type: SQL`.
 
 Personal answers of the appointment form never reach the `events` table (issue

@@ -2,7 +2,8 @@
 
 Plain subprocess + HTTP (no Rasa imports), so any test suite or script can use it.
 Servers listen on 127.0.0.1 only, on free ports, and are stopped by whoever
-started them (context manager).
+started them (context manager). Defaults of the servers' settings come from
+where they are defined (channels/settings.py), not repeated here.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,12 @@ from typing import Dict, Iterator, List, Optional
 import requests
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:  # scripts (bench/, eval/) import this file too
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from channels.settings import (  # noqa: E402
+    DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT, MAX_PUBLIC_BODY_BYTES)
+
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
 # The shared secret the action server requires from the Rasa server
@@ -64,9 +72,9 @@ def base_env(**overrides: str) -> Dict[str, str]:
         ACTION_HOST="127.0.0.1",
         ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
         LOCK_STORE_TYPE="in_memory",
-        REDIS_HOST="localhost",
-        REDIS_PORT="6379",
-        SANIC_REQUEST_MAX_SIZE="65536",
+        REDIS_HOST=DEFAULT_REDIS_HOST,
+        REDIS_PORT=str(DEFAULT_REDIS_PORT),
+        SANIC_REQUEST_MAX_SIZE=str(MAX_PUBLIC_BODY_BYTES),
         SANIC_KEEP_ALIVE_TIMEOUT="120",
         # every test client is 127.0.0.1, playing many patients: the per-address
         # limit is tested on its own (tests/test_public_limits.py)

@@ -4,7 +4,7 @@ token for another channel's conversation.
 - The REST channel refuses ids minted by the other channels ("web-..." widget
   ids, "sms-..." SMS ids) and old unsigned widget ids of stored widget
   conversations (channels/rest.py).
-- The widget's ids are minted and signed by the server (channels/socketio.py);
+- The widget's ids are minted and signed by the server (channels/socketio_ids.py);
   a client can keep the id it was given but cannot pick any other.
 
 Real HTTP and socket.io against the real channels in a Sanic server on
@@ -13,17 +13,19 @@ Rasa server refuses the same ids too (tests/test_rest_e2e.py).
 """
 from __future__ import annotations
 
-import asyncio
 import stat
 
 import pytest
 import requests
 
 from channel_app import WidgetClient, channel_server
-from channels import rest, socketio as widget_channel, twilio_sms
+from channels import rest, socketio_ids
 from channels.rest import SafeRestInput
-from channels.socketio import SafeSocketIOInput, SessionIds, load_id_secret
-from channels.twilio_sms import ConversationIds
+from channels.settings import widget_id_secret
+from channels.sms import identities as sms_identities
+from channels.sms.identities import ConversationIds
+from channels.socketio import SafeSocketIOInput
+from channels.socketio_ids import SessionIds
 
 ORIGIN = "http://127.0.0.1:8080"
 SECRET = b"test-widget-id-secret-0123456789"
@@ -70,16 +72,17 @@ def test_rest_refuses_an_old_unsigned_id_of_a_stored_widget_conversation():
 
 
 def test_the_prefixes_refused_by_rest_are_the_ones_the_channels_mint():
-    assert widget_channel.CONVERSATION_PREFIX in rest.OTHER_CHANNEL_PREFIXES
-    assert twilio_sms.CONVERSATION_PREFIX in rest.OTHER_CHANNEL_PREFIXES
-    assert IDS.mint().startswith(widget_channel.CONVERSATION_PREFIX)
-    assert SMS_ID.startswith(twilio_sms.CONVERSATION_PREFIX)
+    assert socketio_ids.CONVERSATION_PREFIX in rest.OTHER_CHANNEL_PREFIXES
+    assert sms_identities.CONVERSATION_PREFIX in rest.OTHER_CHANNEL_PREFIXES
+    assert IDS.mint().startswith(socketio_ids.CONVERSATION_PREFIX)
+    assert SMS_ID.startswith(sms_identities.CONVERSATION_PREFIX)
     assert rest.SENDER_ID.fullmatch(IDS.mint())  # refused for what it is, not its shape
 
 
 # ------------------------------------------------------------------ widget (socket.io)
 
-def test_the_widget_gets_a_signed_id_and_keeps_it_across_reconnects():
+@pytest.mark.asyncio
+async def test_the_widget_gets_a_signed_id_and_keeps_it_across_reconnects():
     async def scenario(server):
         first = await WidgetClient.connect(server.url, ORIGIN)
         session_id = await first.start_session(None)
@@ -92,12 +95,13 @@ def test_the_widget_gets_a_signed_id_and_keeps_it_across_reconnects():
         return session_id, kept
 
     with channel_server(SafeSocketIOInput(id_secret=SECRET)) as server:
-        session_id, kept = asyncio.run(scenario(server))
+        session_id, kept = await scenario(server)
     assert IDS.verify(session_id) and kept == session_id
     assert [m.sender_id for m in server.agent.received] == [session_id, session_id]
 
 
-def test_a_widget_client_cannot_pick_another_conversation_s_id():
+@pytest.mark.asyncio
+async def test_a_widget_client_cannot_pick_another_conversation_s_id():
     victim = IDS.mint()  # a real widget conversation: its id was leaked somehow
     forged_tag = victim[:-6] + ("000000" if not victim.endswith("000000") else "111111")
     attempts = ["patient-123",                      # someone's REST conversation
@@ -117,7 +121,7 @@ def test_a_widget_client_cannot_pick_another_conversation_s_id():
         return given, own, replies
 
     with channel_server(SafeSocketIOInput(id_secret=SECRET)) as server:
-        given, own, replies = asyncio.run(scenario(server))
+        given, own, replies = await scenario(server)
     for requested, received in zip(attempts, given):
         assert received != requested and IDS.verify(received)
     assert len(set(given)) == len(given)  # each a fresh conversation
@@ -137,9 +141,9 @@ def test_a_signed_id_is_only_valid_with_the_key_that_signed_it():
 
 def test_the_id_key_comes_from_the_environment_or_one_private_file(tmp_path):
     path = tmp_path / "var" / "widget_id_secret"
-    assert load_id_secret({"WIDGET_ID_SECRET": "from-env",
-                           "WIDGET_ID_SECRET_FILE": str(path)}) == b"from-env"
+    assert widget_id_secret({"WIDGET_ID_SECRET": "from-env",
+                             "WIDGET_ID_SECRET_FILE": str(path)}) == b"from-env"
     assert not path.exists()
-    generated = load_id_secret({"WIDGET_ID_SECRET_FILE": str(path)})
+    generated = widget_id_secret({"WIDGET_ID_SECRET_FILE": str(path)})
     assert len(generated) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_id_secret({"WIDGET_ID_SECRET_FILE": str(path)}) == generated
+    assert widget_id_secret({"WIDGET_ID_SECRET_FILE": str(path)}) == generated

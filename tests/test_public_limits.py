@@ -20,7 +20,9 @@ from actions.config import load_settings
 from channel_app import ConnectionRefused, WidgetClient, channel_server
 from channels.rate_limit import client_address
 from channels.rest import SafeRestInput
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from channels.socketio import SafeSocketIOInput
+from servers import makefile_default
 
 PHONE = load_settings().office_phone
 ORIGIN = "http://127.0.0.1:8080"
@@ -92,6 +94,14 @@ def test_client_address(peer, header, trusted, expected):
     assert client_address(peer, header, trusted) == expected
 
 
+# ------------------------------------------------------------------ body size
+
+def test_the_makefile_gives_sanic_the_channels_body_limit():
+    """Sanic bounds REST bodies (SANIC_REQUEST_MAX_SIZE, Makefile); the socket.io and
+    SMS channels bound theirs with MAX_PUBLIC_BODY_BYTES: the same number."""
+    assert makefile_default("SANIC_REQUEST_MAX_SIZE") == str(MAX_PUBLIC_BODY_BYTES)
+
+
 # ------------------------------------------------------------------ turns in flight
 
 def test_too_many_turns_in_flight_get_a_polite_503_with_the_phone(limits):
@@ -128,7 +138,8 @@ async def wait_for(check, timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_widget_connections_per_address_are_capped(limits):
+@pytest.mark.asyncio
+async def test_widget_connections_per_address_are_capped(limits):
     limits.setenv("WIDGET_CONNECTIONS_PER_IP", "2")
 
     async def scenario(server):
@@ -142,10 +153,11 @@ def test_widget_connections_per_address_are_capped(limits):
         await third.close()
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        asyncio.run(scenario(server))
+        await scenario(server)
 
 
-def test_widget_messages_count_against_the_per_address_limit(limits):
+@pytest.mark.asyncio
+async def test_widget_messages_count_against_the_per_address_limit(limits):
     limits.setenv("RATE_LIMIT_PER_IP", "3/minute")
 
     async def scenario(server):
@@ -158,13 +170,14 @@ def test_widget_messages_count_against_the_per_address_limit(limits):
         return replies
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        replies = asyncio.run(scenario(server))
+        replies = await scenario(server)
     assert replies[:3] == ["echo: hello"] * 3
     assert "faster than I can answer" in replies[3] and PHONE in replies[3]
     assert len(server.agent.received) == 3
 
 
-def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
+@pytest.mark.asyncio
+async def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
     limits.setenv("MAX_CONCURRENT_TURNS", "1")
 
     async def scenario(server):
@@ -183,6 +196,6 @@ def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limits):
         return busy, answer
 
     with channel_server(SafeSocketIOInput(id_secret=b"k" * 32)) as server:
-        busy, answer = asyncio.run(scenario(server))
+        busy, answer = await scenario(server)
     assert "answering many people" in busy["text"] and PHONE in busy["text"]
     assert answer["text"] == "echo: hello"

@@ -46,16 +46,11 @@ def test_html_is_kept_as_text_for_nlu():
     assert sanitize_user_text("<script>alert(1)</script>") == "<script>alert(1)</script>"
 
 
-def test_rate_limiter_allows_up_to_the_limit_per_sender_only():
-    import asyncio
-
+@pytest.mark.asyncio
+async def test_rate_limiter_allows_up_to_the_limit_per_sender_only():
     from channels.rate_limit import SenderRateLimiter
 
-    async def scenario():
-        limiter = SenderRateLimiter("3/minute", "async+memory://")
-        first = [await limiter.allow("rest", "a") for _ in range(5)]
-        other = await limiter.allow("rest", "b")
-        return first, other
-
-    first, other = asyncio.run(scenario())
+    limiter = SenderRateLimiter("3/minute", "async+memory://")
+    first = [await limiter.allow("rest", "a") for _ in range(5)]
+    other = await limiter.allow("rest", "b")
     assert first == [True, True, True, False, False] and other is True

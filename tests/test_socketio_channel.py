@@ -1,8 +1,8 @@
 """The widget's socket.io channel (channels/socketio.py) without servers:
-sanitisation, allowed origins, session handling, malformed events, silence."""
+sanitisation, allowed origins (channels/settings.py), session handling,
+malformed events, silence."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any, List
 
 import pytest
@@ -10,22 +10,24 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.run import create_http_input_channels
 
 from channels import socketio as channel
-from channels.rest import technical_trouble_reply
 from channels.sanitize import EMPTY_MESSAGE, sanitize_user_text
+from channels.settings import allowed_origins_from_env
+from channels.socketio_ids import SessionIds
+from channels.turn import technical_trouble_reply
 
 SECRET = b"test-widget-id-secret"
-IDS = channel.SessionIds(SECRET)
+IDS = SessionIds(SECRET)
 SESSION = IDS.mint()  # ids are minted and signed by the channel
 
 
 # ------------------------------------------------------------------ origins
 
 def test_default_origins_follow_widget_port():
-    assert channel.allowed_origins_from_env({}) == [
+    assert allowed_origins_from_env({}) == [
         "http://127.0.0.1:8080", "http://localhost:8080"]
-    assert channel.allowed_origins_from_env({"WIDGET_PORT": "9123"}) == [
+    assert allowed_origins_from_env({"WIDGET_PORT": "9123"}) == [
         "http://127.0.0.1:9123", "http://localhost:9123"]
-    assert channel.allowed_origins_from_env(
+    assert allowed_origins_from_env(
         {"WIDGET_PORT": "9123", "WIDGET_ALLOWED_ORIGINS": " , "}) == [
         "http://127.0.0.1:9123", "http://localhost:9123"]
 
@@ -34,7 +36,7 @@ def test_configured_origins_are_normalised_like_browsers_send_them():
     env = {"WIDGET_ALLOWED_ORIGINS":
            "https://WWW.Example.com/, https://www.example.com:443, http://clinic.test:8081,"
            " http://[::1]:8080"}
-    assert channel.allowed_origins_from_env(env) == [
+    assert allowed_origins_from_env(env) == [
         "https://www.example.com", "http://clinic.test:8081", "http://[::1]:8080"]
 
 
@@ -44,7 +46,7 @@ def test_configured_origins_are_normalised_like_browsers_send_them():
                                  "http://example.com:99999"])
 def test_wildcards_paths_and_non_origins_are_refused(bad):
     with pytest.raises(ValueError, match="WIDGET_ALLOWED_ORIGINS"):
-        channel.allowed_origins_from_env({"WIDGET_ALLOWED_ORIGINS": f"https://ok.test,{bad}"})
+        allowed_origins_from_env({"WIDGET_ALLOWED_ORIGINS": f"https://ok.test,{bad}"})
 
 
 def test_socketio_server_only_accepts_the_configured_origins(monkeypatch):
@@ -102,7 +104,8 @@ def make_channel() -> channel.SafeSocketIOInput:
     return widget
 
 
-def turn(widget, data: Any, behaviour: str = "reply", sid: str = "socket-1") -> List[UserMessage]:
+async def turn(widget, data: Any, behaviour: str = "reply",
+               sid: str = "socket-1") -> List[UserMessage]:
     received: List[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
@@ -112,7 +115,7 @@ def turn(widget, data: Any, behaviour: str = "reply", sid: str = "socket-1") -> 
         if behaviour == "reply":
             await message.output_channel.send_text_message(message.sender_id, "An answer.")
 
-    asyncio.run(widget.handle_user_message(sid, data, on_new_message))
+    await widget.handle_user_message(sid, data, on_new_message)
     return received
 
 
@@ -121,56 +124,63 @@ def turn(widget, data: Any, behaviour: str = "reply", sid: str = "socket-1") -> 
     "hi\x00\u200b there\x1b", "<img src=x onerror=alert(1)>", "", None, 42, {"text": "hi"},
     "x" * 5000,
 ])
-def test_every_message_is_sanitised(raw):
+@pytest.mark.asyncio
+async def test_every_message_is_sanitised(raw):
     widget = make_channel()
-    [message] = turn(widget, {"message": raw, "session_id": SESSION})
+    [message] = await turn(widget, {"message": raw, "session_id": SESSION})
     assert message.text == sanitize_user_text(raw)
     assert message.sender_id == SESSION
     assert message.input_channel == "socketio"
 
 
-def test_known_cases_of_sanitisation():
+@pytest.mark.asyncio
+async def test_known_cases_of_sanitisation():
     widget = make_channel()
-    texts = [turn(widget, {"message": raw, "session_id": SESSION})[0].text
+    texts = [(await turn(widget, {"message": raw, "session_id": SESSION}))[0].text
              for raw in ("/restart", "/ask_recovery", "   ", {"a": 1})]
     assert texts == ["restart", "/ask_recovery", EMPTY_MESSAGE, EMPTY_MESSAGE]
 
 
-def test_clients_cannot_attach_metadata():
+@pytest.mark.asyncio
+async def test_clients_cannot_attach_metadata():
     widget = make_channel()
-    [message] = turn(widget, {"message": "hi", "session_id": SESSION,
+    [message] = await turn(widget, {"message": "hi", "session_id": SESSION,
                               "metadata": {"is_staff": True}, "customData": "x"})
     assert not message.metadata
 
 
-def test_reply_goes_to_the_asking_socket_which_joins_the_session_room():
+@pytest.mark.asyncio
+async def test_reply_goes_to_the_asking_socket_which_joins_the_session_room():
     widget = make_channel()
-    turn(widget, {"message": "hi", "session_id": SESSION})
+    await turn(widget, {"message": "hi", "session_id": SESSION})
     assert widget.sio.rooms["socket-1"] == {SESSION}
     # not to the whole room: a duplicated tab with the same session must not get it
     assert widget.sio.emitted == [("bot_uttered", {"text": "An answer."}, "socket-1")]
 
 
-def test_reply_goes_to_the_session_room_if_the_socket_left_during_the_turn():
+@pytest.mark.asyncio
+async def test_reply_goes_to_the_session_room_if_the_socket_left_during_the_turn():
     widget = make_channel()
 
     async def on_new_message(message: UserMessage) -> None:
         widget.bound_sessions.pop("socket-1")  # disconnected while Rasa was thinking
         await message.output_channel.send_text_message(message.sender_id, "An answer.")
 
-    asyncio.run(widget.handle_user_message(
-        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message))
+    await widget.handle_user_message(
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message)
     assert widget.sio.emitted == [("bot_uttered", {"text": "An answer."}, SESSION)]
 
 
-def test_messages_sent_outside_a_turn_go_to_the_session_room():
+@pytest.mark.asyncio
+async def test_messages_sent_outside_a_turn_go_to_the_session_room():
     widget = make_channel()
     output = widget.get_output_channel()
-    asyncio.run(output.send_text_message(SESSION, "A reminder."))
+    await output.send_text_message(SESSION, "A reminder.")
     assert widget.sio.emitted == [("bot_uttered", {"text": "A reminder."}, SESSION)]
 
 
-def test_form_questions_and_private_messages_are_marked_for_the_widget():
+@pytest.mark.asyncio
+async def test_form_questions_and_private_messages_are_marked_for_the_widget():
     """Rasa's bot messages (BotUttered.message()): a form question (utter_ask_*)
     marks the patient's next message as a form answer; messages an action marks
     private (they repeat form answers) are marked so; others are not marked."""
@@ -187,8 +197,8 @@ def test_form_questions_and_private_messages_are_marked_for_the_widget():
         await out.send_response(message.sender_id, {
             "text": "An answer.", "utter_action": "utter_greet", "private": "yes"})
 
-    asyncio.run(widget.handle_user_message(
-        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message))
+    await widget.handle_user_message(
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message)
     sent = [data for event, data, _ in widget.sio.emitted if event == "bot_uttered"]
     assert sent[0] == {"text": "What is your full name?", "private_reply": True}
     assert sent[1]["private"] is True and sent[1]["private_reply"] is True
@@ -197,9 +207,10 @@ def test_form_questions_and_private_messages_are_marked_for_the_widget():
 
 
 @pytest.mark.parametrize("behaviour", ["silence", "raise"])
-def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
+@pytest.mark.asyncio
+async def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
     widget = make_channel()
-    turn(widget, {"message": "hi", "session_id": SESSION}, behaviour=behaviour)
+    await turn(widget, {"message": "hi", "session_id": SESSION}, behaviour=behaviour)
     assert widget.sio.emitted == [("bot_uttered", technical_trouble_reply(), "socket-1")]
     assert "call the office" in technical_trouble_reply()["text"]
 
@@ -210,11 +221,12 @@ def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour):
     {"message": "hi", "session_id": ["x"]}, {"message": "hi", "session_id": "../../etc/passwd0000"},
     {"message": "hi", "session_id": "0123456789abcdef0123456789abcdef"},  # unsigned (old) id
     {"message": "hi", "session_id": SESSION[:-1] + ("0" if SESSION[-1] != "0" else "1")},
-    {"message": "hi", "session_id": channel.SessionIds(b"another key").mint()},
+    {"message": "hi", "session_id": SessionIds(b"another key").mint()},
 ])
-def test_malformed_events_start_a_session_and_still_get_an_answer(data):
+@pytest.mark.asyncio
+async def test_malformed_events_start_a_session_and_still_get_an_answer(data):
     widget = make_channel()
-    [message] = turn(widget, data)
+    [message] = await turn(widget, data)
     confirm = [e for e in widget.sio.emitted if e[0] == "session_confirm"]
     assert len(confirm) == 1 and confirm[0][2] == "socket-1"
     new_id = confirm[0][1]
@@ -224,24 +236,27 @@ def test_malformed_events_start_a_session_and_still_get_an_answer(data):
     assert ("bot_uttered", {"text": "An answer."}, "socket-1") in widget.sio.emitted
 
 
-def test_messages_without_session_id_use_the_socket_s_session():
+@pytest.mark.asyncio
+async def test_messages_without_session_id_use_the_socket_s_session():
     widget = make_channel()
-    turn(widget, {"message": "hi", "session_id": SESSION})
-    [message] = turn(widget, {"message": "and recovery?"})
+    await turn(widget, {"message": "hi", "session_id": SESSION})
+    [message] = await turn(widget, {"message": "and recovery?"})
     assert message.sender_id == SESSION
 
 
-def test_a_new_session_id_moves_the_socket_to_the_new_room():
+@pytest.mark.asyncio
+async def test_a_new_session_id_moves_the_socket_to_the_new_room():
     widget = make_channel()
-    turn(widget, {"message": "hi", "session_id": SESSION})
+    await turn(widget, {"message": "hi", "session_id": SESSION})
     other = IDS.mint()
-    turn(widget, {"message": "hi", "session_id": other})
+    await turn(widget, {"message": "hi", "session_id": other})
     assert widget.sio.rooms["socket-1"] == {other}
 
 
 # ------------------------------------------------- the registered handlers
 
-def test_handlers_survive_malformed_events():
+@pytest.mark.asyncio
+async def test_handlers_survive_malformed_events():
     widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"],
                                        id_secret=SECRET)
     received: List[UserMessage] = []
@@ -254,19 +269,16 @@ def test_handlers_survive_malformed_events():
     handlers = widget.sio.handlers["/"]
     widget.sio = fake  # type: ignore[assignment]  # handlers look it up on the channel
 
-    async def scenario() -> None:
-        session_request = handlers["session_request"]
-        await session_request("socket-1")
-        await session_request("socket-1", "not a dict", 3)
-        await session_request("socket-1", {"session_id": SESSION})
-        for args in [(), (None,), ("text",), ({"message": {"x": 1}},), ({}, "extra")]:
-            await handlers["user_uttered"]("socket-1", *args)
-        assert await handlers["connect"]("socket-1", {}) is True
-        assert await handlers["connect"]("socket-1", {}, None) is True
-        await handlers["disconnect"]("socket-1")
-        await handlers["disconnect"]("socket-1", "client disconnect")
-
-    asyncio.run(scenario())
+    session_request = handlers["session_request"]
+    await session_request("socket-1")
+    await session_request("socket-1", "not a dict", 3)
+    await session_request("socket-1", {"session_id": SESSION})
+    for args in [(), (None,), ("text",), ({"message": {"x": 1}},), ({}, "extra")]:
+        await handlers["user_uttered"]("socket-1", *args)
+    assert await handlers["connect"]("socket-1", {}) is True
+    assert await handlers["connect"]("socket-1", {}, None) is True
+    await handlers["disconnect"]("socket-1")
+    await handlers["disconnect"]("socket-1", "client disconnect")
     confirms = [e for e in fake.emitted if e[0] == "session_confirm"]
     assert len(confirms) == 3 and confirms[-1][1] == SESSION
     assert len(received) == 5 and all(m.sender_id == SESSION for m in received)
@@ -275,14 +287,12 @@ def test_handlers_survive_malformed_events():
     assert "socket-1" not in widget.bound_sessions
 
 
-def test_jwt_protected_connect_refuses_missing_or_bad_tokens():
+@pytest.mark.asyncio
+async def test_jwt_protected_connect_refuses_missing_or_bad_tokens():
     widget = channel.SafeSocketIOInput(jwt_key="secret", id_secret=SECRET,
                                          allowed_origins=["http://127.0.0.1:8080"])
     widget.blueprint(lambda message: None)
     connect = widget.sio.handlers["/"]["connect"]
 
-    async def scenario():
-        return [await connect("s", {}, None), await connect("s", {}, {"token": 5}),
-                await connect("s", {}, {"token": "not-a-jwt"})]
-
-    assert asyncio.run(scenario()) == [False, False, False]
+    assert [await connect("s", {}, None), await connect("s", {}, {"token": 5}),
+            await connect("s", {}, {"token": "not-a-jwt"})] == [False, False, False]

@@ -20,7 +20,7 @@ import requests
 import sqlalchemy as sa
 
 from cluster.stack import Stack, Unavailable, ensure_packages
-from test_sms_channel import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
+from sms.sms_helpers import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
 
 PASSWORD = "correct horse battery staple"
 TROUBLE = "technical trouble"

@@ -28,7 +28,7 @@ from cluster_helpers import (  # noqa: F401 (fake_twilio and stack are fixtures)
     TROUBLE, appointment_rows, console_login, duplicated_rows, fake_twilio, patient, post_turn,
     stack, stored_events, stored_text, texts, upstreams_in_access_log)
 from stores.sql import create_tables, single_node
-from test_sms_channel import AUTH_TOKEN, new_number, new_sid, twilio_params
+from sms.sms_helpers import AUTH_TOKEN, new_number, new_sid, twilio_params
 
 CONVERSATIONS = 50
 
@@ -114,7 +114,7 @@ def test_sms_retry_on_the_other_replica_is_answered_once(stack, fake_twilio):
     assert post(stack.url, "thank you", new_sid()).status_code == 200
     bodies = fake_twilio.wait_for_text(number, "welcome")
     assert "\n".join(bodies).count("Reply 1 for") == 1  # one answer to the question
-    from channels.twilio_sms import ConversationIds
+    from channels.sms.identities import ConversationIds
     conversation = ConversationIds(stack.secrets["SMS_ID_SECRET"].encode()).for_number(number)
     users = [e for kind, e in stored_events(stack.engine, conversation) if kind == "user"]
     assert [e["text"] for e in users] == ["What are the symptoms?", "thank you"]

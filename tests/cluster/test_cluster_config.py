@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests, engine_for, save_request
 from channels.rate_limit import SenderRateLimiter, redis_url
-from channels.twilio_sms import load_id_secret
+from channels.settings import sms_id_secret
 from cluster.settings import (CLUSTER_SECRETS, ClusterConfigError, check_cluster_config,
                               cluster_mode, cluster_problems, secret_from_env)
 from console.settings import load_console_settings
@@ -77,11 +77,11 @@ def test_every_secret_and_every_shared_store_is_required_with_several_replicas()
 def test_sms_id_secret_is_never_generated_per_replica(tmp_path):
     secret_file = tmp_path / "sms_id_secret"
     with pytest.raises(ClusterConfigError, match="SMS_ID_SECRET must be set"):
-        load_id_secret({"REPLICAS": "2", "SMS_ID_SECRET_FILE": str(secret_file)})
+        sms_id_secret({"REPLICAS": "2", "SMS_ID_SECRET_FILE": str(secret_file)})
     assert not secret_file.exists()
-    assert load_id_secret({"REPLICAS": "2", "SMS_ID_SECRET": "shared"}) == b"shared"
+    assert sms_id_secret({"REPLICAS": "2", "SMS_ID_SECRET": "shared"}) == b"shared"
     # one replica: generated once into var/, as before
-    assert load_id_secret({"SMS_ID_SECRET_FILE": str(secret_file)})
+    assert sms_id_secret({"SMS_ID_SECRET_FILE": str(secret_file)})
     assert secret_file.exists()
 
 

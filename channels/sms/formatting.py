@@ -1,6 +1,6 @@
-"""Shaping bot replies for SMS, and reading carrier keywords (pure functions).
+"""Shaping a turn's bot replies into SMS text (pure functions).
 
-Used by channels/twilio_sms.py; kept free of Rasa and network code so it is
+Used by channels/sms/channel.py; kept free of Rasa and network code so it is
 cheap to unit test.
 
 - `plain_text`: Markdown-lite (**bold**, "- " lists, [label](url), headings)
@@ -12,21 +12,13 @@ cheap to unit test.
 - `split_sms`: one turn's text into parts of at most `limit` characters
   (Twilio refuses a Body over 1,600), cut at a paragraph, line, sentence or,
   failing those, word boundary.
-- `carrier_keyword`: STOP/START/HELP and friends, the whole message only.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-TWILIO_MAX_BODY_CHARS = 1600
-
-# Twilio's default opt-out / opt-in / help keywords (Advanced Opt-Out defaults),
-# with REVOKE and OPT OUT, which the FCC's 2025 consent rules name as opt-outs too.
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
-                              "REVOKE", "OPTOUT", "OPT OUT"})
-OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+TWILIO_MAX_BODY_CHARS = 1600  # Twilio refuses a longer Body
 
 _ASCII = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
@@ -167,26 +159,3 @@ def split_sms(text: str, limit: int = TWILIO_MAX_BODY_CHARS) -> List[str]:
     if text:
         parts.append(text)
     return parts
-
-
-_CHOICE = re.compile(r"#?\s*(\d{1,2})\s*[.)!]?")
-
-
-def choice_number(body: Optional[str]) -> Optional[int]:
-    """1 for "1", " 1. ", "#1"; None for anything else."""
-    match = _CHOICE.fullmatch((body or "").strip())
-    return int(match.group(1)) if match else None
-
-
-def carrier_keyword(body: Optional[str]) -> Optional[str]:
-    """The keyword (upper case) if the whole message is one carrier keyword.
-
-    Twilio matches keywords on the whole message, case-insensitively; we also
-    allow surrounding spaces and trailing "." or "!" (erring towards honouring an
-    opt-out). "CANCEL" alone is an opt-out (Twilio itself treats it as one), but
-    "cancel my request" is not a keyword and goes to the assistant.
-    """
-    word = " ".join((body or "").strip().rstrip(".!").upper().replace("-", " ").split())
-    if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS:
-        return word
-    return None
