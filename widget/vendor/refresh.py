@@ -4,8 +4,9 @@
 
 Runs `npm view` (tarball URL and sha512 integrity) and `npm pack` in a
 temporary folder, refuses a tarball whose sha512 differs from the registry's,
-copies dist/socket.io.esm.min.js and the LICENSE here unchanged and rewrites
-manifest.json (version, tarball, integrity, the files' sha256), which
+copies dist/socket.io.esm.min.js and the LICENSE (as .txt, so serve.py
+publishes it beside the code) here unchanged and rewrites manifest.json
+(version, tarball, integrity, the files' sha256), which
 tests/test_widget_static.py checks. Then update the table in README.md (the
 test fails until it quotes the new version and hashes) and run the widget tests.
 Only the standard library and npm.
@@ -26,7 +27,7 @@ PACKAGE = "socket.io-client"
 # file here -> its path inside the npm tarball
 FILES = {
     "socket.io.esm.min.js": "package/dist/socket.io.esm.min.js",
-    "LICENSE-socket.io-client": "package/LICENSE",
+    "LICENSE-socket.io-client.txt": "package/LICENSE",
 }
 
 
