@@ -8,7 +8,6 @@ import json
 import re
 import threading
 from functools import partial
-from pathlib import Path
 
 import pytest
 import requests

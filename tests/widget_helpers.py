@@ -4,23 +4,22 @@ Debian's Chromium (never a downloaded browser) driven by Playwright opens the
 demo page served by widget/serve.py; the widget talks socket.io to the real
 Rasa server (channels/socketio.py) and action server (tests/servers.py).
 Between the browser and Rasa sits a small TCP relay standing in for the
-network: the test can cut the connection and bring it back the way a server
-restart looks to a browser, or make it block WebSockets like some hospital and
-office proxies do.
+network (tests/widget_relay.py): the test can cut the connection and bring it
+back the way a server restart looks to a browser, or make it block WebSockets
+like some hospital and office proxies do.
 
-Test modules import the fixtures (`stack`, `browser`) and `pytestmark`, which
-skips them only when no Chromium binary is found (`apt-get install chromium`).
+Test modules wrap running_stack() and launched_chromium() in module-scoped
+fixtures and import `pytestmark`, which skips them only when no Chromium
+binary is found (`apt-get install chromium`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,6 +30,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from actions.config import DEFAULT_OFFICE_PHONE, load_settings
 from actions.content import get_content
 from servers import PROJECT_ROOT, free_port, running_assistant, stop_process, wait_until
+from widget_relay import Relay
 
 
 def find_chromium() -> Optional[str]:
@@ -84,133 +84,6 @@ def first_bold(topic_key: str) -> str:
 
 # ------------------------------------------------------------------ servers
 
-WEBSOCKET_UPGRADE = re.compile(rb"^upgrade:[ \t]*websocket", re.IGNORECASE | re.MULTILINE)
-FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
-
-class Relay:
-    """TCP relay 127.0.0.1:port -> the Rasa server. stop() drops every connection
-    and refuses new ones, start() accepts again: to the browser this is a
-    server restart.
-
-    `websockets` says what happens to a WebSocket upgrade request, as a proxy in
-    between would: "pass" it on; "refuse" it (403, the usual answer of a proxy
-    that blocks WebSockets); or "hold" it, never answering (a proxy that does
-    not understand the upgrade). `blocked_upgrades` counts those not passed.
-    Chromium opens a new connection for every WebSocket, so only the first
-    request of a connection needs looking at."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target = ("127.0.0.1", target_port)
-        self.port = free_port()
-        self.listener: Optional[socket.socket] = None
-        self.sockets: List[socket.socket] = []
-        self.lock = threading.Lock()
-        self.websockets = "pass"
-        self.blocked_upgrades = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        listener.settimeout(0.2)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while self.listener is listener:
-            try:
-                client, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            client.settimeout(None)
-            with self.lock:
-                self.sockets.append(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        head = b""
-        if self.websockets != "pass":
-            head = self._request_head(client)
-            if WEBSOCKET_UPGRADE.search(head):
-                self.blocked_upgrades += 1
-                if self.websockets == "refuse":
-                    self._close(client, FORBIDDEN)
-                return  # "hold": left open until stop()
-        try:
-            upstream = socket.create_connection(self.target, timeout=5)
-        except OSError:
-            self._close(client)
-            return
-        upstream.settimeout(None)
-        with self.lock:
-            self.sockets.append(upstream)
-        try:
-            upstream.sendall(head)
-        except OSError:
-            pass
-        for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _request_head(client: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data and len(data) < 65536:
-            try:
-                chunk = client.recv(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-    @staticmethod
-    def _close(sock: socket.socket, last_words: bytes = b"") -> None:
-        try:
-            sock.sendall(last_words)
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        listener, self.listener = self.listener, None
-        if listener is not None:
-            listener.close()
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-
 class Stack:
     def __init__(self, widget_url: str, relay: Relay) -> None:
         self.widget_url = widget_url
@@ -218,8 +91,9 @@ class Stack:
         self.demo_url = f"{widget_url}/demo/"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@contextlib.contextmanager
+def running_stack(tmp_path_factory) -> Iterator[Stack]:
+    """Action server, Rasa (socket.io channel), the relay and widget/serve.py."""
     workdir = tmp_path_factory.mktemp("widget-browser")
     credentials = workdir / "credentials.yml"
     credentials.write_text(CREDENTIALS)
@@ -245,8 +119,8 @@ def stack(tmp_path_factory):
             relay.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
