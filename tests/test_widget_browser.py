@@ -15,9 +15,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from widget_helpers import (ARTIFACTS, BOT_TIMEOUT_MS, CONTENT, DISCLAIMER, SETTINGS, Widget,
-                            assert_clean, first_bold, first_line, first_list_item,
-                            launched_chromium, new_page, running_stack)
+from widget_helpers import (ARTIFACTS, BOT_TIMEOUT_MS, CONTENT, DISCLAIMER, SETTINGS, TITLE,
+                            Watch, Widget, another_site, assert_clean, first_bold, first_line,
+                            first_list_item, launched_chromium, new_page, running_stack)
 from widget_helpers import pytestmark  # noqa: F401  (skips without Chromium)
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -137,6 +137,31 @@ def test_patient_chats_in_the_widget(stack, browser):
 
     assert_clean(watch)
     page.context.close()
+
+
+def test_widget_embeds_on_another_sites_page_under_the_documented_csp(stack, browser):
+    """The practice's pages are another origin than the widget's files: widget.js
+    imports its modules from the widget server (CORS) under the host-page CSP
+    widget/README.md asks for, Trusted Types included."""
+    rasa_ws = stack.relay.url.replace("http", "ws", 1)
+    csp = (f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
+           f"connect-src {stack.relay.url} {rasa_ws}; require-trusted-types-for 'script'; "
+           "trusted-types 'none'")
+    html = ('<!doctype html><html lang="en"><head><title>Practice</title></head><body>'
+            f'<h1>Practice</h1><script src="{stack.widget_url}/widget.js" defer '
+            f'data-server-url="{stack.relay.url}" data-title="{TITLE}"></script></body></html>')
+    with another_site(html, csp) as site:
+        context = browser.new_context()
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        watch = Watch(page, [site, stack.widget_url, stack.relay.url])
+        widget = Widget(page)
+        page.goto(site)
+        expect(widget.launcher).to_be_visible()
+        expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+        assert page.evaluate("typeof window.io") == "undefined"  # the client adds no global
+        assert_clean(watch)
+        context.close()
 
 
 def test_widget_keyboard_and_small_screen(stack, browser):
