@@ -16,8 +16,8 @@ var REPLY_TIMEOUT_MS = 45000;
 
 // config: the embed tag's settings, read by widget.js.
 export function start(config) {
-  var history = openHistory(config.serverUrl, config.storage);
-  var state = history.load();
+  var store = openHistory(config.serverUrl, config.storage);
+  var state = store.load();
   var view = buildView(config, function (button) {
     sendUserMessage(button.payload, button.title);
   });
@@ -28,14 +28,14 @@ export function start(config) {
   var startedState = null; // the conversation whose opening payload was sent
 
   function saveState() {
-    history.save(state);
+    store.save(state);
   }
 
   function addMessage(message) {
     if (config.storage === 'local') {
       // another tab of this site may have added messages since we last looked;
       // messages of this page that are not stored stay as they are
-      var stored = history.load();
+      var stored = store.load();
       if (stored.sessionId === state.sessionId &&
           stored.messages.length > state.messages.length) {
         state.messages = stored.messages;
@@ -166,7 +166,7 @@ export function start(config) {
   // and the server mints a new session id.
   function resetConversation(open) {
     state = freshState(open);
-    history.forget();
+    store.forget();
     pending = [];
     view.renderHistory(state.messages);
     setTyping(false);
@@ -224,9 +224,9 @@ export function start(config) {
   window.addEventListener('online', function () { connection.retryNow(); });
   // Another tab (data-storage="local") started over or chatted: follow it.
   window.addEventListener('storage', function (event) {
-    if (history.isOurs(event)) {
+    if (store.isOurs(event)) {
       var open = state.open;
-      state = history.load();
+      state = store.load();
       state.open = open;
       view.renderHistory(state.messages);
     }
