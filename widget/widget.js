@@ -1,7 +1,7 @@
 /*!
  * Achilles FAQ chat widget: the embed. Plain ES2017 plus ES modules, no build step.
  *
- * Embed with one tag (README "Website widget: how to embed"):
+ * Embed with one tag (widget/README.md "Embed it"):
  *   <script src="https://chat.example.com/widget.js" defer
  *           data-server-url="https://rasa.example.com"
  *           data-title="Questions about Achilles tendon rupture"
