@@ -145,8 +145,8 @@ class ConnectionRefused(Exception):
 
 
 class WidgetClient:
-    """The widget's side of socket.io, as widget/widget.js speaks it: Engine.IO v4
-    over a WebSocket, default namespace, `session_request`/`user_uttered` out,
+    """The widget's side of socket.io, as the widget speaks it on a WebSocket
+    (widget/modules/connection.js): Engine.IO v4, default namespace, `session_request`/`user_uttered` out,
     `session_confirm`/`bot_uttered` in, answering the server's pings."""
 
     def __init__(self, ws) -> None:

@@ -154,6 +154,7 @@ def proxied(tmp_path_factory, certificate) -> Iterator[Dict]:
     site = re.sub(r"listen 80;", f"listen 127.0.0.1:{ports['http']};", site)
     site = re.sub(r"listen 127\.0\.0\.1:5050;", f"listen 127.0.0.1:{ports['actions_front']};", site)
     replacements = {"achilles_rasa": [dead, echoes["rasa"].port],
+                    "achilles_rasa_socketio": [dead, echoes["rasa"].port],
                     "achilles_actions": [echoes["actions"].port, dead],
                     "achilles_widget": [echoes["widget"].port],
                     "achilles_console": [echoes["console"].port]}
@@ -262,6 +263,8 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
     assert https(proxied, "GET", "/widget.js").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/widget.css").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/demo/").json()["upstream"] == "widget"
+    assert https(proxied, "GET", "/modules/main.js").json()["upstream"] == "widget"
+    assert https(proxied, "GET", "/vendor/socket.io.esm.min.js").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/webhooks/rest/").json()["upstream"] == "rasa"
     before = len(proxied["seen"])
     for path in ("/", "/status", "/version", "/model/parse", "/conversations/x/tracker",

@@ -85,6 +85,7 @@ def test_ports_agree_between_units_nginx_and_the_environment_file():
     actions = sorted(re.findall(r"achilles-actions@(\d+)\.service", wants))
     assert len(rasa) == 2 and len(actions) == 2
     assert ups["achilles_rasa"] == [f"127.0.0.1:{p}" for p in rasa]
+    assert ups["achilles_rasa_socketio"] == ups["achilles_rasa"]
     assert ups["achilles_actions"] == [f"127.0.0.1:{p}" for p in actions]
     assert ups["achilles_widget"] == [f"127.0.0.1:{env['WIDGET_PORT']}"]
     assert ups["achilles_console"] == [f"127.0.0.1:{env['CONSOLE_PORT']}"]

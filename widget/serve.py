@@ -1,4 +1,4 @@
-"""Serves the chat widget (widget.js, widget.css) and its demo page.
+"""Serves the chat widget (widget.js, modules/, vendor/, widget.css) and its demo page.
 
     HOST=127.0.0.1 WIDGET_PORT=8080 RASA_PUBLIC_URL=http://127.0.0.1:5005 \
         .venv/bin/python widget/serve.py
@@ -46,6 +46,9 @@ COMMON_HEADERS = {
     "Cache-Control": "no-cache",
     "Cross-Origin-Resource-Policy": "cross-origin",  # widget.js/css embed on other sites
 }
+# widget.js loads the widget's ES modules with import(); on another site's page
+# that is a CORS request. Public files, no cookies: any origin may read them.
+SCRIPT_HEADERS = {"Access-Control-Allow-Origin": "*"}
 
 
 def public_origin(url: str) -> str:
@@ -130,6 +133,8 @@ class WidgetHandler(SimpleHTTPRequestHandler):
         body = target.read_bytes()
         headers = dict(COMMON_HEADERS)
         headers["Content-Type"] = CONTENT_TYPES[target.suffix]
+        if target.suffix == ".js":
+            headers.update(SCRIPT_HEADERS)
         if target.suffix == ".html":
             text = body.decode("utf-8").replace(
                 SERVER_URL_PLACEHOLDER, html.escape(self.rasa_origin, quote=True))
