@@ -30,6 +30,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 if __package__ in (None, ""):  # run as a script: python cluster/stack.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from channels.settings import MAX_PUBLIC_BODY_BYTES  # noqa: E402
 from cluster import nginx  # noqa: E402
 from cluster.packages import Unavailable, ensure_packages  # noqa: E402,F401 (public names)
 from cluster.postgres import DB_NAME, DB_USER, PostgresServer  # noqa: E402
@@ -128,7 +129,7 @@ class Stack:
         env.update(
             RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
             HOST="127.0.0.1", SANIC_HOST="127.0.0.1",
-            SANIC_REQUEST_MAX_SIZE="65536", SANIC_KEEP_ALIVE_TIMEOUT="120",
+            SANIC_REQUEST_MAX_SIZE=str(MAX_PUBLIC_BODY_BYTES), SANIC_KEEP_ALIVE_TIMEOUT="120",
             REPLICAS=str(self.replicas),
             DATABASE_URL=self.database_url,
             # Rasa's SQL store pools 50 (+100) connections per process by default

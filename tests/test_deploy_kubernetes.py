@@ -9,6 +9,7 @@ from typing import Dict
 
 import yaml
 
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from deploy_helpers import K8S, procfile
 from servers import PROJECT_ROOT
 
@@ -46,7 +47,7 @@ def test_kubernetes_values_match_the_project():
     env = {e["name"]: e for e in rasa["extraEnv"]}
     assert env["LOCK_STORE_TYPE"]["value"] == "redis" and env["HOST"]["value"] == "0.0.0.0"
     assert "secretKeyRef" in env["DATABASE_URL"]["valueFrom"]
-    assert env["SANIC_REQUEST_MAX_SIZE"]["value"] == "65536"
+    assert env["SANIC_REQUEST_MAX_SIZE"]["value"] == str(MAX_PUBLIC_BODY_BYTES)
     assert env["RASA_PORT"]["value"] == str(rasa["applicationSettings"]["port"])
     action_env = {e["name"]: e for e in actions["extraEnv"]}
     assert action_env["ACTION_PORT"]["value"] == str(actions["applicationSettings"]["port"])

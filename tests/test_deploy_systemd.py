@@ -18,6 +18,7 @@ from typing import Dict, List
 
 import pytest
 
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from deploy_helpers import ASSISTANT, DEPLOY, ENV_EXAMPLE, SITE, UNITS, procfile
 from servers import PROJECT_ROOT, free_port
 
@@ -109,7 +110,7 @@ def test_the_environment_file_sets_what_endpoints_and_the_procfile_need():
     assert env["LOCK_STORE_TYPE"] == "redis" and env["SMS_STATE_STORE"] == "redis"
     assert env["DATABASE_URL"].startswith("postgresql://")
     assert env["HOST"] == "127.0.0.1" and env["SANIC_PROXIES_COUNT"] == "1"
-    assert env["SANIC_REQUEST_MAX_SIZE"] == "65536"
+    assert env["SANIC_REQUEST_MAX_SIZE"] == str(MAX_PUBLIC_BODY_BYTES)
     assert env["TWILIO_WEBHOOK_URL"] == f"https://{ASSISTANT}/webhooks/twilio/webhook"
 
 
