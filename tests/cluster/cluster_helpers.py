@@ -48,11 +48,8 @@ def stored_text(text: str, name: str, phone: str) -> str:
 
 @pytest.fixture(scope="module")
 def fake_twilio():
-    fake = FakeTwilio()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with FakeTwilio() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

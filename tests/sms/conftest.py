@@ -11,11 +11,8 @@ from sms_helpers import (ACCOUNT_SID, AUTH_TOKEN, ID_SECRET, PART_LIMIT, TWILIO_
 
 @pytest.fixture(scope="module")
 def fake_twilio():
-    fake = FakeTwilio()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with FakeTwilio() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -120,6 +120,14 @@ class FakeTwilio:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def __enter__(self) -> "FakeTwilio":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
     def bodies(self, number: str) -> List[str]:
         with self.lock:
             return [m["Body"] for m in self.messages if m.get("To") == number]

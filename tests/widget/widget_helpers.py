@@ -4,7 +4,7 @@ Debian's Chromium (never a downloaded browser) driven by Playwright opens the
 demo page served by widget/serve.py; the widget talks socket.io to the real
 Rasa server (channels/socketio.py) and action server (tests/servers.py).
 Between the browser and Rasa sits a small TCP relay standing in for the
-network (tests/widget_relay.py): the test can cut the connection and bring it
+network (tests/widget/widget_relay.py): the test can cut the connection and bring it
 back the way a server restart looks to a browser, or make it block WebSockets
 like some hospital and office proxies do.
 

@@ -14,20 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from widget_helpers import (BOT_TIMEOUT_MS, DISCLAIMER, SERVER_UNREACHABLE, Widget, assert_clean,
-                            first_line, launched_chromium, new_page, running_stack)
+                            first_line, new_page)
 from widget_helpers import pytestmark  # noqa: F401  (skips without Chromium)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 def test_widget_reconnects_after_a_server_restart(stack, browser):

@@ -17,22 +17,10 @@ from playwright.sync_api import expect
 
 from widget_helpers import (ARTIFACTS, BOT_TIMEOUT_MS, CONTENT, DISCLAIMER, SETTINGS, TITLE,
                             Watch, Widget, another_site, assert_clean, first_bold, first_line,
-                            first_list_item, launched_chromium, new_page, running_stack)
+                            first_list_item, new_page)
 from widget_helpers import pytestmark  # noqa: F401  (skips without Chromium)
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 # -------------------------------------------------------------------- tests
