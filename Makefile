@@ -55,9 +55,9 @@ export FORM_ANSWERS_TTL_MINUTES ?= 60
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(shell find nlu_components policies -name '*.py')
 
-.PHONY: run supervise test setup train validate eval ablation bench clean cluster
+.PHONY: run supervise test setup migrate train validate eval ablation bench clean cluster
 
-run: setup $(MODEL)
+run: setup migrate $(MODEL)
 	@mkdir -p -m 700 var && chmod 700 var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
@@ -79,13 +79,18 @@ supervise:
 cluster: setup $(MODEL)
 	$(PY) cluster/run.py
 
-test: setup $(MODEL) $(CHROMIUM) $(NGINX)
+test: setup migrate $(MODEL) $(CHROMIUM) $(NGINX)
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
 	$(PY) -m actions.server_auth $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/core --endpoints endpoints.yml
 
 setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm
+
+# The project's own tables in DATABASE_URL at the newest schema (migrations/,
+# README "Database schema"); every process also checks this at start.
+migrate: setup
+	$(VENV)/bin/alembic upgrade head
 
 train: setup $(MODEL)
 

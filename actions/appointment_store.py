@@ -9,13 +9,11 @@ stores/tracker_store.py).
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from typing import Optional
 
 import sqlalchemy as sa
 
-from stores import db
-from stores.sql import create_tables
+from stores.schema import upgrade_to_head
 
 metadata = sa.MetaData()
 
@@ -37,13 +35,10 @@ appointment_requests = sa.Table(
 )
 
 
-@lru_cache(maxsize=None)
 def engine_for(database_url: str) -> sa.engine.Engine:
-    """The shared engine (stores/db.py: owner-only file, no values in errors) with
-    this table created."""
-    engine = db.engine_for(database_url)
-    create_tables(engine, metadata)  # safe when several action servers start at once
-    return engine
+    """The shared engine (stores/db.py: owner-only file, no values in errors), the
+    schema brought to head once per process (stores/schema.py, migrations/)."""
+    return upgrade_to_head(database_url)
 
 
 # A retried turn (the patient sends "yes" again after a replica died between the

@@ -1,27 +1,22 @@
 """Tables the console reads (Rasa's `events`, `appointment_requests`) and owns.
 
-The console's own tables live in the same database (DATABASE_URL) and are
-created on start; Rasa's `events` table is only read (and deleted from by the
-retention command). Its definition here mirrors Rasa 3.6's SQLTrackerStore so
-that benchmarks and tests can seed realistic rows; the console never creates it
-in a real deployment (Rasa does).
+The console's own tables live in the same database (DATABASE_URL); the
+migrations (migrations/, stores/schema.py) create and change them, and every
+console process makes sure they are current at start. Rasa's `events` table is
+only read (and deleted from by the retention command); its definition here
+mirrors Rasa 3.6's SQLTrackerStore so that benchmarks and tests can seed
+realistic rows, and the console never creates it in a real deployment (Rasa does).
 """
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from functools import lru_cache
 from typing import Optional
 
 import sqlalchemy as sa
 
 from actions.appointment_store import appointment_requests
-from stores import db
-from stores.form_answers import metadata as form_answers_metadata
-from actions.appointment_store import metadata as appointment_metadata
-from stores.sql import create_tables
-
-logger = logging.getLogger(__name__)
+from stores.schema import upgrade_to_head
 
 # ---- Rasa's tracker store table (read only) ----
 rasa_metadata = sa.MetaData()
@@ -49,7 +44,7 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_login_at", sa.DateTime(timezone=True)),
     sa.Column("is_active", sa.Boolean, nullable=False, default=True),
-    # reviewer | callback | admin (console/auth.py ROLES); added in place to older databases
+    # reviewer | callback | admin (console/auth.py ROLES); migrations/versions/0002
     sa.Column("role", sa.String(16), nullable=False, server_default="reviewer"),
     sa.Column("totp_secret", sa.String(64)),       # base32; NULL = no second factor enrolled
     sa.Column("totp_last_step", sa.BigInteger),    # last time step used (no code is accepted twice)
@@ -173,54 +168,12 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 
 @lru_cache(maxsize=None)
 def engine_for(database_url: str) -> sa.engine.Engine:
-    """The shared engine (stores/db.py) with the console's tables (and
-    appointment_requests) created."""
-    engine = db.engine_for(database_url)
-    # safe when several console processes start at once (stores/sql.py)
-    create_tables(engine, metadata)
-    create_tables(engine, appointment_metadata)
-    create_tables(engine, form_answers_metadata)
-    migrate(engine)
+    """The shared engine (stores/db.py), the schema brought to head (stores/schema.py:
+    safe when several console processes start at once) and the audit chain's head."""
+    engine = upgrade_to_head(database_url)
     from console import audit  # noqa: E402 (audit imports this module)
     audit.ensure_chain(engine)
     return engine
-
-
-# Columns added after the first release: (table, column, DDL type and default, UPDATE
-# run once right after adding it). A small in-place migration until the project uses
-# Alembic; ADD COLUMN works the same on SQLite and PostgreSQL.
-ADDED_COLUMNS = [
-    # Accounts that existed before roles had full access: they keep it (admin); their
-    # role can be lowered with `python -m console set-role NAME reviewer`.
-    ("console_users", "role", "VARCHAR(16) NOT NULL DEFAULT 'reviewer'",
-     "UPDATE console_users SET role = 'admin'"),
-    ("console_users", "totp_secret", "VARCHAR(64)", None),
-    ("console_users", "totp_last_step", "BIGINT", None),
-    ("console_audit_log", "row_hash", "VARCHAR(64)", None),
-]
-
-
-def migrate(engine: sa.engine.Engine) -> None:
-    """Adds the columns an older console database lacks (idempotent)."""
-    inspector = sa.inspect(engine)
-    for table, column, ddl, backfill in ADDED_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table)}
-        if column in present:
-            continue
-        try:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
-                if backfill:
-                    changed = conn.execute(sa.text(backfill)).rowcount
-                    if table == "console_users" and changed:
-                        logger.warning(
-                            "console: %d existing user(s) were given the admin role (the access "
-                            "they had before roles). Review: python -m console list-users", changed)
-        except sa.exc.DBAPIError:
-            # another process added it at the same moment
-            if column not in {c["name"] for c in sa.inspect(engine).get_columns(table)}:
-                raise
-        inspector = sa.inspect(engine)
 
 
 def events_table_exists(engine: sa.engine.Engine) -> bool:

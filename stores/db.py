@@ -12,8 +12,8 @@ the same safe defaults:
   tracker store writes to the same file under `make run`), and allow the
   connection to be used from the worker threads the async code hands it to.
 
-One engine per URL per process (cached). Creating tables is the owner's job
-(stores/sql.py `create_tables`).
+One engine per URL per process (cached). The tables are made and changed by the
+migrations (stores/schema.py `upgrade_to_head`).
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """SQL helpers shared by the action server, the SMS channel and the console.
 
-- `create_tables`: several replicas start at once and each creates the tables it
-  owns; on PostgreSQL two concurrent `CREATE TABLE`s of the same name fail
-  (duplicate pg_type row), so creation is serialised by a transaction-scoped
-  advisory lock. SQLite: plain `create_all`.
+- `lock_schema`: several replicas start at once and each makes sure the schema
+  is current; on PostgreSQL two concurrent `CREATE TABLE`s of the same name fail
+  (duplicate pg_type row), so every schema change (the migrations, stores/schema.py,
+  and `create_tables`) holds one transaction-scoped advisory lock.
+- `create_tables`: `create_all` under that lock (SQLite: plain `create_all`); only
+  the SMS opt-out store still uses it, the other tables are made by migrations.
 - `single_node`: a job that must run on one node at a time (console summary
   refresh, retention) holds a PostgreSQL session advisory lock while it runs;
   other nodes skip it (or wait, if asked). On SQLite (one machine, `make run`)
@@ -38,6 +40,19 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+# The name keeps the key that `create_tables` used before the migrations existed, so
+# a process still running older code and one running the migrations wait for each other.
+SCHEMA_LOCK = "create_tables"
+
+
+def lock_schema(conn: sa.engine.Connection) -> None:
+    """PostgreSQL: waits for, then holds until the transaction ends, the lock every
+    schema change of the project's tables takes. Other databases: nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                     {"key": advisory_key(SCHEMA_LOCK)})
+
+
 def create_tables(engine: sa.engine.Engine, metadata: sa.MetaData,
                   tables: Optional[Sequence[sa.Table]] = None) -> None:
     """`metadata.create_all`, safe when several processes start at the same time."""
@@ -45,8 +60,7 @@ def create_tables(engine: sa.engine.Engine, metadata: sa.MetaData,
         metadata.create_all(engine, tables=tables)
         return
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                     {"key": advisory_key("create_tables")})
+        lock_schema(conn)
         metadata.create_all(conn, tables=tables)
 
 

@@ -69,7 +69,7 @@ from stores.private_storage import secure_database_url
 from console.masking import NAME, PHONE, Masker, mask_names
 from cluster.settings import check_cluster_config
 from stores import form_answers
-from stores.sql import create_tables
+from stores.schema import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class ObservedSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
-        create_tables(self.engine, form_answers.metadata)  # replicas may start at once
+        upgrade_to_head(self.engine)  # pending_form_answers (stores/schema.py)
         self.form_answers_ttl = form_answers.ttl_seconds()
         self._last_purge = 0.0
 
