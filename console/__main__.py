@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,7 +13,8 @@ from typing import Optional
 import click
 
 from stores.private_storage import restrict_umask
-from console.settings import load_console_settings
+from console.roles import ROLES
+from console.settings import ConsoleSettings, load_console_settings
 
 
 def cli_user() -> str:
@@ -31,10 +31,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def console_bind_host(option: Optional[str]) -> str:
-    """--host, else CONSOLE_HOST, else 127.0.0.1. Staff-only: it never follows HOST,
-    and an empty value is refused rather than read as every interface."""
-    host = option if option is not None else os.environ.get("CONSOLE_HOST", "127.0.0.1")
+def console_bind_host(option: Optional[str], settings: ConsoleSettings) -> str:
+    """--host, else CONSOLE_HOST, else 127.0.0.1 (console/settings.py). Staff-only: it
+    never follows HOST, and an empty value is refused rather than read as every interface."""
+    host = option if option is not None else settings.host
     if not host.strip():
         raise click.UsageError("CONSOLE_HOST (or --host) is empty; an empty bind address "
                                "would listen on every interface. Unset it for 127.0.0.1.")
@@ -48,20 +48,20 @@ def console_bind_host(option: Optional[str]) -> str:
 @click.option("--threads", default=8, show_default=True)
 def serve(host, port, threads) -> None:
     """Runs the console web server (waitress)."""
-    host = console_bind_host(host)
+    settings = load_console_settings()
+    host = console_bind_host(host, settings)
     from cluster.settings import check_cluster_config
     from console.app import create_app
     check_cluster_config("console")  # with several replicas: shared database and secrets
-    settings = load_console_settings()
     app = create_app(settings)
+    services = app.extensions["console"]
     started = dt.datetime.now()
-    app.extensions["console"]["refresh"](force=True)
+    services.refresh(force=True)
     logging.getLogger("console").info("summaries up to date in %.1fs",
                                       (dt.datetime.now() - started).total_seconds())
     # summary refresh and retention, each on one node at a time (console/jobs.py)
     from console.jobs import BackgroundJobs
-    background = BackgroundJobs.from_settings(app.extensions["console"]["engine"],
-                                              app.extensions["console"]["refresh"], settings)
+    background = BackgroundJobs.from_settings(services.engine, services.refresh, settings)
     if settings.retention_days > 0:
         logging.getLogger("console").info(
             "retention: conversations older than %d days are deleted every %g minutes",
@@ -90,7 +90,7 @@ def _audit(action: str, detail: str) -> None:
         audit.record(conn, cli_user(), action, detail=detail)
 
 
-ROLE_CHOICE = click.Choice(["reviewer", "callback", "admin"])
+ROLE_CHOICE = click.Choice(list(ROLES))
 
 
 @main.command("create-user")
@@ -104,7 +104,7 @@ ROLE_CHOICE = click.Choice(["reviewer", "callback", "admin"])
                    "ends that user's sessions.")
 def create_user(username, role, password_stdin, update) -> None:
     """Creates a staff user (asks for the password; there is no default)."""
-    from console import auth
+    from console import accounts
     from console.passwords import PasswordError, check_new_password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -112,10 +112,10 @@ def create_user(username, role, password_stdin, update) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         check_new_password(password, username)
-        outcome = auth.create_user(_engine(), username, password, update=update, role=role)
-    except (auth.UserError, PasswordError) as error:
+        outcome = accounts.create_user(_engine(), username, password, update=update, role=role)
+    except (accounts.UserError, PasswordError) as error:
         raise click.ClickException(str(error))
-    row = auth.get_user(_engine(), username)
+    row = accounts.get_user(_engine(), username)
     _audit("user_" + outcome, f"user={row.username} role={row.role}")
     click.echo(f"User {username} {outcome} (role {row.role}).")
 
@@ -125,10 +125,10 @@ def create_user(username, role, password_stdin, update) -> None:
 @click.argument("role", type=ROLE_CHOICE)
 def set_role(username, role) -> None:
     """Gives a user another role (takes effect on their next request)."""
-    from console import auth
+    from console import accounts
     try:
-        name = auth.set_role(_engine(), username, role)
-    except auth.UserError as error:
+        name = accounts.set_role(_engine(), username, role)
+    except accounts.UserError as error:
         raise click.ClickException(str(error))
     _audit("user_role", f"user={name} role={role}")
     click.echo(f"User {name} now has the role {role}.")
@@ -138,10 +138,10 @@ def set_role(username, role) -> None:
 @click.argument("username")
 def disable_user(username) -> None:
     """Disables a user: no more logins, and their open sessions end at once."""
-    from console import auth
+    from console import accounts
     try:
-        name = auth.set_active(_engine(), username, False)
-    except auth.UserError as error:
+        name = accounts.set_active(_engine(), username, False)
+    except accounts.UserError as error:
         raise click.ClickException(str(error))
     _audit("user_disable", f"user={name}")
     click.echo(f"User {name} disabled; their sessions have ended.")
@@ -151,10 +151,10 @@ def disable_user(username) -> None:
 @click.argument("username")
 def enable_user(username) -> None:
     """Enables a disabled user again."""
-    from console import auth
+    from console import accounts
     try:
-        name = auth.set_active(_engine(), username, True)
-    except auth.UserError as error:
+        name = accounts.set_active(_engine(), username, True)
+    except accounts.UserError as error:
         raise click.ClickException(str(error))
     _audit("user_enable", f"user={name}")
     click.echo(f"User {name} enabled.")
@@ -163,8 +163,8 @@ def enable_user(username) -> None:
 @main.command("list-users")
 def list_users() -> None:
     """Lists users: name, role, active, second factor, last login."""
-    from console import auth
-    for row in auth.list_users(_engine()):
+    from console import accounts
+    for row in accounts.list_users(_engine()):
         last = row.last_login_at.isoformat(sep=" ", timespec="minutes") if row.last_login_at else "never"
         click.echo(f"{row.username:30} {row.role:9} {'active' if row.is_active else 'disabled':9} "
                    f"{'2fa' if row.totp_secret else 'no-2fa':7} last login {last}")
@@ -178,23 +178,23 @@ def enroll_totp(username) -> None:
     Prints the secret and an otpauth:// URI for the app, then asks for a code from
     the app; only a correct code stores the secret. Replaces an earlier one and
     ends the user's sessions."""
-    from console import auth
+    from console import accounts, totp
     from console.db import utcnow
     engine = _engine()
-    row = auth.get_user(engine, username)
+    row = accounts.get_user(engine, username)
     if row is None:
         raise click.ClickException(f"No user {username!r}.")
-    secret = auth.new_totp_secret()
+    secret = totp.new_totp_secret()
     click.echo(f"Secret for {row.username}: {secret}")
-    click.echo(f"URI (paste or turn into a QR code): {auth.totp_uri(secret, row.username)}")
+    click.echo(f"URI (paste or turn into a QR code): {totp.totp_uri(secret, row.username)}")
     for _ in range(3):
         code = click.prompt("Code shown by the app", default="", show_default=False)
-        if auth.totp_match(secret, code, utcnow()) is not None:
+        if totp.totp_match(secret, code, utcnow()) is not None:
             break
         click.echo("That code does not match; check the app's clock and try again.", err=True)
     else:
         raise click.ClickException("Not enrolled: no matching code.")
-    auth.set_totp(engine, row.username, secret)
+    accounts.set_totp(engine, row.username, secret)
     _audit("user_totp_enrolled", f"user={row.username}")
     click.echo(f"Second factor enrolled for {row.username}; their sessions have ended.")
 
@@ -203,10 +203,10 @@ def enroll_totp(username) -> None:
 @click.argument("username")
 def remove_totp(username) -> None:
     """Removes a user's second factor (e.g. a lost phone); ends their sessions."""
-    from console import auth
+    from console import accounts
     try:
-        name = auth.set_totp(_engine(), username, None)
-    except auth.UserError as error:
+        name = accounts.set_totp(_engine(), username, None)
+    except accounts.UserError as error:
         raise click.ClickException(str(error))
     _audit("user_totp_removed", f"user={name}")
     click.echo(f"Second factor removed for {name}.")

@@ -1,8 +1,9 @@
 """The console's background jobs, each run by one node at a time.
 
 - Summary refresh (console/summaries.py): on list/overview requests and at start
-  (Refresher in console/app.py), and every CONSOLE_REFRESH_SECONDS (default 60,
-  0 = off) in the background while `serve` runs, so the summaries stay warm.
+  (`Refresher`, at most every 2 s per process), and every CONSOLE_REFRESH_SECONDS
+  (default 60, 0 = off) in the background while `serve` runs, so the summaries
+  stay warm.
 - Retention (console/retention.py): in `serve` at start and every
   RETENTION_INTERVAL_MINUTES (60) with RETENTION_DAYS (90; 0 turns it off), and
   `python -m console retention --days N` (e.g. from cron).
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from typing import Callable, Mapping, Optional
@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from console import summaries
 from console.db import console_meta, utcnow
 from console.retention import SCHEDULER_USER, RetentionResult, run_retention
+from console.settings import explicit_retention_days, refresh_seconds, retention_interval_minutes
 from stores.sql import single_node
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ REFRESH_JOB = "console_summary_refresh"
 RETENTION_JOB = "console_retention"
 RETENTION_LAST_RUN_KEY = "retention_last_run"
 REFRESH_WAIT_S = 15.0
+REFRESH_MIN_SECONDS = 2.0
 
 
 def refresh_summaries(engine: sa.engine.Engine, rebuild: bool = False,
@@ -48,6 +50,33 @@ def refresh_summaries(engine: sa.engine.Engine, rebuild: bool = False,
                         "%.0fs", wait_s)
             return None
         return summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+
+
+class Refresher:
+    """Folds new events into summaries, at most every `min_seconds` per process.
+
+    When no event id is above the watermark the fold is skipped (one index
+    lookup); the full look-back, which also catches ids committed out of order,
+    still runs at least every FULL_CHECK_SECONDS."""
+
+    FULL_CHECK_SECONDS = 30.0
+
+    def __init__(self, engine: sa.engine.Engine, min_seconds: float = REFRESH_MIN_SECONDS):
+        self.engine, self.min_seconds = engine, min_seconds
+        self.lock, self.last, self.last_full = threading.Lock(), 0.0, 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last < self.min_seconds:
+            return
+        with self.lock:  # one refresh at a time; the others wait and then skip
+            now = time.monotonic()
+            if not force and now - self.last < self.min_seconds:
+                return
+            if (force or now - self.last_full >= self.FULL_CHECK_SECONDS
+                    or summaries.has_new_events(self.engine)):
+                refresh_summaries(self.engine)  # one node at a time
+                self.last_full = now
+            self.last = time.monotonic()
 
 
 def retention_once(engine: sa.engine.Engine, days: int, username: str,
@@ -120,36 +149,24 @@ class BackgroundJobs(threading.Thread):
 
     @classmethod
     def from_settings(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
-                      settings, env: Optional[Mapping[str, str]] = None) -> "BackgroundJobs":
+                      settings) -> "BackgroundJobs":
         """What `serve` runs: console/settings.py's RETENTION_DAYS (default 90) and
         RETENTION_INTERVAL_MINUTES (60), CONSOLE_REFRESH_SECONDS (60)."""
-        env = os.environ if env is None else env
-        refresh_s = float(env.get("CONSOLE_REFRESH_SECONDS") or 60)
         if settings.retention_days < 0:
             raise ValueError("RETENTION_DAYS must be 0 (off) or more")
         if settings.retention_interval_minutes <= 0:
             raise ValueError("RETENTION_INTERVAL_MINUTES must be more than 0")
-        return cls(engine, refresh, refresh_s, settings.retention_days or None,
+        return cls(engine, refresh, settings.refresh_seconds, settings.retention_days or None,
                    settings.retention_interval_minutes * 60)
 
     @classmethod
     def from_env(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
                  env: Optional[Mapping[str, str]] = None) -> "BackgroundJobs":
         """Only what `env` sets: retention when CONSOLE_RETENTION_DAYS (at least 1;
-        the cluster branch's name) or RETENTION_DAYS (0: off) is given."""
-        env = os.environ if env is None else env
-        refresh_s = float(env.get("CONSOLE_REFRESH_SECONDS") or 60)
-        retention_days: Optional[int] = None
-        days = (env.get("CONSOLE_RETENTION_DAYS") or "").strip()
-        if days:
-            retention_days = int(days)
-            if retention_days < 1:
-                raise ValueError("CONSOLE_RETENTION_DAYS must be at least 1 "
-                                 "(RETENTION_DAYS=0 turns retention off)")
-        elif (env.get("RETENTION_DAYS") or "").strip():
-            retention_days = int(env["RETENTION_DAYS"]) or None
-        interval_s = float(env.get("RETENTION_INTERVAL_MINUTES") or 60) * 60
-        return cls(engine, refresh, refresh_s, retention_days, interval_s)
+        the cluster branch's name) or RETENTION_DAYS (0: off) is given
+        (console/settings.py `explicit_retention_days`)."""
+        return cls(engine, refresh, refresh_seconds(env), explicit_retention_days(env),
+                   retention_interval_minutes(env) * 60)
 
     @property
     def enabled(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List
 
 import sqlalchemy as sa
 

@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | DATABASE_URL | sqlite:///<project>/var/conversations.db | same database as Rasa's tracker store |
-| HOST | 127.0.0.1 | interface `serve` listens on |
+| CONSOLE_HOST | 127.0.0.1 | interface `serve` listens on (never HOST; empty is refused) |
 | CONSOLE_PORT | 8090 | port `serve` listens on |
 | CONSOLE_SECRET_KEY | (generated once into var/console_secret_key, 0600; required with REPLICAS>1) | signs session cookies and CSRF tokens |
 | CONSOLE_PUBLIC_URL | (empty) | the console's address as staff open it, e.g. https://console.example.org |
@@ -22,6 +22,10 @@
 | OFFICE_PHONE | 310.651.2366 | the practice's public number: never masked |
 | RETENTION_DAYS | 90 | `serve` deletes conversations older than this (console/retention.py); 0: off |
 | RETENTION_INTERVAL_MINUTES | 60 | how often `serve` runs the retention job |
+| CONSOLE_REFRESH_SECONDS | 60 | `serve` folds new events into the summaries this often (0: only on requests) |
+| CONSOLE_DOMAIN_PATH | <project>/domain.yml | where the intents offered for corrections come from |
+
+Nothing else in console/ reads the environment.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_RETENTION_INTERVAL_MINUTES = 60.0
+DEFAULT_REFRESH_SECONDS = 60.0
 MAX_FAILED_LOGINS = 5
 SECRET_FILE_NAME = "console_secret_key"
 
@@ -73,6 +78,7 @@ class ConsoleSettings:
     domain_path: Path
     retention_days: int = DEFAULT_RETENTION_DAYS
     retention_interval_minutes: float = DEFAULT_RETENTION_INTERVAL_MINUTES
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     cluster: bool = False  # several replicas (cluster/settings.py): no generated key
 
     def secret_key(self) -> str:
@@ -109,7 +115,8 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
     secure = _truthy(env.get("CONSOLE_SECURE_COOKIES")) or public_url.lower().startswith("https://")
     return ConsoleSettings(
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        host=env.get("HOST") or DEFAULT_HOST,
+        # unset: loopback; set but empty: kept, `serve` refuses it (console/__main__.py)
+        host=env.get("CONSOLE_HOST", DEFAULT_HOST),
         port=int(env.get("CONSOLE_PORT") or DEFAULT_PORT),
         secure_cookies=secure,
         timezone=env.get("CONSOLE_TIMEZONE") or DEFAULT_TIMEZONE,
@@ -125,13 +132,44 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         login_window_minutes=_float(env, "CONSOLE_LOGIN_WINDOW_MINUTES", 15),
         require_2fa=_truthy(env.get("CONSOLE_REQUIRE_2FA")),
         export_max_rows=max(1, _int(env, "CONSOLE_EXPORT_MAX_ROWS", 5000)),
-        office_phone=env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE,
+        office_phone=office_phone(env),
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
         # CONSOLE_RETENTION_DAYS: the cluster branch's name for the same setting
         retention_days=int(env.get("RETENTION_DAYS") or env.get("CONSOLE_RETENTION_DAYS")
                            or DEFAULT_RETENTION_DAYS),
-        retention_interval_minutes=float(env.get("RETENTION_INTERVAL_MINUTES")
-                                         or DEFAULT_RETENTION_INTERVAL_MINUTES),
+        retention_interval_minutes=retention_interval_minutes(env),
+        refresh_seconds=refresh_seconds(env),
         cluster=cluster_mode(env),
     )
+
+
+def refresh_seconds(env: Optional[Mapping[str, str]] = None) -> float:
+    env = os.environ if env is None else env
+    return float(env.get("CONSOLE_REFRESH_SECONDS") or DEFAULT_REFRESH_SECONDS)
+
+
+def office_phone(env: Optional[Mapping[str, str]] = None) -> str:
+    """OFFICE_PHONE, read at each call (the summaries' masker keeps it visible)."""
+    env = os.environ if env is None else env
+    return env.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE
+
+
+def explicit_retention_days(env: Optional[Mapping[str, str]] = None) -> Optional[int]:
+    """Retention days only when the environment sets them: CONSOLE_RETENTION_DAYS (the
+    cluster branch's name; at least 1), else RETENTION_DAYS (0: off); otherwise None."""
+    env = os.environ if env is None else env
+    days = (env.get("CONSOLE_RETENTION_DAYS") or "").strip()
+    if days:
+        if int(days) < 1:
+            raise ValueError("CONSOLE_RETENTION_DAYS must be at least 1 "
+                             "(RETENTION_DAYS=0 turns retention off)")
+        return int(days)
+    if (env.get("RETENTION_DAYS") or "").strip():
+        return int(env["RETENTION_DAYS"]) or None
+    return None
+
+
+def retention_interval_minutes(env: Optional[Mapping[str, str]] = None) -> float:
+    env = os.environ if env is None else env
+    return float(env.get("RETENTION_INTERVAL_MINUTES") or DEFAULT_RETENTION_INTERVAL_MINUTES)

@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from actions.config import DEFAULT_OFFICE_PHONE
 from console.db import console_meta, conversation_summaries as cs, events, events_table_exists
 from console.masking import Masker
+from console.settings import office_phone
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ _MASKERS: Dict[str, Masker] = {}
 
 def masker() -> Masker:
     """The console's masker (the office's public number stays visible)."""
-    phone = os.environ.get("OFFICE_PHONE") or DEFAULT_OFFICE_PHONE
+    phone = office_phone()
     if phone not in _MASKERS:
         _MASKERS[phone] = Masker([phone])
     return _MASKERS[phone]

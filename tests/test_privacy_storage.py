@@ -292,7 +292,7 @@ def test_every_engine_in_the_code_hides_parameters():
 def test_the_console_server_runs_retention_on_its_own(tmp_path):
     """`python -m console serve` (started by `make run`) deletes old conversations and
     expired form answers without cron."""
-    from console import synthetic
+    from bench import synthetic
     from console.db import engine_for, events
     from stores.form_answers import pending_form_answers
     from servers import free_port, stop_process, wait_until

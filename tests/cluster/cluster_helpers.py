@@ -139,8 +139,8 @@ def appointment_rows(engine, senders: List[str]) -> Dict[str, List[tuple]]:
 
 
 def console_login(stack: Stack) -> requests.Session:
-    from console import auth
-    auth.create_user(stack.engine, "cluster-test", PASSWORD)
+    from console import accounts
+    accounts.create_user(stack.engine, "cluster-test", PASSWORD)
     session = requests.Session()
     page = session.get(f"{stack.console_url}/login", timeout=30).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -1,27 +1,28 @@
-"""Shared fixtures and helpers: a database seeded by real conversations through the Rasa server.
+"""Helpers and test data shared by the console tests (fixtures: conftest.py).
 
-The session fixture starts the real action server and Rasa server
-(tests/servers.py, free loopback ports, fresh SQLite file), runs a handful of
-conversations over the REST webhook, stops both servers, and hands the database
-to the console tests.
+Test modules import from here, not from conftest.py: pytest imports every
+conftest.py under the module name `conftest`, so `from conftest import` is kept
+for tests/conftest.py (see the note in this folder's conftest.py).
 """
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Dict, List
 
-import pytest
 import sqlalchemy as sa
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+# ---- the database written by the real Rasa server (conftest.py `assistant_db`)
 PASSWORD = "correct horse battery staple"
 PATIENT_PHONE = "310 555 0123"
 PATIENT_EMAIL = "maria.lopez@example.com"
@@ -55,6 +56,28 @@ REPLY_SIGNS = {
     "appointment": ("Your request has been sent",),
 }
 
+# ---- the synthetic database of the security tests (conftest.py `db`)
+PASSWORDS = {
+    "ada": "keeps the whole console safe",      # admin
+    "rita": "reviews the transcripts daily",    # reviewer
+    "cal": "calls patients back every morning",  # callback
+}
+APPT_PHONE = "(415) 555-0188"
+APPT_NAME = "Rosa Quintero"
+
+
+class Clock:
+    """The app's "now" (UTC); tests move it forward."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += dt.timedelta(**delta)
+
 
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -62,10 +85,37 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def login(client, username="alice", password=PASSWORD):
-    token = csrf_token(client.get("/login").text)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token})
+def login(client, username="alice", password=PASSWORD, code=None, headers=None):
+    token = csrf_token(client.get("/login", headers=headers).text)
+    data = {"username": username, "password": password, "csrf_token": token}
+    if code is not None:
+        data["code"] = code
+    return client.post("/login", data=data, headers=headers)
+
+
+def make_app(db, clock=None, **env):
+    """The console over the security tests' database, with `env` added to its settings."""
+    from console.app import create_app
+    from console.settings import load_console_settings
+    app = create_app(load_console_settings({**db.env, **env}), refresh_min_seconds=0,
+                     clock=clock)
+    app.config["TESTING"] = True
+    return app
+
+
+def client_as(db, app, username):
+    """A test client logged in as `username` (the session cookie is reused across apps:
+    same database and secret key; logged in again if that session has ended)."""
+    client = app.test_client()
+    if username in db.cookies:
+        client.set_cookie("console_session", db.cookies[username])
+        if client.get("/login").status_code == 302:  # still logged in
+            return client
+        client = app.test_client()
+    response = login(client, username, PASSWORDS[username])
+    assert response.status_code == 302, response.text
+    db.cookies[username] = client.get_cookie("console_session").value
+    return client
 
 
 def summary_id(engine, sender_id: str) -> int:
@@ -78,106 +128,50 @@ def summary_id(engine, sender_id: str) -> int:
     return value
 
 
+def audit_rows(engine, action, **where):
+    from console.db import audit_log
+    query = sa.select(audit_log).where(audit_log.c.action == action)
+    for key, value in where.items():
+        query = query.where(getattr(audit_log.c, key) == value)
+    with engine.connect() as conn:
+        return conn.execute(query.order_by(audit_log.c.id)).all()
+
+
+def assert_audit(engine, username, action, sender_id=None):
+    from console.db import audit_log
+    query = sa.select(audit_log).where(audit_log.c.action == action)
+    if username:
+        query = query.where(audit_log.c.username == username)
+    if sender_id:
+        query = query.where(audit_log.c.sender_id == sender_id)
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(audit_log.c.id.desc())).first()
+    assert row is not None, (username, action, sender_id)
+    assert row.at is not None
+    return row
+
+
+def user_row(engine, username):
+    from console.db import users
+    with engine.connect() as conn:
+        return conn.execute(sa.select(users).where(users.c.username == username)).first()
+
+
 def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-m", "console", *args], cwd=PROJECT_ROOT,
                           env=full_env, input=stdin, capture_output=True, text=True, timeout=120)
 
 
-from tests.servers import running_assistant  # noqa: E402
-
-
-# Fixtures live here, not in a tests/console/conftest.py: pytest keeps only the
-# last imported `conftest` module in sys.modules, and tests/test_*.py do
-# `from conftest import ...`. Test modules import these fixtures; the seeded
-# database and the app are cached per process so the Rasa servers start once.
-_CACHE: Dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def assistant_db(tmp_path_factory):
-    if "assistant_db" not in _CACHE:
-        _CACHE["assistant_db"] = _seed_assistant_db(tmp_path_factory)
-    return _CACHE["assistant_db"]
-
-
-def _seed_assistant_db(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("console-assistant")
-    # Rasa's stock REST channel: it writes the same events (input_channel "rest")
-    # as the project's hardened one, and keeps these tests independent of
-    # webhook hardening (rate limits etc.), which tests/test_rest_e2e.py covers.
-    credentials = workdir / "credentials.yml"
-    credentials.write_text("rest:\n", encoding="utf-8")
-    replies: Dict[str, List[List[str]]] = {}
-    with running_assistant(workdir, credentials=credentials) as rasa:
-        for sender, messages in CONVERSATIONS.items():
-            replies[sender] = []
-            for message in messages:
-                replies[sender].append(rasa.texts(sender, message))
-            if sender == "t-fallback":
-                for message in FALLBACK_CANDIDATES:
-                    replies[sender].append(rasa.texts(sender, message))
-                    if any(CLARIFY in t for t in replies[sender][-1]):
-                        break
-    expected = {flag: {sender for sender, turns in replies.items()
-                       if any(sign in text for turn in turns for text in turn for sign in signs)}
-                for flag, signs in REPLY_SIGNS.items()}
-    # The scenarios the console tests rely on really happened:
-    assert "t-fallback" in expected["fallback"], replies["t-fallback"]
-    assert "t-emergency" in expected["emergency"], expected
-    assert "t-appointment" in expected["appointment"], expected
-    assert "t-handoff" in expected["handoff"], expected
-    db = workdir / "conversations.db"
-    return SimpleNamespace(path=db, url=f"sqlite:///{db}", workdir=workdir, replies=replies,
-                           expected=expected)
-
-
-@pytest.fixture(scope="session")
-def console_env(assistant_db, tmp_path_factory) -> Dict[str, str]:
-    if "console_env" in _CACHE:
-        return _CACHE["console_env"]
-    var_dir = tmp_path_factory.mktemp("console-var")
-    # These tests log in and fail logins often from 127.0.0.1: the per-address limit is
-    # raised here (test_console_security.py tests it with its default-like values).
-    return _CACHE.setdefault("console_env", {"DATABASE_URL": assistant_db.url, "CONSOLE_SECRET_KEY": "test-secret-key",
-            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles",
-            "CONSOLE_LOGIN_FAILURES_PER_IP": "1000"})
-
-
-@pytest.fixture(scope="session")
-def app(console_env):
-    if "app" in _CACHE:
-        return _CACHE["app"]
-    from console import auth
-    from console.app import create_app
-    from console.db import engine_for
-    from console.settings import load_console_settings
-    settings = load_console_settings(console_env)
-    application = create_app(settings, refresh_min_seconds=0)
-    application.config["TESTING"] = True
-    auth.create_user(engine_for(settings.database_url), "alice", PASSWORD, role="admin")
-    return _CACHE.setdefault("app", application)
-
-
-@pytest.fixture(scope="session")
-def engine(app):
-    return app.extensions["console"]["engine"]
-
-
-@pytest.fixture
-def client(app):
-    """A client logged in as alice (admin). The password check is deliberately slow
-    (scrypt, N = 2^17), so the session cookie of one login is reused."""
-    c = app.test_client()
-    cookie = _CACHE.get("alice_cookie")
-    if cookie:
-        c.set_cookie("console_session", cookie)
-        if c.get("/conversations").status_code == 200:
-            return c
-        c = app.test_client()
-    response = login(c)
-    assert response.status_code == 302, response.text
-    _CACHE["alice_cookie"] = c.get_cookie("console_session").value
-    return c
-
-
+@contextlib.contextmanager
+def live_server(app, threads=8):
+    """The app under waitress on a free loopback port, in this process; closed after."""
+    from waitress.server import create_server
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="console-test")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(10)

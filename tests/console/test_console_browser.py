@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from console_helpers import app, assistant_db, console_env, PASSWORD, PROJECT_ROOT
+from console_helpers import PASSWORD, PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"

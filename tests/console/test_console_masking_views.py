@@ -3,7 +3,7 @@ text (the conversation list, the transcript, the CSV export) and in the stored
 summary; ordinary medical text stays readable in all three.
 
 No Rasa server: the conversations are written as Rasa 3.6 writes them
-(console/synthetic.py), one conversation per example, the example being the
+(bench/synthetic.py), one conversation per example, the example being the
 patient's first message.
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ def _sender(i: int, kind: str) -> str:
 @pytest.fixture(scope="module")
 def views(tmp_path_factory):
     """Console app over a fresh database with one conversation per example."""
-    from console import auth, synthetic
+    from bench import synthetic
+    from console import accounts
     from console.app import create_app
     from console.db import engine_for, events
     from console.settings import load_console_settings
@@ -97,7 +98,7 @@ def views(tmp_path_factory):
         conn.execute(events.insert(), rows)
     app = create_app(settings, refresh_min_seconds=0)
     app.config["TESTING"] = True
-    auth.create_user(engine, "alice", PASSWORD, role="admin")  # admins may export
+    accounts.create_user(engine, "alice", PASSWORD, role="admin")  # admins may export
     client = app.test_client()
     assert login(client).status_code == 302
     listing = html.unescape(client.get("/conversations?q=").text)

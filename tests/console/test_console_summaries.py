@@ -6,7 +6,8 @@ import time
 
 import sqlalchemy as sa
 
-from console import summaries, synthetic
+from bench import synthetic
+from console import summaries
 from console.db import conversation_summaries as cs, engine_for, events
 
 

@@ -1,9 +1,9 @@
 """Benchmark: the conversation list page over 10,000 synthetic conversations.
 
-    .venv/bin/python console/bench_list_page.py [--conversations 10000] [--requests 50]
+    .venv/bin/python bench/bench_list_page.py [--conversations 10000] [--requests 50]
 
 Seeds a temporary SQLite database with realistic Rasa event rows
-(console/synthetic.py), builds the summaries once (timed), logs in through the
+(bench/synthetic.py), builds the summaries once (timed), logs in through the
 Flask test client and times GET /conversations with several filters. Every timed
 request also runs the incremental summary check (refresh throttle off), so the
 numbers include it. Prints p50/p95 per scenario. Nothing listens on a port.
@@ -23,7 +23,8 @@ if __package__ in (None, ""):  # run as a script
 
 import sqlalchemy as sa  # noqa: E402
 
-from console import auth, summaries, synthetic  # noqa: E402
+from bench import synthetic  # noqa: E402
+from console import accounts, summaries  # noqa: E402
 from console.app import create_app  # noqa: E402
 from console.db import engine_for, events  # noqa: E402
 from stores import db  # noqa: E402
@@ -87,7 +88,7 @@ def main() -> int:
     settings = load_console_settings({"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench",
                                       "CONSOLE_VAR_DIR": str(workdir)})
     app = create_app(settings, refresh_min_seconds=0)
-    auth.create_user(engine, "bench", "bench-password-123", role="admin")
+    accounts.create_user(engine, "bench", "bench-password-123", role="admin")
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     response = client.post("/login", data={"username": "bench", "password": "bench-password-123",

@@ -1,6 +1,6 @@
 """Synthetic conversations as Rasa 3.6 writes them to the `events` table.
 
-Used by console/bench_list_page.py (10,000 conversations) and by tests that need
+Used by bench/bench_list_page.py (10,000 conversations) and by tests that need
 old conversations (retention). The JSON shapes copy real rows written by this
 project's Rasa server (action_session_start, disclaimer, session_started, slots,
 user with parse_data and intent_ranking, user_featurization, action, bot).

@@ -1,0 +1,19 @@
+"""Staff roles and what each may do (console/README.md, "Roles").
+
+Every page declares the permission it needs (console/web.py `requires`); a role
+grants a set of permissions. New users get the least privilege: reviewer.
+"""
+from __future__ import annotations
+
+ROLES = ("reviewer", "callback", "admin")
+ROLE_HELP = {
+    "reviewer": "conversations (masked), reviews, intent corrections, overview",
+    "callback": "the appointment-request queue with patients' names and phone numbers",
+    "admin": "everything: also CSV export, the audit log and user management",
+}
+PERMISSIONS = {
+    "reviewer": frozenset({"conversations", "review", "overview"}),
+    "callback": frozenset({"appointments"}),
+    "admin": frozenset({"conversations", "review", "overview", "appointments", "export",
+                        "audit", "users"}),
+}

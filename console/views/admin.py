@@ -1,0 +1,65 @@
+"""Admins' pages: the audit log and the users (roles, disable / enable)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from console import accounts
+from console.db import audit_log, users
+from console.roles import ROLE_HELP, ROLES
+from console.web import record, requires, services
+
+bp = Blueprint("admin", __name__)
+
+AUDIT_PAGE_SIZE = 100
+
+
+@bp.route("/audit", endpoint="audit_log")
+@requires("audit")
+def audit_log_page():
+    try:
+        page = max(1, int(request.args.get("page") or 1))
+    except ValueError:
+        page = 1
+    with services().engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())
+                            .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
+    record("view_audit", detail=f"page={page}")
+    return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
+
+
+@bp.route("/users", endpoint="users")
+@requires("users")
+def users_page():
+    record("view_users")
+    return render_template("users.html", users=accounts.list_users(services().engine),
+                           role_help=ROLE_HELP)
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"], endpoint="user_update")
+@requires("users")
+def update_user(user_id: int):
+    engine = services().engine
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    if row is None:
+        abort(404)
+    action = request.form.get("action") or ""
+    if row.id == current_user.id:
+        flash("You cannot change your own account here (ask another admin, or use the CLI).")
+        return redirect(url_for("admin.users"))
+    if action == "disable":
+        accounts.set_active(engine, row.username, False)
+        detail = "disabled"
+    elif action == "enable":
+        accounts.set_active(engine, row.username, True)
+        detail = "enabled"
+    elif action == "role" and request.form.get("role") in ROLES:
+        accounts.set_role(engine, row.username, request.form["role"])
+        detail = f"role {row.role}->{request.form['role']}"
+    else:
+        abort(400)
+    record("user_" + action, detail=f"user={row.username} {detail}")
+    flash(f"{row.username}: {detail}.")
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,24 @@
+"""The overview charts: conversations per day, fallback and hand-off rates, top
+intents, emergencies (console/queries.py `overview`)."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from console import queries
+from console.web import requires, services
+
+bp = Blueprint("overview", __name__)
+
+
+@bp.route("/overview", endpoint="charts")
+@requires("overview")
+def overview_charts():
+    s = services()
+    s.refresh()
+    try:
+        days = min(365, max(7, int(request.args.get("days") or 30)))
+    except ValueError:
+        days = 30
+    with s.engine.connect() as conn:
+        data = queries.overview(conn, s.tz, days)
+    return render_template("overview.html", data=data)
