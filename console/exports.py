@@ -24,7 +24,7 @@ def corrections_yaml(conn: sa.engine.Connection, exported_by: str,
                      now: dt.datetime) -> Tuple[str, int]:
     """Rasa NLU training data (version "3.1") with one example per corrected message.
 
-    The stored text is already masked (console/app.py masks it when the correction
+    The stored text is already masked (console/views/conversations.py masks it when the correction
     is saved), so the file holds no phone numbers, e-mails or birth dates."""
     rows = conn.execute(sa.select(intent_corrections)
                         .order_by(intent_corrections.c.corrected_intent,

@@ -53,7 +53,7 @@ PROJECT_TABLES = frozenset({
 # Modules whose module-level `metadata` defines those tables (for autogenerate and
 # the test that compares the migrated schema with the code). Imported only then.
 TABLE_MODULES = ("actions.appointment_store", "stores.form_answers", "console.db",
-                 "channels.twilio_sms")
+                 "channels.sms.opt_outs")
 
 # Revisions after the baseline whose columns console/db.py's `migrate()` used to
 # add in place, with the columns that show a database already has them.

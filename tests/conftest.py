@@ -15,6 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rasa_sdk import Tracker  # noqa: E402
 from rasa_sdk.executor import CollectingDispatcher  # noqa: E402
 
+_THIS_CONFTEST = sys.modules[__name__]
+
+
+def pytest_plugin_registered(plugin, manager):
+    """pytest imports every conftest.py outside a package (tests/console/, tests/sms/)
+    as the module `conftest`, each replacing the one before in sys.modules; the test
+    modules' `from conftest import ...` means this file, so it is put back each time."""
+    if getattr(plugin, "__name__", None) == "conftest" and plugin is not _THIS_CONFTEST:
+        sys.modules["conftest"] = _THIS_CONFTEST
+
 
 @pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:

@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False, index=True),
     )
-    # the SMS channel's opt-outs (channels/)
+    # channels/sms/opt_outs.py
     create_missing(
         "sms_opt_outs",
         sa.Column("number_hash", sa.String(80), primary_key=True),

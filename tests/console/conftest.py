@@ -12,9 +12,7 @@
 """
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List
 
@@ -22,19 +20,6 @@ import pytest
 
 from console_helpers import (APPT_NAME, APPT_PHONE, CLARIFY, CONVERSATIONS,
                              FALLBACK_CANDIDATES, PASSWORD, PASSWORDS, REPLY_SIGNS, login)
-
-ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
-
-
-def pytest_plugin_registered(plugin, manager):
-    """pytest imports every conftest.py outside a package as the module `conftest`,
-    the last one replacing the one before in sys.modules; tests elsewhere do
-    `from conftest import ...` and mean tests/conftest.py. Once this file is
-    registered, `conftest` is tests/conftest.py again."""
-    if plugin is sys.modules.get(__name__) and __name__ == "conftest":
-        root = manager.get_plugin(str(ROOT_CONFTEST))
-        if root is not None:
-            sys.modules["conftest"] = root
 
 
 @pytest.fixture(scope="session")
