@@ -88,10 +88,10 @@ def main() -> int:
     settings = load_console_settings({"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench",
                                       "CONSOLE_VAR_DIR": str(workdir)})
     app = create_app(settings, refresh_min_seconds=0)
-    accounts.create_user(engine, "bench", "bench-password-123", role="admin")
+    accounts.create_user(engine, "bench", "timing the list page", role="admin")
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", data={"username": "bench", "password": "bench-password-123",
+    response = client.post("/login", data={"username": "bench", "password": "timing the list page",
                                            "csrf_token": token})
     assert response.status_code == 302, response.status_code
 
