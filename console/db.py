@@ -33,6 +33,8 @@ events = sa.Table(
 )
 
 # ---- the console's own tables ----
+# A change here needs a migration (README "Database schema"); tests/test_migrations.py
+# fails until there is one.
 metadata = sa.MetaData()
 
 users = sa.Table(

@@ -132,6 +132,7 @@ def load_user(token: str):
 
 
 def check_access():
+    """Before every request (see the module docstring); None lets the request through."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if request.endpoint == "static" or getattr(view, "public", False):
         return None

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 DEFAULT_TTL_MINUTES = 60.0
 
+# A change to the table needs a migration (README "Database schema").
 metadata = sa.MetaData()
 
 pending_form_answers = sa.Table(
