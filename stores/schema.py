@@ -25,18 +25,23 @@ import contextlib
 import importlib
 import logging
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Set, Union
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
-from stores import db
-from stores.sql import lock_schema
+# Importing alembic logs the set-up of its autogenerate plugins at INFO: 7 lines of
+# noise at every start of every process.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+from alembic.config import Config  # noqa: E402
+from alembic.operations import Operations  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+
+from stores import db  # noqa: E402
+from stores.sql import lock_schema  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +110,19 @@ def upgrade_to_head(target: Union[str, sa.engine.Engine]) -> sa.engine.Engine:
         if _key(engine) in _upgraded:
             return engine
         with locked_transaction(engine) as conn:
-            command.upgrade(alembic_config(conn), "head")
+            if not _at_head(conn):  # alembic runs (and logs) only when there is work
+                from alembic import command
+                command.upgrade(alembic_config(conn), "head")
         _upgraded.add(_key(engine))
     return engine
+
+
+def _at_head(connection: sa.engine.Connection) -> bool:
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return False
+    stored = {row[0] for row in connection.execute(
+        sa.text("SELECT version_num FROM alembic_version"))}
+    return stored == {head_revision()}
 
 
 def current_revision(engine: sa.engine.Engine) -> Optional[str]:
@@ -115,6 +130,7 @@ def current_revision(engine: sa.engine.Engine) -> Optional[str]:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@lru_cache(maxsize=None)
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
