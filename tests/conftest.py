@@ -19,7 +19,7 @@ _THIS_CONFTEST = sys.modules[__name__]
 
 
 def pytest_plugin_registered(plugin, manager):
-    """pytest imports every conftest.py outside a package (tests/console/, tests/sms/)
+    """pytest imports every conftest.py outside a package (tests/console/, sms/, widget/)
     as the module `conftest`, each replacing the one before in sys.modules; the test
     modules' `from conftest import ...` means this file, so it is put back each time."""
     if getattr(plugin, "__name__", None) == "conftest" and plugin is not _THIS_CONFTEST:
