@@ -2,10 +2,8 @@
 
 - `lock_schema`: several replicas start at once and each makes sure the schema
   is current; on PostgreSQL two concurrent `CREATE TABLE`s of the same name fail
-  (duplicate pg_type row), so every schema change (the migrations, stores/schema.py,
-  and `create_tables`) holds one transaction-scoped advisory lock.
-- `create_tables`: `create_all` under that lock (SQLite: plain `create_all`); only
-  the SMS opt-out store still uses it, the other tables are made by migrations.
+  (duplicate pg_type row), so every schema change (the migrations, stores/schema.py)
+  holds one transaction-scoped advisory lock.
 - `single_node`: a job that must run on one node at a time (console summary
   refresh, retention) holds a PostgreSQL session advisory lock while it runs;
   other nodes skip it (or wait, if asked). On SQLite (one machine, `make run`)
@@ -20,7 +18,7 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Dict, Iterator, Optional, Sequence
+from typing import Dict, Iterator
 
 import sqlalchemy as sa
 
@@ -40,8 +38,9 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-# The name keeps the key that `create_tables` used before the migrations existed, so
-# a process still running older code and one running the migrations wait for each other.
+# The name keeps the key that `create_tables` (create_all) used before the migrations
+# existed, so a process still running older code and one running the migrations wait
+# for each other during a rolling upgrade.
 SCHEMA_LOCK = "create_tables"
 
 
@@ -51,17 +50,6 @@ def lock_schema(conn: sa.engine.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                      {"key": advisory_key(SCHEMA_LOCK)})
-
-
-def create_tables(engine: sa.engine.Engine, metadata: sa.MetaData,
-                  tables: Optional[Sequence[sa.Table]] = None) -> None:
-    """`metadata.create_all`, safe when several processes start at the same time."""
-    if not is_postgresql(engine):
-        metadata.create_all(engine, tables=tables)
-        return
-    with engine.begin() as conn:
-        lock_schema(conn)
-        metadata.create_all(conn, tables=tables)
 
 
 def _local_lock(engine: sa.engine.Engine, name: str) -> threading.Lock:

@@ -14,7 +14,7 @@ from actions.appointments import (ActionAskContactConsent, ActionSubmitAppointme
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
 from actions.session import ActionSessionStart
-from conftest import make_tracker
+from trackers import make_tracker
 
 CONTENT = get_content()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import PROJECT_ROOT
+from servers import PROJECT_ROOT
 
 NAME = "Jamie Rivera"
 RAW_PHONE = "213 555 0188"
@@ -229,7 +229,7 @@ def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
 def test_a_failed_appointment_insert_logs_no_name_or_phone(tmp_path, caplog, dispatcher,
                                                            monkeypatch):
     from actions.appointments import ActionSubmitAppointment
-    from conftest import make_tracker
+    from trackers import make_tracker
     db = tmp_path / "a.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     engine = sa.create_engine(f"sqlite:///{db}")

@@ -15,8 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 
 from channels.sms.state import InMemoryStateStore
-from stores import db
-from stores.sql import create_tables
+from stores.schema import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +44,9 @@ class OptOutStore:
     def _get_engine(self) -> sa.engine.Engine:
         with self._lock:
             if self._engine is None:
-                engine = db.engine_for(self._url)  # shared defaults (stores/db.py)
-                # safe when several replicas start at once (stores/sql.py)
-                create_tables(engine, metadata, tables=[sms_opt_outs])
-                self._engine = engine
+                # the shared engine with the tables migrated (stores/schema.py; safe
+                # when several replicas start at once)
+                self._engine = upgrade_to_head(self._url)
             return self._engine
 
     def is_opted_out_sync(self, number_hash: str) -> bool:

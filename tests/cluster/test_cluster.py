@@ -27,7 +27,7 @@ from actions.config import DEFAULT_OFFICE_PHONE
 from cluster_helpers import (  # noqa: F401 (fake_twilio and stack are fixtures)
     TROUBLE, appointment_rows, console_login, duplicated_rows, fake_twilio, patient, post_turn,
     stack, stored_events, stored_text, texts, upstreams_in_access_log)
-from stores.sql import create_tables, single_node
+from stores.sql import lock_schema, single_node
 from sms.sms_helpers import AUTH_TOKEN, new_number, new_sid, twilio_params
 
 CONVERSATIONS = 50
@@ -234,7 +234,9 @@ def test_PostgreSQL_one_node_jobs_and_concurrent_table_creation(stack):
 
     def create() -> None:
         try:
-            create_tables(stack.db_engine(), metadata)
+            with stack.db_engine().begin() as conn:  # as stores/schema.py does
+                lock_schema(conn)
+                metadata.create_all(conn)
         except BaseException as error:  # noqa: B902 (reported below)
             errors.append(error)
 

@@ -1,8 +1,7 @@
 """Helpers and test data shared by the console tests (fixtures: conftest.py).
 
-Test modules import from here, not from conftest.py: pytest imports every
-conftest.py under the module name `conftest`, so `from conftest import` is kept
-for tests/conftest.py (see the note in this folder's conftest.py).
+Test modules import from here, not from conftest.py: pytest loads every
+folder's conftest.py as the module `conftest`.
 """
 from __future__ import annotations
 
