@@ -55,9 +55,13 @@ export FORM_ANSWERS_TTL_MINUTES ?= 60
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(shell find nlu_components policies -name '*.py')
 
-.PHONY: run supervise test setup migrate train validate eval ablation bench clean cluster
+.PHONY: help run supervise test lint format setup migrate train eval ablation bench clean cluster
 
-run: setup migrate $(MODEL)
+# `make help` lists the targets with the text after their "##"
+help:  ## list the targets
+	@awk -F':[^#]*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: setup migrate $(MODEL)  ## set up, then run the assistant in the foreground (Ctrl-C stops it)
 	@mkdir -p -m 700 var && chmod 700 var
 	@[ -n "$$APPOINTMENT_FORM_URL" ] || echo "note: APPOINTMENT_FORM_URL is not set; using the placeholder form address (README, Configuration)."
 	@echo "Assistant: POST http://$(HOST):$(RASA_PORT)/webhooks/rest/webhook"
@@ -68,7 +72,7 @@ run: setup migrate $(MODEL)
 
 # The Procfile's processes under supervisord, in the foreground, without the
 # set-up and training steps (tests/test_supervisor.py runs it).
-supervise:
+supervise:  ## the Procfile's processes under supervisord, without set-up or training
 	$(SUPERVISE)
 
 # Several replicas on this machine (README "Several replicas"): PostgreSQL, Redis
@@ -76,35 +80,44 @@ supervise:
 # instances under var/cluster/, 2 Rasa servers, 2 action servers, the widget and
 # the console behind nginx on CLUSTER_PORT (8000) / CLUSTER_CONSOLE_PORT (8091).
 # Ctrl-C or SIGTERM stops everything it started.
-cluster: setup $(MODEL)
+cluster: setup $(MODEL)  ## two replicas behind nginx on PostgreSQL and Redis (README "Several replicas")
 	$(PY) cluster/run.py
 
-test: setup migrate $(MODEL) $(CHROMIUM) $(NGINX)
+test: setup lint migrate $(MODEL) $(CHROMIUM) $(NGINX)  ## set up, then lint and run every test
 	$(RASA) data validate --fail-on-warnings --data data --domain domain.yml --config config.yml
 	$(PY) -m pytest tests -q
 	$(PY) -m actions.server_auth $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out results/core --endpoints endpoints.yml
 
-setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm
+setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm  ## venv, locked dependencies, spaCy pipeline, embedding weights
+
+# ruff (pyproject.toml): lint and formatting; `make format` fixes what it can
+lint: setup  ## ruff check and ruff format --check (make test runs it first)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## ruff: apply the safe fixes and format every file
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The project's own tables in DATABASE_URL at the newest schema (migrations/,
 # README "Database schema"); every process also checks this at start.
-migrate: setup
+migrate: setup  ## the project's tables at the newest schema (alembic upgrade head)
 	$(VENV)/bin/alembic upgrade head
 
-train: setup $(MODEL)
+train: setup $(MODEL)  ## train the model when it is missing or older than its inputs
 
 # NLU figures on the held-out and realistic dev sets, then the safety probes
-eval: setup $(MODEL)
+eval: setup $(MODEL)  ## NLU figures on the held-out and dev sets, then the safety probes
 	$(PY) eval/evaluate_nlu.py --model $(MODEL)
 	$(PY) eval/triage_probes.py
 
 # the NLU configurations compared in eval/RESULTS.md, trained and measured (~40 min)
-ablation: setup
+ablation: setup  ## train and measure the NLU configurations of eval/RESULTS.md (~40 min)
 	$(PY) eval/ablation.py
 
 # load, cost and accuracy figures (bench/README.md); ~45 min on 2 cores
-bench: setup $(MODEL)
+bench: setup $(MODEL)  ## load, cost and accuracy benchmarks into bench/RESULTS.md (~45 min)
 	$(PY) bench/run_all.py
 
 # Everything comes from requirements.lock: every package pinned with its PyPI hashes,
@@ -145,5 +158,5 @@ $(NGINX):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx
 	-systemctl disable --now nginx 2>/dev/null || invoke-rc.d nginx stop
 
-clean:
+clean:  ## remove the built pipeline, the model and test results
 	rm -rf build models results .rasa

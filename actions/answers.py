@@ -1,4 +1,5 @@
 """Answering patients' questions from the content files, and the honest fallbacks."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -23,13 +24,16 @@ MAX_BUTTONS = 5
 Buttons = List[Dict[str, str]]
 
 
-def compose_answer(content: Content, tracker: Tracker,
-                   intent: Optional[Text]) -> Optional[Tuple[str, Buttons]]:
+def compose_answer(
+    content: Content, tracker: Tracker, intent: Optional[Text]
+) -> Optional[Tuple[str, Buttons]]:
     """Text and buttons answering `intent`, or None when there is no answer for it."""
     found = content.for_intent(intent)
     if intent == WARNING_SIGNS_INTENT:
-        return content.safety.warning_signs, [replies.CALL_OFFICE_BUTTON,
-                                              replies.APPOINTMENT_BUTTON]
+        return content.safety.warning_signs, [
+            replies.CALL_OFFICE_BUTTON,
+            replies.APPOINTMENT_BUTTON,
+        ]
     if isinstance(found, Topic):
         return _topic_answer(content, tracker, found)
     if isinstance(found, Uncovered):
@@ -42,30 +46,34 @@ def _topic_answer(content: Content, tracker: Tracker, topic: Topic) -> Tuple[str
     unsure = replies.latest_confidence(tracker) < CONFIDENT_ANSWER
     if unsure:
         text = f"Here is what our page says about {topic.title.lower()}:\n\n{text}"
-    text = replies.with_lines(text, replies.safety_lines(content, tracker,
-                                                         always=topic.safety_line))
+    text = replies.with_lines(
+        text, replies.safety_lines(content, tracker, always=topic.safety_line)
+    )
     buttons = _also_asked(content, tracker, topic.intent, unsure)
     buttons += replies.topic_buttons(content, topic.related)
     return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
 
 
-def _uncovered_answer(content: Content, tracker: Tracker,
-                      entry: Uncovered) -> Tuple[str, Buttons]:
+def _uncovered_answer(content: Content, tracker: Tracker, entry: Uncovered) -> Tuple[str, Buttons]:
     handoff = content.not_covered_reply.replace("{topic}", entry.topic)
     parts = [entry.lead, handoff] if entry.lead else [handoff]
     buttons: Buttons = []
     closest = content.topics.get(entry.closest) if entry.closest else None
     if closest is not None:
-        parts.append(content.not_covered_closest.replace("{title}", closest.title.lower())
-                     + "\n" + closest.short)
+        parts.append(
+            content.not_covered_closest.replace("{title}", closest.title.lower())
+            + "\n"
+            + closest.short
+        )
         buttons.append(replies.topic_button(closest))
     text = replies.with_lines("\n\n".join(parts), replies.safety_lines(content, tracker))
     buttons = _also_asked(content, tracker, entry.intent, False) + buttons
     return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
 
 
-def _also_asked(content: Content, tracker: Tracker, answered: Optional[Text],
-                unsure: bool) -> Buttons:
+def _also_asked(
+    content: Content, tracker: Tracker, answered: Optional[Text], unsure: bool
+) -> Buttons:
     """The second question of a long message, and the runner-up when unsure."""
     wanted = [tracker.latest_message.get("secondary_intent")]
     if unsure:
@@ -95,14 +103,18 @@ class ActionAnswerTopic(Action):
     def name(self) -> Text:
         return "action_answer_topic"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         content = get_content()
         answer = compose_answer(content, tracker, replies.latest_intent(tracker))
         if answer is None:  # an intent without content: never invent, hand off
-            dispatcher.utter_message(text=replies.with_lines(
-                replies.handoff_text(content, tracker, "I don't have information on that."),
-                replies.safety_lines(content, tracker, always=True)))
+            dispatcher.utter_message(
+                text=replies.with_lines(
+                    replies.handoff_text(content, tracker, "I don't have information on that."),
+                    replies.safety_lines(content, tracker, always=True),
+                )
+            )
             return []
         text, buttons = answer
         dispatcher.utter_message(text=text, buttons=buttons)
@@ -129,8 +141,9 @@ class ActionClarifyOrHandoff(Action):
     def name(self) -> Text:
         return "action_clarify_or_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         content = get_content()
         candidates = [
             content.for_intent(r.get("name"))
@@ -140,8 +153,12 @@ class ActionClarifyOrHandoff(Action):
         safety = replies.safety_lines(content, tracker, always=True)
         if previous_bot_action(tracker) == self.name() or not candidates:
             dispatcher.utter_message(
-                text=replies.with_lines(replies.handoff_text(
-                    content, tracker, "Sorry, I still couldn't understand that."), safety),
+                text=replies.with_lines(
+                    replies.handoff_text(
+                        content, tracker, "Sorry, I still couldn't understand that."
+                    ),
+                    safety,
+                ),
                 buttons=[replies.APPOINTMENT_BUTTON],
             )
             return []
@@ -149,7 +166,8 @@ class ActionClarifyOrHandoff(Action):
         buttons.append({"title": "None of these", "payload": "/request_human"})
         dispatcher.utter_message(
             text=replies.with_lines("Sorry, I'm not sure I understood. Did you mean:", safety),
-            buttons=buttons)
+            buttons=buttons,
+        )
         return []
 
 
@@ -163,25 +181,27 @@ class HandoffAction(Action, ABC):
     offer_appointment: bool = True
 
     @abstractmethod
-    def name(self) -> Text:
-        ...
+    def name(self) -> Text: ...
 
     def events(self) -> List[Dict[Text, Any]]:
         return []
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         content = get_content()
         dispatcher.utter_message(
-            text=replies.with_lines(replies.handoff_text(content, tracker, self.lead),
-                                    replies.safety_lines(content, tracker, always=True)),
+            text=replies.with_lines(
+                replies.handoff_text(content, tracker, self.lead),
+                replies.safety_lines(content, tracker, always=True),
+            ),
             buttons=[replies.APPOINTMENT_BUTTON] if self.offer_appointment else [],
         )
         return self.events()
 
 
 class ActionHandoff(HandoffAction):
-    """"Talk to a person" / "Call the office": phone, online form, in-chat request."""
+    """ "Talk to a person" / "Call the office": phone, online form, in-chat request."""
 
     lead = "Our staff will be glad to help."
 
@@ -190,8 +210,9 @@ class ActionHandoff(HandoffAction):
 
 
 class ActionOutOfScope(HandoffAction):
-    lead = ("I can only answer questions about Achilles tendon rupture from our "
-            "practice's information.")
+    lead = (
+        "I can only answer questions about Achilles tendon rupture from our practice's information."
+    )
 
     def name(self) -> Text:
         return "action_out_of_scope"

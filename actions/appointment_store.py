@@ -6,6 +6,7 @@ place. Names and phone numbers are stored here, where staff need them to call ba
 (the tracker store keeps them out of the conversation's events:
 stores/tracker_store.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,20 +49,39 @@ def engine_for(database_url: str) -> sa.engine.Engine:
 DUPLICATE_WINDOW = dt.timedelta(minutes=30)
 
 
-def save_request(database_url: str, *, conversation_id: str, channel: Optional[str],
-                 patient_name: str, phone: str, preferred_time: str, reason: str,
-                 consent: bool) -> int:
+def save_request(
+    database_url: str,
+    *,
+    conversation_id: str,
+    channel: Optional[str],
+    patient_name: str,
+    phone: str,
+    preferred_time: str,
+    reason: str,
+    consent: bool,
+) -> int:
     now = dt.datetime.now(dt.timezone.utc)
-    values = dict(conversation_id=conversation_id, patient_name=patient_name, phone=phone,
-                  preferred_time=preferred_time, reason=reason)
+    values = dict(
+        conversation_id=conversation_id,
+        patient_name=patient_name,
+        phone=phone,
+        preferred_time=preferred_time,
+        reason=reason,
+    )
     with engine_for(database_url).begin() as conn:
         same = sa.and_(*(appointment_requests.c[k] == v for k, v in values.items()))
         existing = conn.execute(
-            sa.select(appointment_requests.c.id).where(same)
+            sa.select(appointment_requests.c.id)
+            .where(same)
             .where(appointment_requests.c.created_at >= now - DUPLICATE_WINDOW)
-            .order_by(appointment_requests.c.id.desc()).limit(1)).scalar()
+            .order_by(appointment_requests.c.id.desc())
+            .limit(1)
+        ).scalar()
         if existing is not None:
             return int(existing)
-        result = conn.execute(appointment_requests.insert().values(
-            created_at=now, channel=channel, consent=consent, status="new", **values))
+        result = conn.execute(
+            appointment_requests.insert().values(
+                created_at=now, channel=channel, consent=consent, status="new", **values
+            )
+        )
         return int(result.inserted_primary_key[0])

@@ -1,4 +1,5 @@
 """The in-chat appointment request: form validation, consent, submission."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,7 @@ from actions.content import get_content
 
 logger = logging.getLogger(__name__)
 
-FORM_SLOTS = ("patient_name", "patient_phone", "preferred_time", "visit_reason",
-              "contact_consent")
+FORM_SLOTS = ("patient_name", "patient_phone", "preferred_time", "visit_reason", "contact_consent")
 NAME_MAX_CHARS = 80
 FREE_TEXT_MAX_CHARS = 500
 # A topic question typed instead of an answer is answered, then the form re-asks.
@@ -44,12 +44,13 @@ class ValidateAppointmentForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_appointment_form"
 
-    def answered_question_instead(self, dispatcher: CollectingDispatcher,
-                                  tracker: Tracker) -> bool:
+    def answered_question_instead(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
         """If the patient asked a topic question instead of answering, answer it."""
         text = tracker.latest_message.get("text")
-        if (not replies.looks_like_question(text)
-                or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE):
+        if (
+            not replies.looks_like_question(text)
+            or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE
+        ):
             return False
         answer = compose_answer(get_content(), tracker, replies.latest_intent(tracker))
         if answer is None:
@@ -58,31 +59,39 @@ class ValidateAppointmentForm(FormValidationAction):
         dispatcher.utter_message(text="Now, back to your appointment request.")
         return True
 
-    def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher,
-                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    def validate_patient_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if self.answered_question_instead(dispatcher, tracker):
             return {"patient_name": None}
         name = clean_text(value)
-        if not name or len(name) > NAME_MAX_CHARS or re.search(r"\d", name) \
-                or len(name.split()) > 6:
+        if (
+            not name
+            or len(name) > NAME_MAX_CHARS
+            or re.search(r"\d", name)
+            or len(name.split()) > 6
+        ):
             dispatcher.utter_message(text="Please type just your name, for example: Maria Lopez.")
             return {"patient_name": None}
         return {"patient_name": name}
 
-    def validate_patient_phone(self, value: Any, dispatcher: CollectingDispatcher,
-                               tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    def validate_patient_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if self.answered_question_instead(dispatcher, tracker):
             return {"patient_phone": None}
         phone = normalise_us_phone(clean_text(value))
         if phone is None:
             dispatcher.utter_message(
                 text="That doesn't look like a 10-digit US phone number. Please type it "
-                     f"like 310 555 0123, or {replies.cancel_hint(tracker)} to stop.")
+                f"like 310 555 0123, or {replies.cancel_hint(tracker)} to stop."
+            )
             return {"patient_phone": None}
         return {"patient_phone": phone}
 
-    def _free_text(self, slot: Text, value: Any, dispatcher: CollectingDispatcher,
-                   tracker: Tracker) -> Dict[Text, Any]:
+    def _free_text(
+        self, slot: Text, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[Text, Any]:
         if self.answered_question_instead(dispatcher, tracker):
             return {slot: None}
         text = clean_text(value)
@@ -91,12 +100,14 @@ class ValidateAppointmentForm(FormValidationAction):
             return {slot: None}
         return {slot: text[:FREE_TEXT_MAX_CHARS]}
 
-    def validate_preferred_time(self, value: Any, dispatcher: CollectingDispatcher,
-                                tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    def validate_preferred_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         return self._free_text("preferred_time", value, dispatcher, tracker)
 
-    def validate_visit_reason(self, value: Any, dispatcher: CollectingDispatcher,
-                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+    def validate_visit_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         return self._free_text("visit_reason", value, dispatcher, tracker)
 
 
@@ -106,8 +117,9 @@ class ActionAskContactConsent(Action):
     def name(self) -> Text:
         return "action_ask_contact_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         slot = tracker.get_slot
         dispatcher.utter_message(
             text=(
@@ -119,11 +131,14 @@ class ActionAskContactConsent(Action):
                 "Do you agree that the office may store this and call you at this "
                 "number about an appointment? (yes / no)"
             ),
-            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
-                     {"title": "No, don't send", "payload": "/deny"}],
+            buttons=[
+                {"title": "Yes, send it", "payload": "/affirm"},
+                {"title": "No, don't send", "payload": "/deny"},
+            ],
             # repeats the form's answers and asks for one: the website widget
             # keeps neither in the browser (channels/socketio.py message_privacy)
-            private=True, private_reply=True,
+            private=True,
+            private_reply=True,
         )
         return []
 
@@ -132,14 +147,16 @@ class ActionSubmitAppointment(Action):
     def name(self) -> Text:
         return "action_submit_appointment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         settings = load_settings()
         reset = [SlotSet(s, None) for s in FORM_SLOTS]
         if tracker.get_slot("contact_consent") is not True:
             dispatcher.utter_message(
                 text="Okay, I have not sent anything. You can call the office at "
-                     f"{settings.office_phone} whenever you like.")
+                f"{settings.office_phone} whenever you like."
+            )
             return reset
         try:
             request_id = save_request(
@@ -156,16 +173,18 @@ class ActionSubmitAppointment(Action):
             logger.exception("Could not store the appointment request")
             dispatcher.utter_message(
                 text="Sorry, I could not send your request because of a technical "
-                     f"problem. Please call the office at {settings.office_phone}.")
+                f"problem. Please call the office at {settings.office_phone}."
+            )
             return reset
         logger.info("Stored appointment request %s", request_id)
         first_name = tracker.get_slot("patient_name").split()[0]
         dispatcher.utter_message(
             text=f"Thank you, {first_name}. Your request has been sent; the office "
-                 f"will call you at {tracker.get_slot('patient_phone')}. This chat is "
-                 "not watched in real time: if your symptoms get worse, call "
-                 f"{settings.office_phone}, or 911 in an emergency.",
-            private=True)  # name and phone: not kept in the browser
+            f"will call you at {tracker.get_slot('patient_phone')}. This chat is "
+            "not watched in real time: if your symptoms get worse, call "
+            f"{settings.office_phone}, or 911 in an emergency.",
+            private=True,
+        )  # name and phone: not kept in the browser
         return reset
 
 
@@ -174,8 +193,9 @@ def leave_form() -> List[Dict[Text, Any]]:
     left in the slots would be repeated back when the form starts again, and would
     stay in the conversation; stores/tracker_store.py deletes the kept answers when
     the slots are reset)."""
-    return ([ActiveLoop(None), SlotSet("requested_slot", None)]
-            + [SlotSet(slot, None) for slot in FORM_SLOTS])
+    return [ActiveLoop(None), SlotSet("requested_slot", None)] + [
+        SlotSet(slot, None) for slot in FORM_SLOTS
+    ]
 
 
 class ActionCancelAppointment(Action):
@@ -184,8 +204,9 @@ class ActionCancelAppointment(Action):
     def name(self) -> Text:
         return "action_cancel_appointment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_appointment_cancelled")
         return leave_form()
 
@@ -202,7 +223,8 @@ class ActionPauseAppointment(Action):
     def name(self) -> Text:
         return "action_pause_appointment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_appointment_paused")
         return leave_form()

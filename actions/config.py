@@ -2,6 +2,7 @@
 
 One place for every value the practice may change; nothing else reads os.environ.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,6 +35,8 @@ def load_settings() -> Settings:
         appointment_form_url=env.get("APPOINTMENT_FORM_URL") or DEFAULT_APPOINTMENT_FORM_URL,
         practice_name=env.get("PRACTICE_NAME") or DEFAULT_PRACTICE_NAME,
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        content_path=Path(env.get("CONTENT_PATH") or PROJECT_ROOT / "content" / "achilles_content.yml"),
+        content_path=Path(
+            env.get("CONTENT_PATH") or PROJECT_ROOT / "content" / "achilles_content.yml"
+        ),
         red_flags_path=PROJECT_ROOT / "content" / "red_flags.yml",
     )

@@ -8,6 +8,7 @@
 Adding or changing an answer means editing those YAML files; this module only
 reads them, fills in the configured phone and form URL, and answers lookups.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ SMS_MAX_CHARS = 320
 @dataclass(frozen=True)
 class Topic:
     """A question the page answers."""
+
     key: str
     intent: Optional[str]
     title: str
@@ -38,6 +40,7 @@ class Topic:
 @dataclass(frozen=True)
 class Uncovered:
     """A question the page does not answer: named, handed off, closest answer offered."""
+
     key: str
     intent: str
     title: str
@@ -58,9 +61,15 @@ Answer = Union[Topic, Uncovered]
 
 
 class Content:
-    def __init__(self, topics: Dict[str, Topic], contact: Topic,
-                 uncovered: Dict[str, Uncovered], not_covered_reply: str,
-                 not_covered_closest: str, safety: SafetyTexts) -> None:
+    def __init__(
+        self,
+        topics: Dict[str, Topic],
+        contact: Topic,
+        uncovered: Dict[str, Uncovered],
+        not_covered_reply: str,
+        not_covered_closest: str,
+        safety: SafetyTexts,
+    ) -> None:
         self.topics = topics
         self.contact = contact
         self.uncovered = uncovered
@@ -71,14 +80,17 @@ class Content:
         self._by_intent.update({u.intent: u for u in uncovered.values()})
 
     @classmethod
-    def from_files(cls, path: Path, red_flags_path: Path, settings: Settings) -> "Content":
+    def from_files(cls, path: Path, red_flags_path: Path, settings: Settings) -> Content:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         flags = yaml.safe_load(red_flags_path.read_text(encoding="utf-8"))
 
         def render(text: str) -> str:
             """Fills the configured phone and form address; other {fields} stay."""
-            return (text.strip().replace("{phone}", settings.office_phone)
-                    .replace("{form_url}", settings.appointment_form_url))
+            return (
+                text.strip()
+                .replace("{phone}", settings.office_phone)
+                .replace("{form_url}", settings.appointment_form_url)
+            )
 
         def topic(key: str, entry: dict) -> Topic:
             return Topic(
@@ -94,9 +106,14 @@ class Content:
 
         topics = {key: topic(key, entry) for key, entry in raw["topics"].items()}
         uncovered = {
-            key: Uncovered(key=key, intent=entry["intent"], title=entry["title"],
-                           topic=entry["topic"], lead=entry.get("lead", ""),
-                           closest=entry.get("closest"))
+            key: Uncovered(
+                key=key,
+                intent=entry["intent"],
+                title=entry["title"],
+                topic=entry["topic"],
+                lead=entry.get("lead", ""),
+                closest=entry.get("closest"),
+            )
             for key, entry in (raw.get("not_covered") or {}).items()
         }
         safety = SafetyTexts(
@@ -105,8 +122,14 @@ class Content:
             pending_line=render(flags["pending_line"]),
             signs={name: cat["sign"] for name, cat in flags["categories"].items()},
         )
-        return cls(topics, topic("contact", raw["contact"]), uncovered,
-                   render(raw["not_covered_reply"]), raw["not_covered_closest"], safety)
+        return cls(
+            topics,
+            topic("contact", raw["contact"]),
+            uncovered,
+            render(raw["not_covered_reply"]),
+            raw["not_covered_closest"],
+            safety,
+        )
 
     def for_intent(self, intent: Optional[str]) -> Optional[Answer]:
         return self._by_intent.get(intent)

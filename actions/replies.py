@@ -1,4 +1,5 @@
 """Reply shaping shared by every action: buttons, hand-off text, channel variants."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
@@ -11,8 +12,24 @@ SMS_CHANNEL = "twilio"  # name of channels.sms.channel.SmsInput
 CALL_OFFICE_BUTTON = {"title": "Call the office", "payload": "/request_human"}
 APPOINTMENT_BUTTON = {"title": "Request an appointment", "payload": "/request_appointment"}
 QUESTION_WORDS = (
-    "what", "how", "when", "why", "where", "who", "which", "is", "are", "do",
-    "does", "can", "could", "will", "would", "should", "am", "did",
+    "what",
+    "how",
+    "when",
+    "why",
+    "where",
+    "who",
+    "which",
+    "is",
+    "are",
+    "do",
+    "does",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "am",
+    "did",
 )
 
 

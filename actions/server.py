@@ -18,6 +18,7 @@ ACTION_REQUEST_MAX_SIZE: a larger body now gets 413 instead of rasa-sdk's 500);
 ACTION_SERVER_SANIC_WORKERS as in rasa-sdk. No CORS: browsers have no business
 calling the action server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,11 @@ def bind_host(env: Optional[Mapping[str, str]] = None) -> str:
         return LOOPBACK
     host = env["ACTION_HOST"].strip()
     if not host:
-        raise ValueError("ACTION_HOST is set but empty; an empty bind address would listen "
-                         "on every interface. Unset it (loopback, 127.0.0.1) or name an "
-                         "interface.")
+        raise ValueError(
+            "ACTION_HOST is set but empty; an empty bind address would listen "
+            "on every interface. Unset it (loopback, 127.0.0.1) or name an "
+            "interface."
+        )
     return host
 
 
@@ -78,19 +81,29 @@ def create_app(token: str, actions_package: str = "actions"):
             return None
         if authorized(request.headers.get("Authorization"), token):
             return None
-        logger.warning("Refused %s %s from %s: missing or wrong action server token",
-                       request.method, request.path, request.ip)
-        return response.json({"error": "unauthorized"}, status=401,
-                             headers={"WWW-Authenticate": 'Bearer realm="action server"'})
+        logger.warning(
+            "Refused %s %s from %s: missing or wrong action server token",
+            request.method,
+            request.path,
+            request.ip,
+        )
+        return response.json(
+            {"error": "unauthorized"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="action server"'},
+        )
 
     return app
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("ACTION_PORT") or DEFAULT_PORT),
-                        help="port (default: $ACTION_PORT or 5055)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("ACTION_PORT") or DEFAULT_PORT),
+        help="port (default: $ACTION_PORT or 5055)",
+    )
     parser.add_argument("--actions", default="actions", help="action package (default: actions)")
     return parser.parse_args(argv)
 
@@ -112,8 +125,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     app = create_app(token, args.actions)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     if not is_loopback(host):
-        logger.warning("The action server listens on %s (ACTION_HOST), not loopback: keep "
-                       "port %s reachable only by the Rasa server.", host, args.port)
+        logger.warning(
+            "The action server listens on %s (ACTION_HOST), not loopback: keep "
+            "port %s reachable only by the Rasa server.",
+            host,
+            args.port,
+        )
     logger.info("Action server on http://%s:%s (token required)", host, args.port)
     app.run(host, args.port, workers=utils.number_of_sanic_workers())
 

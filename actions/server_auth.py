@@ -20,6 +20,7 @@ hence the Procfile starts Rasa through
 
 which puts the token into the environment and then executes COMMAND.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -41,13 +42,16 @@ SCHEME = "Bearer "
 def load_token(env: Optional[Mapping[str, str]] = None) -> str:
     """ACTION_SERVER_TOKEN, else the token file (created on first use)."""
     from cluster.settings import secret_from_env
+
     env = os.environ if env is None else env
     value = secret_from_env(TOKEN_ENV, env) or ""  # required with several replicas
     if not value:
         value = read_or_create_secret(Path(env.get(TOKEN_FILE_ENV) or DEFAULT_TOKEN_FILE))
     if not TOKEN_PATTERN.fullmatch(value):
-        raise ValueError(f"{TOKEN_ENV} must be 32-256 letters, digits, '-' or '_' "
-                         "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise ValueError(
+            f"{TOKEN_ENV} must be 32-256 letters, digits, '-' or '_' "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return value
 
 
@@ -55,15 +59,17 @@ def authorized(header: Optional[str], token: str) -> bool:
     """True if an Authorization header carries `token` (constant-time compare)."""
     if not token:  # never accept anything against an empty secret
         return False
-    given = header[len(SCHEME):].strip() if header and header.startswith(SCHEME) else ""
+    given = header[len(SCHEME) :].strip() if header and header.startswith(SCHEME) else ""
     return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m actions.server_auth COMMAND [ARGS...]\n"
-              f"Runs COMMAND with {TOKEN_ENV} set (the environment's, or var/action_server_token).")
+        print(
+            "usage: python -m actions.server_auth COMMAND [ARGS...]\n"
+            f"Runs COMMAND with {TOKEN_ENV} set (the environment's, or var/action_server_token)."
+        )
         sys.exit(0 if argv else 2)
     env = dict(os.environ)
     env[TOKEN_ENV] = load_token(env)

@@ -1,4 +1,5 @@
 """Session start: the configured phone/form URL into slots, and the disclaimer once."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -14,8 +15,9 @@ class ActionSessionStart(Action):
     def name(self) -> Text:
         return "action_session_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         settings = load_settings()
         dispatcher.utter_message(response="utter_disclaimer")
         return [

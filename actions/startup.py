@@ -15,6 +15,7 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
    and `make cluster` also pass it to `python -m actions.server` as
    SANIC_REQUEST_MAX_SIZE, which then answers a larger body with 413).
 """
+
 import logging
 import os
 
@@ -36,8 +37,11 @@ def widen_request_limit() -> None:
         return
     limit = int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or DEFAULT_MAX_REQUEST_BYTES)
     if app.config.REQUEST_MAX_SIZE < limit:
-        logger.info("Action server request limit %d -> %d bytes (Rasa sends whole trackers)",
-                    app.config.REQUEST_MAX_SIZE, limit)
+        logger.info(
+            "Action server request limit %d -> %d bytes (Rasa sends whole trackers)",
+            app.config.REQUEST_MAX_SIZE,
+            limit,
+        )
         app.config.REQUEST_MAX_SIZE = limit
 
 

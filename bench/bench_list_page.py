@@ -8,6 +8,7 @@ Flask test client and times GET /conversations with several filters. Every timed
 request also runs the incremental summary check (refresh throttle off), so the
 numbers include it. Prints p50/p95 per scenario. Nothing listens on a port.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,8 @@ from bench import synthetic  # noqa: E402
 from console import accounts, summaries  # noqa: E402
 from console.app import create_app  # noqa: E402
 from console.db import engine_for, events  # noqa: E402
-from stores import db  # noqa: E402
 from console.settings import load_console_settings  # noqa: E402
+from stores import db  # noqa: E402
 
 SCENARIOS = [
     ("newest first, page 1", "/conversations"),
@@ -53,8 +54,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per scenario")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keep", type=Path, help="keep the database in this folder")
-    parser.add_argument("--database-url", help="an EMPTY database to seed instead of a temporary "
-                                               "SQLite file (e.g. a scratch PostgreSQL database)")
+    parser.add_argument(
+        "--database-url",
+        help="an EMPTY database to seed instead of a temporary "
+        "SQLite file (e.g. a scratch PostgreSQL database)",
+    )
     args = parser.parse_args()
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="console-bench-"))
@@ -74,7 +78,9 @@ def main() -> int:
     n_events = synthetic.seed(engine, args.conversations, days=args.days)
     t_seed = time.perf_counter() - t0
     where = engine.url.render_as_string(hide_password=True) if args.database_url else db_path
-    print(f"seeded {args.conversations} conversations, {n_events} events in {t_seed:.1f}s ({where})")
+    print(
+        f"seeded {args.conversations} conversations, {n_events} events in {t_seed:.1f}s ({where})"
+    )
 
     t0 = time.perf_counter()
     folded = summaries.refresh(engine)
@@ -85,24 +91,30 @@ def main() -> int:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
 
-    settings = load_console_settings({"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench",
-                                      "CONSOLE_VAR_DIR": str(workdir)})
+    settings = load_console_settings(
+        {"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "bench", "CONSOLE_VAR_DIR": str(workdir)}
+    )
     app = create_app(settings, refresh_min_seconds=0)
     accounts.create_user(engine, "bench", "timing the list page", role="admin")
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", data={"username": "bench", "password": "timing the list page",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login",
+        data={"username": "bench", "password": "timing the list page", "csrf_token": token},
+    )
     assert response.status_code == 302, response.status_code
 
     # one new conversation arrives: the next request folds only its events
     synthetic.insert_conversation(engine, "bench-new-conversation", time.time() - 5, "fallback")
     t0 = time.perf_counter()
     client.get("/conversations")
-    print(f"first request after a new conversation (incremental fold): "
-          f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+    print(
+        f"first request after a new conversation (incremental fold): "
+        f"{(time.perf_counter() - t0) * 1000:.1f} ms"
+    )
 
     import datetime as dt
+
     week_ago = (dt.date.today() - dt.timedelta(days=6)).isoformat()
     all_times = []
     backend = engine.url.get_backend_name()
@@ -119,10 +131,14 @@ def main() -> int:
             assert r.status_code == 200, (path, r.status_code)
         total = re.search(r'class="count">(\d+)<', r.text)
         all_times.extend(times)
-        print(f"{name:32} {total.group(1) if total else '?':>6} "
-              f"{statistics.median(times):8.1f} {percentile(times, 95):8.1f}")
-    print(f"{'all scenarios':32} {'':>6} {statistics.median(all_times):8.1f} "
-          f"{percentile(all_times, 95):8.1f}")
+        print(
+            f"{name:32} {total.group(1) if total else '?':>6} "
+            f"{statistics.median(times):8.1f} {percentile(times, 95):8.1f}"
+        )
+    print(
+        f"{'all scenarios':32} {'':>6} {statistics.median(all_times):8.1f} "
+        f"{percentile(all_times, 95):8.1f}"
+    )
     with engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar()
     print(f"\n{n} events in the database; p50/p95 over {len(all_times)} requests.")

@@ -4,6 +4,7 @@ Each conversation: a greeting, 3-6 topic questions (some with the typos patients
 make), one quick-reply button payload, and thanks. Seeded, so every run and
 both assistants (ours and the `rasa init` baseline) get the same messages.
 """
+
 from __future__ import annotations
 
 import random
@@ -43,8 +44,13 @@ QUESTIONS = [
     "how do they diagnose a torn achiles",
 ]
 
-BUTTONS = ["/ask_recovery", "/ask_surgery_options", "/ask_symptoms",
-           "/ask_conservative_treatment", "/ask_physical_therapy"]
+BUTTONS = [
+    "/ask_recovery",
+    "/ask_surgery_options",
+    "/ask_symptoms",
+    "/ask_conservative_treatment",
+    "/ask_physical_therapy",
+]
 
 THANKS = ["thanks", "thank you so much", "thx", "thanks, that helps", "great, thank you"]
 

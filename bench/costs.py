@@ -1,5 +1,6 @@
 """Cost and accuracy figures: training times (ours cold and incremental, the
 `rasa init` baseline's), model sizes, and the NLU evaluation."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from servers import MODEL_PATH as MODEL, PROJECT_ROOT, VENV_BIN
+from servers import MODEL_PATH as MODEL
+from servers import PROJECT_ROOT, VENV_BIN
 
 RASA = str(VENV_BIN / "rasa")
 PYTHON = str(VENV_BIN / "python")
@@ -36,16 +38,23 @@ def build_baseline(tmp: Path, env: Dict[str, str], reuse: Optional[Path] = None)
     else:
         folder.mkdir(parents=True, exist_ok=True)
         seconds = run_timed(
-            [RASA, "init", "--no-prompt", "--init-dir", str(folder)], folder,
+            [RASA, "init", "--no-prompt", "--init-dir", str(folder)],
+            folder,
             dict(env, RASA_CACHE_DIRECTORY=str(tmp / "cache-baseline")),
-            tmp / "baseline-train.log")
+            tmp / "baseline-train.log",
+        )
         record.write_text(json.dumps({"train_s": seconds}))
     model = max((folder / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     (folder / "bench-credentials.yml").write_text(
         "rest:\nsocketio:\n  user_message_evt: user_uttered\n  bot_message_evt: bot_uttered\n"
-        "  session_persistence: false\n")
-    return {"folder": folder, "model": model, "train_s": seconds,
-            "model_mb": round(model.stat().st_size / 2**20, 1)}
+        "  session_persistence: false\n"
+    )
+    return {
+        "folder": folder,
+        "model": model,
+        "train_s": seconds,
+        "model_mb": round(model.stat().st_size / 2**20, 1),
+    }
 
 
 def training_costs(tmp: Path, env: Dict[str, str]) -> Dict:
@@ -55,8 +64,9 @@ def training_costs(tmp: Path, env: Dict[str, str]) -> Dict:
     env = dict(env, RASA_CACHE_DIRECTORY=str(cache))
     log = tmp / "train-ours.log"
     common = [RASA, "train", "--config", "config.yml", "--domain", "domain.yml", "--out", str(out)]
-    cold = run_timed(common + ["--data", "data", "--fixed-model-name", "cold"],
-                     PROJECT_ROOT, env, log)
+    cold = run_timed(
+        common + ["--data", "data", "--fixed-model-name", "cold"], PROJECT_ROOT, env, log
+    )
     data = tmp / "data-incremental"
     shutil.copytree(PROJECT_ROOT / "data", data)
     nlu = data / "nlu" / "treatment.yml"
@@ -64,26 +74,39 @@ def training_costs(tmp: Path, env: Dict[str, str]) -> Dict:
     marker = "    - can a torn achilles heal without surgery\n"
     if marker not in text:
         raise RuntimeError(f"incremental training: example to change not found in {nlu}")
-    nlu.write_text(text.replace(marker, "    - can a torn achilles tendon heal without any surgery\n", 1))
-    incremental = run_timed(common + ["--data", str(data), "--fixed-model-name", "incremental"],
-                            PROJECT_ROOT, env, log)
-    return {"cold_train_s": cold, "incremental_train_s": incremental,
-            "cold_model_mb": round((out / "cold.tar.gz").stat().st_size / 2**20, 1)}
+    nlu.write_text(
+        text.replace(marker, "    - can a torn achilles tendon heal without any surgery\n", 1)
+    )
+    incremental = run_timed(
+        common + ["--data", str(data), "--fixed-model-name", "incremental"], PROJECT_ROOT, env, log
+    )
+    return {
+        "cold_train_s": cold,
+        "incremental_train_s": incremental,
+        "cold_model_mb": round((out / "cold.tar.gz").stat().st_size / 2**20, 1),
+    }
 
 
 def nlu_accuracy(tmp: Path, env: Dict[str, str]) -> Dict:
     path = tmp / "nlu_eval.json"
-    seconds = run_timed([PYTHON, "eval/evaluate_nlu.py", "--model", str(MODEL), "--quiet",
-                         "--json", str(path)], PROJECT_ROOT, env, tmp / "eval.log")
-    result = {name: {k: v for k, v in figures.items() if k != "per_intent"}
-              for name, figures in json.loads(path.read_text()).items()}
+    seconds = run_timed(
+        [PYTHON, "eval/evaluate_nlu.py", "--model", str(MODEL), "--quiet", "--json", str(path)],
+        PROJECT_ROOT,
+        env,
+        tmp / "eval.log",
+    )
+    result = {
+        name: {k: v for k, v in figures.items() if k != "per_intent"}
+        for name, figures in json.loads(path.read_text()).items()
+    }
     result["eval_s"] = seconds
     return result
 
 
 def accuracy_line(name: str, acc: Dict) -> str:
-    return (f"{name}: {acc['messages']} messages, accuracy {acc['accuracy']:.3f}, macro-F1 "
-            f"{acc['macro_f1']:.3f}, fallback rate {acc['fallback_rate']:.3f}, safety recall "
-            f"{acc['safety_recall']:.3f} (right tier {acc['right_tier']:.3f}), false "
-            f"escalations {acc['false_escalations']}")
-
+    return (
+        f"{name}: {acc['messages']} messages, accuracy {acc['accuracy']:.3f}, macro-F1 "
+        f"{acc['macro_f1']:.3f}, fallback rate {acc['fallback_rate']:.3f}, safety recall "
+        f"{acc['safety_recall']:.3f} (right tier {acc['right_tier']:.3f}), false "
+        f"escalations {acc['false_escalations']}"
+    )

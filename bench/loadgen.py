@@ -21,6 +21,7 @@ trouble" fallback. A 200 with an empty list is not an error but is counted
 (`empty_replies`): the `rasa init` baseline has nothing to say to some of our
 messages (ours always answers).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,9 +77,11 @@ class RunStats:
         }
         if self.last_latencies:
             last = sorted(self.last_latencies)
-            out.update(last_reply_p50_ms=ms(percentile(last, 50)),
-                       last_reply_p95_ms=ms(percentile(last, 95)),
-                       last_reply_p99_ms=ms(percentile(last, 99)))
+            out.update(
+                last_reply_p50_ms=ms(percentile(last, 50)),
+                last_reply_p95_ms=ms(percentile(last, 95)),
+                last_reply_p99_ms=ms(percentile(last, 99)),
+            )
         return out
 
 
@@ -112,8 +115,13 @@ async def _run_workers(concurrency: int, convs: List[List[str]], run_one) -> flo
     return time.perf_counter() - start
 
 
-async def rest_load(base_url: str, convs: List[List[str]], concurrency: int,
-                    sender_prefix: str, think_s: Optional[tuple] = None) -> RunStats:
+async def rest_load(
+    base_url: str,
+    convs: List[List[str]],
+    concurrency: int,
+    sender_prefix: str,
+    think_s: Optional[tuple] = None,
+) -> RunStats:
     stats = RunStats("rest", concurrency, len(convs))
     stats.think_s = think_s
     rng = random.Random(concurrency)
@@ -158,9 +166,14 @@ def _aiohttp_ws_timeout_shim() -> None:
         aiohttp.ClientWSTimeout = lambda ws_close=10.0, **_: ws_close  # type: ignore
 
 
-async def socketio_load(base_url: str, convs: List[List[str]], concurrency: int,
-                        socketio_path: str = "socket.io", reply_timeout: float = TURN_TIMEOUT_S,
-                        silence_ok: bool = False) -> RunStats:
+async def socketio_load(
+    base_url: str,
+    convs: List[List[str]],
+    concurrency: int,
+    socketio_path: str = "socket.io",
+    reply_timeout: float = TURN_TIMEOUT_S,
+    silence_ok: bool = False,
+) -> RunStats:
     """`reply_timeout`: how long to wait for a turn's first message. A turn without
     one is an error, unless `silence_ok` (the baseline bot has nothing to say to
     some messages; over REST that is a 200 with an empty list): then it is
@@ -186,8 +199,9 @@ async def socketio_load(base_url: str, convs: List[List[str]], concurrency: int,
             inbox.put_nowait((time.perf_counter(), data))
 
         try:
-            await client.connect(base_url, socketio_path=socketio_path,
-                                 transports=["websocket"], wait_timeout=30)
+            await client.connect(
+                base_url, socketio_path=socketio_path, transports=["websocket"], wait_timeout=30
+            )
             await client.emit("session_request", {"session_id": None})
             session_id = await asyncio.wait_for(confirmed, 30)
             if isinstance(session_id, dict):  # Rasa's own channel sends {"session_id"?}
@@ -215,8 +229,9 @@ async def socketio_load(base_url: str, convs: List[List[str]], concurrency: int,
                         replies.append(data)
                     except asyncio.TimeoutError:
                         break
-                if any(TROUBLE in ((r or {}).get("text") or "") for r in replies
-                       if isinstance(r, dict)):
+                if any(
+                    TROUBLE in ((r or {}).get("text") or "") for r in replies if isinstance(r, dict)
+                ):
                     stats.error("trouble_reply", text)
                 else:
                     stats.latencies.append(first_at - start)

@@ -1,5 +1,6 @@
 """Measurements on running variants (bench/variants.py): process start to first
 answer, and load runs (bench/loadgen.py) with the server CPU time per message."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,13 +22,19 @@ def wait_first_answer(rasa: Server, timeout: float, needs_real_answer: bool) -> 
     port_open_s = None
     while time.monotonic() < deadline:
         if rasa.proc.poll() is not None:
-            raise RuntimeError(f"{rasa.name} exited with code {rasa.proc.returncode}; "
-                               f"see {rasa.log}")
+            raise RuntimeError(
+                f"{rasa.name} exited with code {rasa.proc.returncode}; see {rasa.log}"
+            )
         probe += 1
         try:
-            r = requests.post(f"{rasa.url}/webhooks/rest/webhook", timeout=30,
-                              json={"sender": f"startup-probe-{probe}",
-                                    "message": "what are the symptoms of a torn achilles?"})
+            r = requests.post(
+                f"{rasa.url}/webhooks/rest/webhook",
+                timeout=30,
+                json={
+                    "sender": f"startup-probe-{probe}",
+                    "message": "what are the symptoms of a torn achilles?",
+                },
+            )
         except requests.RequestException:
             time.sleep(0.2)
             continue
@@ -35,15 +42,27 @@ def wait_first_answer(rasa: Server, timeout: float, needs_real_answer: bool) -> 
             port_open_s = time.perf_counter() - rasa.started_at
         texts = " ".join(m.get("text") or "" for m in r.json()) if r.ok else ""
         if r.ok and texts and not (needs_real_answer and TROUBLE in texts):
-            return {"start_to_first_answer_s": round(time.perf_counter() - rasa.started_at, 2),
-                    "start_to_port_open_s": round(port_open_s, 2), "probes": probe}
+            return {
+                "start_to_first_answer_s": round(time.perf_counter() - rasa.started_at, 2),
+                "start_to_port_open_s": round(port_open_s, 2),
+                "probes": probe,
+            }
         time.sleep(0.2)
     raise TimeoutError(f"{rasa.name}: no answer after {timeout:.0f}s; see {rasa.log}")
 
 
-def load_run(transport: str, server: Server, extra: List[Server], level: int,
-             n_convs: int, prefix: str, think_s=None, rest_p99_ms=None,
-             silence_ok: bool = False, infra: Optional[List] = None) -> Dict:
+def load_run(
+    transport: str,
+    server: Server,
+    extra: List[Server],
+    level: int,
+    n_convs: int,
+    prefix: str,
+    think_s=None,
+    rest_p99_ms=None,
+    silence_ok: bool = False,
+    infra: Optional[List] = None,
+) -> Dict:
     convs = conversations(n_convs, seed=level)
     before_cpu = server.cpu() + sum(s.cpu() for s in extra)
     before_infra = sum(s.cpu() for s in infra or [])
@@ -53,30 +72,37 @@ def load_run(transport: str, server: Server, extra: List[Server], level: int,
     else:
         # a socket.io turn with no message within 3x the REST p99 (at least 5 s) has no reply
         wait = max(5.0, 3 * (rest_p99_ms or 20_000) / 1000)
-        stats = asyncio.run(socketio_load(server.url, convs, level, reply_timeout=wait,
-                                          silence_ok=silence_ok))
+        stats = asyncio.run(
+            socketio_load(server.url, convs, level, reply_timeout=wait, silence_ok=silence_ok)
+        )
     cpu = server.cpu() + sum(s.cpu() for s in extra) - before_cpu
     summary = stats.summary()
     summary["server_cpu_ms_per_msg"] = round(1000 * cpu / max(summary["messages"], 1), 1)
     if infra:  # PostgreSQL, Redis, nginx (SQLite's work is inside the Rasa process)
         summary["infra_cpu_ms_per_msg"] = round(
-            1000 * (sum(s.cpu() for s in infra) - before_infra) / max(summary["messages"], 1), 1)
+            1000 * (sum(s.cpu() for s in infra) - before_infra) / max(summary["messages"], 1), 1
+        )
     summary["loadavg_1m_before"] = load_before
     summary["loadavg_1m_after"] = loadavg()
     return summary
 
 
 def print_run(who: str, s: Dict) -> None:
-    extra = (f" last-reply p95 {s['last_reply_p95_ms']}ms" if "last_reply_p95_ms" in s else "")
+    extra = f" last-reply p95 {s['last_reply_p95_ms']}ms" if "last_reply_p95_ms" in s else ""
     paced = " paced" if s.get("think_s") else ""
-    print(f"  {who:11} {s['transport']:8} c={s['concurrency']:<3}{paced} msgs={s['messages']:<5} "
-          f"p50={s['p50_ms']}ms p95={s['p95_ms']}ms p99={s['p99_ms']}ms "
-          f"{s['messages_per_s']} msg/s errors={s['errors']} empty={s['empty_replies']} "
-          f"cpu/msg={s['server_cpu_ms_per_msg']}ms"
-          + (f" (+{s['infra_cpu_ms_per_msg']}ms PG/Redis/nginx)" if "infra_cpu_ms_per_msg" in s
-             else "")
-          + f" load={s['loadavg_1m_before']}->{s.get('loadavg_1m_after')}{extra}",
-          flush=True)
+    print(
+        f"  {who:11} {s['transport']:8} c={s['concurrency']:<3}{paced} msgs={s['messages']:<5} "
+        f"p50={s['p50_ms']}ms p95={s['p95_ms']}ms p99={s['p99_ms']}ms "
+        f"{s['messages_per_s']} msg/s errors={s['errors']} empty={s['empty_replies']} "
+        f"cpu/msg={s['server_cpu_ms_per_msg']}ms"
+        + (
+            f" (+{s['infra_cpu_ms_per_msg']}ms PG/Redis/nginx)"
+            if "infra_cpu_ms_per_msg" in s
+            else ""
+        )
+        + f" load={s['loadavg_1m_before']}->{s.get('loadavg_1m_after')}{extra}",
+        flush=True,
+    )
     for example in s.get("error_examples", [])[:2]:
         print(f"              e.g. {example}")
 
@@ -86,4 +112,3 @@ def conversations_for(level: int, quick: bool) -> int:
     if quick:
         return max(level, 4)
     return max(level, {1: 10, 10: 20, 50: 50}.get(level, level))
-

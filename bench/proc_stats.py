@@ -1,6 +1,7 @@
 """What /proc says about the benchmark's processes and the machine: memory, CPU
 time (of a process, or of a process tree such as PostgreSQL's backends), the
 load average. No psutil needed."""
+
 from __future__ import annotations
 
 import collections
@@ -63,11 +64,18 @@ def machine() -> Dict:
             cpu = line.split(":", 1)[1].strip()
             break
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    others = subprocess.run(["pgrep", "-fc", "rasa (run|train)"], capture_output=True,
-                            text=True).stdout.strip()
+    others = subprocess.run(
+        ["pgrep", "-fc", "rasa (run|train)"], capture_output=True, text=True
+    ).stdout.strip()
     import rasa
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
-            "os": platform.platform(), "python": platform.python_version(),
-            "rasa": rasa.__version__, "loadavg_at_start": os.getloadavg(),
-            "other_rasa_processes_at_start": int(others or 0)}
 
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "rasa": rasa.__version__,
+        "loadavg_at_start": os.getloadavg(),
+        "other_rasa_processes_at_start": int(others or 0),
+    }

@@ -13,6 +13,7 @@ they are (NLU featurizers, DIET/TED, tracker store, action server calls ...).
 Extra environment for the servers: --env KEY=VALUE (repeatable), e.g.
 --env TF_INTRA_OP_PARALLELISM_THREADS=1. Collapsed stacks are kept in --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,10 @@ PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 sys.path.insert(0, str(BENCH_DIR))
 
+import servers  # noqa: E402
 from conversations import conversations  # noqa: E402
 from loadgen import rest_load  # noqa: E402
 from proc_stats import cpu_seconds  # noqa: E402
-import servers  # noqa: E402
 from servers import MODEL_PATH, VENV_BIN, base_env, free_port, running_assistant  # noqa: E402
 
 PY_SPY = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
@@ -99,8 +100,11 @@ def summarise(collapsed: Path, top: int = 25) -> str:
         buckets[bucket_of(stack)] += count
         for frame in set(stack):
             inclusive[frame] += count
-    lines = [f"samples: {total} (py-spy leaves out idle threads)", "",
-             "by component (innermost matching frame):"]
+    lines = [
+        f"samples: {total} (py-spy leaves out idle threads)",
+        "",
+        "by component (innermost matching frame):",
+    ]
     for name, count in buckets.most_common():
         lines.append(f"  {100 * count / max(total, 1):5.1f}%  {name}")
     lines += ["", f"top {top} frames by inclusive share of all samples:"]
@@ -109,9 +113,24 @@ def summarise(collapsed: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-def record(pid: int, out: Path, duration: int, rate: int, subprocesses: bool = False) -> subprocess.Popen:
-    args = [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-            "--duration", str(duration), "--rate", str(rate), "--nonblocking"]
+def record(
+    pid: int, out: Path, duration: int, rate: int, subprocesses: bool = False
+) -> subprocess.Popen:
+    args = [
+        PY_SPY,
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--duration",
+        str(duration),
+        "--rate",
+        str(rate),
+        "--nonblocking",
+    ]
     if subprocesses:
         args.append("--subprocesses")
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -125,13 +144,21 @@ def on_postgres(extra_env: Dict[str, str]):
     from cluster.stack import Stack
 
     root = Path(tempfile.mkdtemp(prefix="achilles-profile-pg-"))
-    stack = Stack(root, replicas=1, action_servers=1, with_widget=False, with_console=False,
-                  extra_env=extra_env)
+    stack = Stack(
+        root,
+        replicas=1,
+        action_servers=1,
+        with_widget=False,
+        with_console=False,
+        extra_env=extra_env,
+    )
     try:
         stack.start()
-        yield types.SimpleNamespace(url=stack.replica_url(0), proc=stack.rasa[0].proc,
-                                    action_server=types.SimpleNamespace(
-                                        proc=stack.actions[0].proc))
+        yield types.SimpleNamespace(
+            url=stack.replica_url(0),
+            proc=stack.rasa[0].proc,
+            action_server=types.SimpleNamespace(proc=stack.actions[0].proc),
+        )
     finally:
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -140,14 +167,20 @@ def on_postgres(extra_env: Dict[str, str]):
 def profile_load(args, extra_env: Dict[str, str], out: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="achilles-profile-"))
     try:
-        with (on_postgres(extra_env) if args.postgres
-              else running_assistant(work, **extra_env)) as rasa:
+        with (
+            on_postgres(extra_env) if args.postgres else running_assistant(work, **extra_env)
+        ) as rasa:
             asyncio.run(rest_load(rasa.url, conversations(4, seed=99), 4, "warmup"))
             convs = conversations(args.conversations, seed=args.concurrency)
             pids = [rasa.proc.pid, rasa.action_server.proc.pid]
-            spies = [] if args.no_spy else [
-                record(pids[0], out / "rasa.txt", args.duration, args.rate),
-                record(pids[1], out / "actions.txt", args.duration, args.rate)]
+            spies = (
+                []
+                if args.no_spy
+                else [
+                    record(pids[0], out / "rasa.txt", args.duration, args.rate),
+                    record(pids[1], out / "actions.txt", args.duration, args.rate),
+                ]
+            )
             time.sleep(1)
             cpu_before = [cpu_seconds(pid) for pid in pids]
             stats = asyncio.run(rest_load(rasa.url, convs, args.concurrency, "profile"))
@@ -155,12 +188,26 @@ def profile_load(args, extra_env: Dict[str, str], out: Path) -> None:
             for spy in spies:
                 spy.wait()
             summary = stats.summary()
-            print({k: summary[k] for k in ("concurrency", "messages", "p50_ms", "p95_ms",
-                                           "p99_ms", "messages_per_s", "errors")})
+            print(
+                {
+                    k: summary[k]
+                    for k in (
+                        "concurrency",
+                        "messages",
+                        "p50_ms",
+                        "p95_ms",
+                        "p99_ms",
+                        "messages_per_s",
+                        "errors",
+                    )
+                }
+            )
             n = max(summary["messages"], 1)
-            print(f"server CPU per message: Rasa {1000 * cpu[0] / n:.1f} ms, action server "
-                  f"{1000 * cpu[1] / n:.1f} ms (load average {os.getloadavg()[0]:.2f}; "
-                  f"extra env {extra_env or 'none'})")
+            print(
+                f"server CPU per message: Rasa {1000 * cpu[0] / n:.1f} ms, action server "
+                f"{1000 * cpu[1] / n:.1f} ms (load average {os.getloadavg()[0]:.2f}; "
+                f"extra env {extra_env or 'none'})"
+            )
             if not args.no_spy:
                 print(f"\n== Rasa server ==\n{summarise(out / 'rasa.txt')}")
                 print(f"\n== action server ==\n{summarise(out / 'actions.txt', top=10)}")
@@ -171,24 +218,52 @@ def profile_load(args, extra_env: Dict[str, str], out: Path) -> None:
 def profile_startup(args, extra_env: Dict[str, str], out: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="achilles-profile-"))
     port = free_port()
-    env = base_env(DATABASE_URL=f"sqlite:///{work / 'c.db'}",
-                   ACTION_SERVER_URL="http://127.0.0.1:9/webhook", **extra_env)
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{work / 'c.db'}",
+        ACTION_SERVER_URL="http://127.0.0.1:9/webhook",
+        **extra_env,
+    )
     try:
         subprocess.run(
-            [PY_SPY, "record", "--format", "raw", "--output", str(out / "startup.txt"),
-             "--rate", str(args.rate), "--duration", str(args.duration), "--",
-             str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH), "--interface",
-             "127.0.0.1", "--port", str(port), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml"],
-            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                PY_SPY,
+                "record",
+                "--format",
+                "raw",
+                "--output",
+                str(out / "startup.txt"),
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.duration),
+                "--",
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL_PATH),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         print(summarise(out / "startup.txt", top=40))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--conversations", type=int, default=40)
     parser.add_argument("--duration", type=int, default=30, help="seconds py-spy samples")
@@ -196,8 +271,11 @@ def main() -> None:
     parser.add_argument("--model", help="another model than models/achilles.tar.gz")
     parser.add_argument("--startup", action="store_true")
     parser.add_argument("--no-spy", action="store_true", help="only measure, do not profile")
-    parser.add_argument("--postgres", action="store_true",
-                        help="the Rasa server on PostgreSQL + Redis (cluster/stack.py)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the Rasa server on PostgreSQL + Redis (cluster/stack.py)",
+    )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the servers")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "achilles-profile"))
     args = parser.parse_args()

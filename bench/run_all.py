@@ -23,6 +23,7 @@ background load from other work on the machine hits them alike. The 1-minute loa
 before each run and the server CPU time per message are recorded with every
 figure.
 """
+
 # The parts: variants.py (what runs), measure.py (start-up and load runs),
 # costs.py (training and accuracy), proc_stats.py (/proc), report.py (verdict,
 # ratios, RESULTS.md); loadgen.py and conversations.py drive the load.
@@ -51,37 +52,60 @@ from loadgen import rest_load  # noqa: E402
 from measure import conversations_for, load_run, print_run, wait_first_answer  # noqa: E402
 from proc_stats import machine  # noqa: E402
 from report import TARGETS, find, markdown, ratios, verdict  # noqa: E402
-from servers import MODEL_PATH as MODEL, base_env  # noqa: E402
-from variants import (Server, baseline_variant, descriptions, has_socketio,  # noqa: E402
-                      our_credentials, start_cluster, start_ours)
+from servers import MODEL_PATH as MODEL  # noqa: E402
+from servers import base_env  # noqa: E402
+from variants import (  # noqa: E402
+    Server,
+    baseline_variant,
+    descriptions,
+    has_socketio,
+    our_credentials,
+    start_cluster,
+    start_ours,
+)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--levels", default="1,10,50,200",
-                        help="concurrent conversations per load run (default 1,10,50,200)")
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer conversations per level; skip the training-time runs")
-    parser.add_argument("--skip-training", action="store_true",
-                        help="skip cold/incremental training of our model")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--levels",
+        default="1,10,50,200",
+        help="concurrent conversations per load run (default 1,10,50,200)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer conversations per level; skip the training-time runs",
+    )
+    parser.add_argument(
+        "--skip-training", action="store_true", help="skip cold/incremental training of our model"
+    )
     parser.add_argument("--skip-socketio", action="store_true")
     parser.add_argument("--skip-eval", action="store_true")
-    parser.add_argument("--ab-fixes", action="store_true",
-                        help="also measure 'ours-without-fixes' (no perf/rasa_speedups.py, "
-                             "BLAS's default threads, Sanic's default keep-alive)")
+    parser.add_argument(
+        "--ab-fixes",
+        action="store_true",
+        help="also measure 'ours-without-fixes' (no perf/rasa_speedups.py, "
+        "BLAS's default threads, Sanic's default keep-alive)",
+    )
     parser.add_argument("--json", default=str(BENCH_DIR / "results.json"))
     parser.add_argument("--markdown", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--baseline-dir", help="build the baseline here once and reuse it")
-    parser.add_argument("--cluster", action="store_true",
-                        help="also one vs two Rasa replicas on PostgreSQL + Redis behind nginx "
-                             "(cluster/stack.py; REST only)")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also one vs two Rasa replicas on PostgreSQL + Redis behind nginx "
+        "(cluster/stack.py; REST only)",
+    )
     parser.add_argument("--keep-tmp", action="store_true", help="keep logs and models")
     return parser.parse_args()
 
 
-def costs_and_accuracy(args: argparse.Namespace, tmp: Path, env: Dict[str, str],
-                       results: Dict) -> Dict:
+def costs_and_accuracy(
+    args: argparse.Namespace, tmp: Path, env: Dict[str, str], results: Dict
+) -> Dict:
     """Builds the baseline (its training time is a cost), then our training times and
     the NLU evaluation unless skipped; returns the baseline (costs.build_baseline)."""
     print("\n== baseline: rasa init --no-prompt (scaffold + train) ==", flush=True)
@@ -95,42 +119,40 @@ def costs_and_accuracy(args: argparse.Namespace, tmp: Path, env: Dict[str, str],
         print(f"  {results['training']}", flush=True)
 
     if not args.skip_eval:
-        print("\n== accuracy: eval/evaluate_nlu.py on the held-out and dev sets ==",
-              flush=True)
+        print("\n== accuracy: eval/evaluate_nlu.py on the held-out and dev sets ==", flush=True)
         results["accuracy"] = nlu_accuracy(tmp, env)
         for name in ("heldout", "dev"):
             print("  " + accuracy_line(name, results["accuracy"][name]), flush=True)
     return baseline
 
 
-def declare_variants(args: argparse.Namespace, tmp: Path, env: Dict[str, str],
-                     baseline: Dict, results: Dict) -> List[Dict]:
+def declare_variants(
+    args: argparse.Namespace, tmp: Path, env: Dict[str, str], baseline: Dict, results: Dict
+) -> List[Dict]:
     """ours (and ours-without-fixes), then the baseline, not started yet; the cluster
     variants join once the others' start-up has been measured."""
     credentials = our_credentials(tmp)
     variants = [start_ours("ours", tmp, env, credentials)]
     if args.ab_fixes:
-        variants.append(start_ours("ours-without-fixes", tmp, env, credentials,
-                                   without_fixes=True))
+        variants.append(start_ours("ours-without-fixes", tmp, env, credentials, without_fixes=True))
     variants.append(baseline_variant(baseline, env, tmp))
     results["variants"] = descriptions(args.ab_fixes, args.cluster)
     return variants
 
 
-def measure_startup(variants: List[Dict], results: Dict, started_servers: List[Server]
-                    ) -> None:
+def measure_startup(variants: List[Dict], results: Dict, started_servers: List[Server]) -> None:
     print("\n== start-up: process start to first answer (one at a time) ==", flush=True)
     results["startup"] = {}
     for v in variants:
         for server in v["extra"] + [v["rasa"]]:
             started_servers.append(server.start())  # action server with Rasa, as honcho
-        results["startup"][v["name"]] = wait_first_answer(v["rasa"], 400,
-                                                          v["needs_real_answer"])
+        results["startup"][v["name"]] = wait_first_answer(v["rasa"], 400, v["needs_real_answer"])
         print(f"  {v['name']:11} {results['startup'][v['name']]}", flush=True)
 
 
-def measure_load(args: argparse.Namespace, levels: List[int], variants: List[Dict],
-                 results: Dict) -> None:
+def measure_load(
+    args: argparse.Namespace, levels: List[int], variants: List[Dict], results: Dict
+) -> None:
     """Memory idle, a warm-up, every load level on every variant back to back (so
     background load hits them alike), memory after the load."""
     results["memory_idle"] = {v["name"]: v["rasa"].rss_mb() for v in variants}
@@ -141,8 +163,11 @@ def measure_load(args: argparse.Namespace, levels: List[int], variants: List[Dic
         asyncio.run(rest_load(v["rasa"].url, conversations(n, seed=99), n, "warmup"))
 
     transports = ["rest"] + ([] if args.skip_socketio or not has_socketio() else ["socketio"])
-    results["socketio_channel"] = ("channels/socketio.py (SafeSocketIOInput)"
-                                   if has_socketio() else "not present: not measured")
+    results["socketio_channel"] = (
+        "channels/socketio.py (SafeSocketIOInput)"
+        if has_socketio()
+        else "not present: not measured"
+    )
     results["load"] = {v["name"]: [] for v in variants}
     runs = [(t, level, None) for t in transports for level in levels]
     runs.insert(len(levels), ("rest", 10, (1.0, 3.0)))  # 10 patients reading and typing
@@ -156,23 +181,34 @@ def measure_load(args: argparse.Namespace, levels: List[int], variants: List[Dic
             n = conversations_for(level, args.quick)
             rest = find(results, v["name"], "rest", level)
             try:
-                summary = load_run(transport, v["rasa"], v["extra"], level, n,
-                                   f"{transport}-{v['name'].replace('+', '-')}-{level}-{stamp}",
-                                   think_s=think, rest_p99_ms=rest and rest["p99_ms"],
-                                   silence_ok=not v["needs_real_answer"],
-                                   infra=v.get("infra"))
+                summary = load_run(
+                    transport,
+                    v["rasa"],
+                    v["extra"],
+                    level,
+                    n,
+                    f"{transport}-{v['name'].replace('+', '-')}-{level}-{stamp}",
+                    think_s=think,
+                    rest_p99_ms=rest and rest["p99_ms"],
+                    silence_ok=not v["needs_real_answer"],
+                    infra=v.get("infra"),
+                )
             except Exception as error:  # keep the other figures
                 print(f"  {v['name']}: {transport} c={level} failed: {error!r}", flush=True)
                 results.setdefault("failed_runs", []).append(
-                    f"{v['name']} {transport} c={level}: {error!r}")
+                    f"{v['name']} {transport} c={level}: {error!r}"
+                )
                 continue
             results["load"][v["name"]].append(summary)
             print_run(v["name"], summary)
 
     results["memory_after_load"] = {v["name"]: v["rasa"].rss_mb() for v in variants}
     results["memory_after_load"]["action_server"] = variants[0]["extra"][0].rss_mb()
-    print(f"\n== memory (MB) ==\n  idle: {results['memory_idle']}\n"
-          f"  after load: {results['memory_after_load']}", flush=True)
+    print(
+        f"\n== memory (MB) ==\n  idle: {results['memory_idle']}\n"
+        f"  after load: {results['memory_after_load']}",
+        flush=True,
+    )
 
 
 def write_results(args: argparse.Namespace, results: Dict, started: float) -> None:
@@ -186,8 +222,10 @@ def write_results(args: argparse.Namespace, results: Dict, started: float) -> No
         print(f"  {key}: {value}")
     print("\n== targets ==")
     for row in results["verdict"]:
-        print(f"  {'PASS' if row['met'] else 'MISS'}  [{row['who']}] {row['target']}: "
-              f"{row['measured']}")
+        print(
+            f"  {'PASS' if row['met'] else 'MISS'}  [{row['who']}] {row['target']}: "
+            f"{row['measured']}"
+        )
     print(f"\nwrote {args.json} and {args.markdown} ({results['total_bench_s']}s)")
 
 
@@ -202,10 +240,15 @@ def main() -> None:
     env = base_env()
     for key in ("RASA_CACHE_DIRECTORY", "PYTHONPATH"):
         env.pop(key, None)  # the servers get the Makefile's and Procfile's configuration
-    results: Dict = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                     "machine": machine(), "targets": TARGETS,
-                     "model": {"path": str(MODEL.relative_to(PROJECT_ROOT)),
-                               "size_mb": round(MODEL.stat().st_size / 2**20, 1)}}
+    results: Dict = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "targets": TARGETS,
+        "model": {
+            "path": str(MODEL.relative_to(PROJECT_ROOT)),
+            "size_mb": round(MODEL.stat().st_size / 2**20, 1),
+        },
+    }
     print(f"machine: {results['machine']}\ntemp folder: {tmp}", flush=True)
     started_servers: List[Server] = []
     cluster: Optional[Dict] = None
@@ -214,12 +257,15 @@ def main() -> None:
         variants = declare_variants(args, tmp, env, baseline, results)
         measure_startup(variants, results, started_servers)
         if args.cluster:
-            print("\n== cluster: PostgreSQL, Redis, nginx, 2 Rasa + 2 action servers ==",
-                  flush=True)
+            print(
+                "\n== cluster: PostgreSQL, Redis, nginx, 2 Rasa + 2 action servers ==", flush=True
+            )
             cluster = start_cluster(tmp)
             variants[-1:-1] = cluster["variants"]  # before the baseline
-            results["cluster"] = {"start_s": cluster["start_s"],
-                                  "note": "all services and both replicas started in parallel"}
+            results["cluster"] = {
+                "start_s": cluster["start_s"],
+                "note": "all services and both replicas started in parallel",
+            }
         measure_load(args, levels, variants, results)
     finally:
         if cluster:

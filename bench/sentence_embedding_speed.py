@@ -16,6 +16,7 @@ Timings on a shared machine vary with its load: before each timed series the
 script waits (up to --max-wait seconds) until the 1-minute load average is
 below --max-load, and prints the load with every figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def time_per_message(fn: Callable[[List[str]], np.ndarray], texts: Sequence[str],
-                     runs: int) -> List[float]:
+def time_per_message(
+    fn: Callable[[List[str]], np.ndarray], texts: Sequence[str], runs: int
+) -> List[float]:
     for t in texts:  # warm-up
         fn([t])
     out = []
@@ -101,13 +103,25 @@ def wait_for_load(max_load: float, max_wait: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="timed calls per message kind")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="ONNX Runtime intra-op / OpenBLAS threads while timing")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="ONNX Runtime intra-op / OpenBLAS threads while timing",
+    )
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="all")
-    parser.add_argument("--max-load", type=float, default=1.5,
-                        help="wait for a 1-minute load average below this before timing")
-    parser.add_argument("--max-wait", type=float, default=300,
-                        help="seconds to wait for that load at most (then time anyway)")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=1.5,
+        help="wait for a 1-minute load average below this before timing",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=300,
+        help="seconds to wait for that load at most (then time anyway)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.threads < 1:
@@ -115,8 +129,10 @@ def main() -> int:
 
     from threadpoolctl import threadpool_limits
 
-    print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()}), "
-          f"threads: {args.threads}")
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()}), "
+        f"threads: {args.threads}"
+    )
     names = list(BACKENDS) if args.backend == "all" else [args.backend]
     encoders: Dict[str, MiniLMEncoder] = {}
     results: Dict[str, Dict[str, object]] = {}
@@ -127,14 +143,18 @@ def main() -> int:
         encoders[name].encode(["warm up"])
         load_ms = (time.perf_counter() - start) * 1e3
         results[name] = {"load_ms": load_ms, "load_average": load}
-        print(f"{name:11s} model load (read zip, SHA-256, weights, graph/session, tokenizer, "
-              f"first call): {load_ms:.0f} ms   [load avg {load:.2f}]")
+        print(
+            f"{name:11s} model load (read zip, SHA-256, weights, graph/session, tokenizer, "
+            f"first call): {load_ms:.0f} ms   [load avg {load:.2f}]"
+        )
     if len(encoders) == 2:
-        diff = np.abs(encoders["onnxruntime"].encode(BATCH[:12])
-                      - encoders["numpy"].encode(BATCH[:12])).max()
+        diff = np.abs(
+            encoders["onnxruntime"].encode(BATCH[:12]) - encoders["numpy"].encode(BATCH[:12])
+        ).max()
         print(f"max |onnxruntime - numpy| over 12 sentences: {diff:.1e}")
     backends: Dict[str, Callable[[List[str]], np.ndarray]] = {
-        name: enc.encode for name, enc in encoders.items()}
+        name: enc.encode for name, enc in encoders.items()
+    }
     encoder = next(iter(encoders.values()))
     with threadpool_limits(args.threads):
         for kind, texts in MESSAGES.items():
@@ -143,12 +163,16 @@ def main() -> int:
                 load = wait_for_load(args.max_load, args.max_wait)
                 ms = time_per_message(fn, texts, args.runs)
                 results[name][kind] = {
-                    "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-                    "mean_word_pieces": tokens, "load_average": load,
+                    "p50_ms": percentile(ms, 50),
+                    "p95_ms": percentile(ms, 95),
+                    "mean_word_pieces": tokens,
+                    "load_average": load,
                 }
-                print(f"{name:11s} {kind:20s} ({tokens:5.1f} word pieces): "
-                      f"p50 {percentile(ms, 50):7.2f} ms   p95 {percentile(ms, 95):7.2f} ms"
-                      f"   [load avg {load:.2f}]")
+                print(
+                    f"{name:11s} {kind:20s} ({tokens:5.1f} word pieces): "
+                    f"p50 {percentile(ms, 50):7.2f} ms   p95 {percentile(ms, 95):7.2f} ms"
+                    f"   [load avg {load:.2f}]"
+                )
         for name, fn in backends.items():
             runs = max(3, args.runs // 10)
             load = wait_for_load(args.max_load, args.max_wait)
@@ -158,8 +182,10 @@ def main() -> int:
                 fn(BATCH)  # the encoder batches sentences of similar length
             per = (time.perf_counter() - start) / runs / len(BATCH) * 1e3
             results[name]["batch_of_48_per_sentence_ms"] = per
-            print(f"{name:11s} batch of {len(BATCH)} mixed sentences: {per:.2f} ms per sentence"
-                  f"   [load avg {load:.2f}]")
+            print(
+                f"{name:11s} batch of {len(BATCH)} mixed sentences: {per:.2f} ms per sentence"
+                f"   [load avg {load:.2f}]"
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -5,6 +5,7 @@ old conversations (retention). The JSON shapes copy real rows written by this
 project's Rasa server (action_session_start, disclaimer, session_started, slots,
 user with parse_data and intent_ranking, user_featurization, action, bot).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,27 +19,44 @@ import sqlalchemy as sa
 from console.db import events, rasa_metadata
 
 META = {"model_id": "synthetic0000000000000000000000", "assistant_id": "achilles_faq_assistant"}
-DISCLAIMER = ("I'm the practice's virtual assistant. I share general information from our "
-              "website about Achilles tendon rupture. It is not medical advice or a diagnosis. "
-              "In an emergency, call 911.")
+DISCLAIMER = (
+    "I'm the practice's virtual assistant. I share general information from our "
+    "website about Achilles tendon rupture. It is not medical advice or a diagnosis. "
+    "In an emergency, call 911."
+)
 OFFICE = "310.651.2366"
 
 TOPICS = {
-    "ask_symptoms": ["what does a ruptured achilles feel like", "I heard a pop in my heel is that a tear",
-                     "can't stand on my toes after a snap in my calf"],
-    "ask_recovery": ["how long until I can walk after surgery", "when can I stop wearing the boot",
-                     "how long is recovery from achilles repair"],
-    "ask_surgery_options": ["do I need surgery for a torn achilles", "what kinds of surgery are there"],
+    "ask_symptoms": [
+        "what does a ruptured achilles feel like",
+        "I heard a pop in my heel is that a tear",
+        "can't stand on my toes after a snap in my calf",
+    ],
+    "ask_recovery": [
+        "how long until I can walk after surgery",
+        "when can I stop wearing the boot",
+        "how long is recovery from achilles repair",
+    ],
+    "ask_surgery_options": [
+        "do I need surgery for a torn achilles",
+        "what kinds of surgery are there",
+    ],
     "ask_conservative_treatment": ["can it heal without surgery", "is a cast enough to heal it"],
     "ask_pars": ["what is the minimally invasive repair", "how small is the incision with PARS"],
     "ask_physical_therapy": ["when do I start physical therapy", "what exercises after the repair"],
     "ask_diagnosis": ["do I need an MRI", "how does the doctor know it is torn"],
     "ask_doctor": ["who is Dr. Soomekh", "is the doctor experienced with achilles surgery"],
 }
-FALLBACK_TEXTS = ["my foot thing from before is weird again", "the other one hurts too hmm",
-                  "what about the stuff they said last time"]
+FALLBACK_TEXTS = [
+    "my foot thing from before is weird again",
+    "the other one hurts too hmm",
+    "what about the stuff they said last time",
+]
 OOS_TEXTS = ["do you take blue cross insurance", "what's the weather tomorrow", "my knee hurts"]
-EMERGENCY_TEXTS = ["my calf is hot and swollen after surgery", "short of breath and chest pain since the cast"]
+EMERGENCY_TEXTS = [
+    "my calf is hot and swollen after surgery",
+    "short of breath and chest pain since the cast",
+]
 HANDOFF_TEXTS = ["can I talk to a real person", "can someone call me back"]
 FIRST_NAMES = ["Maria", "James", "Aiko", "Daniel", "Priya", "Luis", "Emma", "Omar"]
 LAST_NAMES = ["Lopez", "Smith", "Tanaka", "Cohen", "Patel", "Garcia", "Brown", "Haddad"]
@@ -56,21 +74,55 @@ class ConversationWriter:
         self.sender_id, self.ts, self.channel = sender_id, start, channel
         self.rows: List[Dict[str, Any]] = []
 
-    def _add(self, type_name: str, payload: Dict[str, Any], intent: Optional[str] = None,
-             action: Optional[str] = None, step: float = 0.01) -> None:
+    def _add(
+        self,
+        type_name: str,
+        payload: Dict[str, Any],
+        intent: Optional[str] = None,
+        action: Optional[str] = None,
+        step: float = 0.01,
+    ) -> None:
         self.ts += step
         data = {"event": type_name, "timestamp": self.ts, "metadata": dict(META), **payload}
-        self.rows.append(dict(sender_id=self.sender_id, type_name=type_name, timestamp=self.ts,
-                              intent_name=intent, action_name=action, data=json.dumps(data)))
+        self.rows.append(
+            dict(
+                sender_id=self.sender_id,
+                type_name=type_name,
+                timestamp=self.ts,
+                intent_name=intent,
+                action_name=action,
+                data=json.dumps(data),
+            )
+        )
 
     def action(self, name: str, policy: Optional[str] = "RulePolicy") -> None:
-        self._add("action", {"name": name, "policy": policy, "confidence": 1.0,
-                             "action_text": None, "hide_rule_turn": False}, action=name)
+        self._add(
+            "action",
+            {
+                "name": name,
+                "policy": policy,
+                "confidence": 1.0,
+                "action_text": None,
+                "hide_rule_turn": False,
+            },
+            action=name,
+        )
 
     def bot(self, text: str, buttons: Sequence[Dict[str, str]] = ()) -> None:
-        self._add("bot", {"text": text, "data": {
-            "elements": None, "quick_replies": None, "buttons": list(buttons) or None,
-            "attachment": None, "image": None, "custom": None}})
+        self._add(
+            "bot",
+            {
+                "text": text,
+                "data": {
+                    "elements": None,
+                    "quick_replies": None,
+                    "buttons": list(buttons) or None,
+                    "attachment": None,
+                    "image": None,
+                    "custom": None,
+                },
+            },
+        )
 
     def slot(self, name: str, value: Any) -> None:
         self._add("slot", {"name": name, "value": value}, action=name)
@@ -83,20 +135,48 @@ class ConversationWriter:
         self.slot("appointment_form_url", "https://www.example.com/appointment-request")
         self.action("action_listen", policy=None)
 
-    def user(self, text: str, intent: str, confidence: float,
-             ranking: Sequence[tuple] = (), red_flag: Optional[str] = None,
-             think: float = 20.0) -> None:
+    def user(
+        self,
+        text: str,
+        intent: str,
+        confidence: float,
+        ranking: Sequence[tuple] = (),
+        red_flag: Optional[str] = None,
+        think: float = 20.0,
+    ) -> None:
         intent_ranking = [{"name": intent, "confidence": confidence}] + [
-            {"name": n, "confidence": c} for n, c in ranking]
-        parse = {"intent": {"name": intent, "confidence": confidence}, "entities": [],
-                 "text": text, "message_id": uuid.uuid4().hex, "metadata": {},
-                 "text_tokens": [], "intent_ranking": intent_ranking}
+            {"name": n, "confidence": c} for n, c in ranking
+        ]
+        parse = {
+            "intent": {"name": intent, "confidence": confidence},
+            "entities": [],
+            "text": text,
+            "message_id": uuid.uuid4().hex,
+            "metadata": {},
+            "text_tokens": [],
+            "intent_ranking": intent_ranking,
+        }
         if red_flag:
-            parse["triage"] = {"tier": intent, "categories": [red_flag], "decided_by": "rules",
-                               "pending": [], "asked_about": [], "post_op_context": True,
-                               "safety_line": False}
-        self._add("user", {"text": text, "parse_data": parse, "input_channel": self.channel,
-                           "message_id": parse["message_id"]}, intent=intent, step=think)
+            parse["triage"] = {
+                "tier": intent,
+                "categories": [red_flag],
+                "decided_by": "rules",
+                "pending": [],
+                "asked_about": [],
+                "post_op_context": True,
+                "safety_line": False,
+            }
+        self._add(
+            "user",
+            {
+                "text": text,
+                "parse_data": parse,
+                "input_channel": self.channel,
+                "message_id": parse["message_id"],
+            },
+            intent=intent,
+            step=think,
+        )
         self._add("user_featurization", {"use_text_for_featurization": False})
 
     def reply(self, action: str, text: str, buttons: Sequence[Dict[str, str]] = ()) -> None:
@@ -112,32 +192,52 @@ def _ranking(rng: random.Random, exclude: str) -> List[tuple]:
     return list(zip(names[:3], sorted(conf, reverse=True)))
 
 
-def conversation(rng: random.Random, sender_id: str, start: float, channel: str,
-                 kind: Optional[str] = None) -> List[Dict[str, Any]]:
+def conversation(
+    rng: random.Random, sender_id: str, start: float, channel: str, kind: Optional[str] = None
+) -> List[Dict[str, Any]]:
     w = ConversationWriter(sender_id, start, channel)
     w.session_start()
-    kind = kind or rng.choices(["topic", "fallback", "oos", "emergency", "handoff", "appointment"],
-                               weights=[55, 12, 8, 3, 10, 12])[0]
+    kind = (
+        kind
+        or rng.choices(
+            ["topic", "fallback", "oos", "emergency", "handoff", "appointment"],
+            weights=[55, 12, 8, 3, 10, 12],
+        )[0]
+    )
     if rng.random() < 0.4:
         w.user("hi", "greet", 0.99, _ranking(rng, "greet"))
         w.reply("utter_greet", "Hi! I can answer questions about Achilles tendon rupture.")
     for _ in range(rng.randint(1, 3)):
         intent = rng.choice(list(TOPICS))
-        w.user(rng.choice(TOPICS[intent]), intent, round(rng.uniform(0.6, 0.99), 4),
-               _ranking(rng, intent))
+        w.user(
+            rng.choice(TOPICS[intent]),
+            intent,
+            round(rng.uniform(0.6, 0.99), 4),
+            _ranking(rng, intent),
+        )
         w.reply("action_answer_topic", f"(answer about {intent.replace('_', ' ')})")
     if kind == "fallback":
         ranking = _ranking(rng, "")
         w.user(rng.choice(FALLBACK_TEXTS), "nlu_fallback", 0.5, ranking)
-        w.reply("action_clarify_or_handoff", "Sorry, I'm not sure I understood. Did you mean:",
-                [{"title": "Recovery", "payload": "/ask_recovery"},
-                 {"title": "None of these", "payload": "/request_human"}])
+        w.reply(
+            "action_clarify_or_handoff",
+            "Sorry, I'm not sure I understood. Did you mean:",
+            [
+                {"title": "Recovery", "payload": "/ask_recovery"},
+                {"title": "None of these", "payload": "/request_human"},
+            ],
+        )
     elif kind == "oos":
         w.user(rng.choice(OOS_TEXTS), "out_of_scope", 0.9, _ranking(rng, ""))
-        w.reply("action_out_of_scope", f"I can only answer questions about Achilles tendon rupture. Call {OFFICE}.")
+        w.reply(
+            "action_out_of_scope",
+            f"I can only answer questions about Achilles tendon rupture. Call {OFFICE}.",
+        )
     elif kind == "emergency":
         w.user(rng.choice(EMERGENCY_TEXTS), "emergency", 1.0, _ranking(rng, ""), red_flag="dvt")
-        w.reply("utter_emergency", f"This could be a medical emergency. Call 911. Office: {OFFICE}.")
+        w.reply(
+            "utter_emergency", f"This could be a medical emergency. Call 911. Office: {OFFICE}."
+        )
     elif kind == "handoff":
         w.user(rng.choice(HANDOFF_TEXTS), "request_human", 0.97, _ranking(rng, ""))
         w.reply("action_handoff", f"Our staff will be glad to help. Call the office at {OFFICE}.")
@@ -152,10 +252,12 @@ def conversation(rng: random.Random, sender_id: str, start: float, channel: str,
         w.slot("requested_slot", "patient_name")
         w.bot("What is your full name?")
         w.action("action_listen")
-        for slot, text, intent in [("patient_name", name, "nlu_fallback"),
-                                   ("patient_phone", phone, "out_of_scope"),
-                                   ("preferred_time", "weekday mornings", "greet"),
-                                   ("visit_reason", "possible Achilles tear", "ask_symptoms")]:
+        for slot, text, intent in [
+            ("patient_name", name, "nlu_fallback"),
+            ("patient_phone", phone, "out_of_scope"),
+            ("preferred_time", "weekday mornings", "greet"),
+            ("visit_reason", "possible Achilles tear", "ask_symptoms"),
+        ]:
             w.user(text, intent, 0.5 if intent == "nlu_fallback" else 0.7, _ranking(rng, intent))
             w.slot(slot, text)
             w.action("appointment_form")
@@ -166,8 +268,10 @@ def conversation(rng: random.Random, sender_id: str, start: float, channel: str,
         w.slot("contact_consent", True)
         w.action("appointment_form")
         w._add("active_loop", {"name": None}, action=None)
-        w.reply("action_submit_appointment",
-                f"Thank you, {name.split()[0]}. The office will call you at {phone}.")
+        w.reply(
+            "action_submit_appointment",
+            f"Thank you, {name.split()[0]}. The office will call you at {phone}.",
+        )
     if rng.random() < 0.5:
         w.user("thanks", "thanks", 0.99, _ranking(rng, "thanks"))
         w.reply("utter_you_are_welcome", "You're welcome!")
@@ -180,8 +284,9 @@ def sender_for(rng: random.Random, channel: str) -> str:
     return uuid.UUID(int=rng.getrandbits(128)).hex
 
 
-def generate(n: int, days: int = 90, seed: int = 42,
-             now: Optional[float] = None) -> Iterator[List[Dict[str, Any]]]:
+def generate(
+    n: int, days: int = 90, seed: int = 42, now: Optional[float] = None
+) -> Iterator[List[Dict[str, Any]]]:
     """Yields the event rows of n conversations spread over the last `days` days."""
     rng = random.Random(seed)
     now = now or time.time()
@@ -192,8 +297,9 @@ def generate(n: int, days: int = 90, seed: int = 42,
         yield conversation(rng, sender_for(rng, channel), start, channel)
 
 
-def seed(engine: sa.engine.Engine, n: int, days: int = 90, seed_value: int = 42,
-         batch_rows: int = 20000) -> int:
+def seed(
+    engine: sa.engine.Engine, n: int, days: int = 90, seed_value: int = 42, batch_rows: int = 20000
+) -> int:
     """Inserts n synthetic conversations; returns the number of event rows."""
     ensure_events_table(engine)
     pending: List[Dict[str, Any]] = []
@@ -211,8 +317,14 @@ def seed(engine: sa.engine.Engine, n: int, days: int = 90, seed_value: int = 42,
     return total
 
 
-def insert_conversation(engine: sa.engine.Engine, sender_id: str, start: float,
-                        kind: str = "topic", channel: str = "rest", seed_value: int = 7) -> int:
+def insert_conversation(
+    engine: sa.engine.Engine,
+    sender_id: str,
+    start: float,
+    kind: str = "topic",
+    channel: str = "rest",
+    seed_value: int = 7,
+) -> int:
     ensure_events_table(engine)
     rows = conversation(random.Random(seed_value), sender_id, start, channel, kind)
     with engine.begin() as conn:

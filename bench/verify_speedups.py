@@ -18,6 +18,7 @@ Exits 1 if anything differs (confidences compared to 1e-6); the full run takes
 ~2 minutes. `make test` runs a trimmed version in a few seconds
 (tests/test_speedups.py: verify_in_process, one process, 40 messages).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,27 @@ STORIES = "tests/test_stories.yml"
 ACTION_RESPONSES: List[Any] = [
     {},
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "timestamp": None, "name": "triage_level",
-                 "value": "urgent"}],
-     "responses": [{"text": "Call the office now.", "buttons": [
-         {"title": "Book", "payload": "/request_appointment"}], "elements": [],
-         "custom": {}, "template": None, "response": None, "image": None,
-         "attachment": None}]},
-    {"events": [{"event": "followup", "name": "action_listen"},
-                {"event": "active_loop", "name": None}]},
+    {
+        "events": [{"event": "slot", "timestamp": None, "name": "triage_level", "value": "urgent"}],
+        "responses": [
+            {
+                "text": "Call the office now.",
+                "buttons": [{"title": "Book", "payload": "/request_appointment"}],
+                "elements": [],
+                "custom": {},
+                "template": None,
+                "response": None,
+                "image": None,
+                "attachment": None,
+            }
+        ],
+    },
+    {
+        "events": [
+            {"event": "followup", "name": "action_listen"},
+            {"event": "active_loop", "name": None},
+        ]
+    },
     {"events": {"event": "slot"}},
     {"events": [{"name": "no_event_type"}]},
     {"events": [{"event": "not_an_event"}]},
@@ -100,38 +114,49 @@ def report(agent: Any, sample: Optional[int] = None) -> dict:
         model = getattr(component, "model", None)
         if model is None or not hasattr(model, "weights"):
             continue
-        weights[name] = {w.name: hashlib.sha256(w.numpy().tobytes()).hexdigest()[:16]
-                         for w in model.weights}
+        weights[name] = {
+            w.name: hashlib.sha256(w.numpy().tobytes()).hexdigest()[:16] for w in model.weights
+        }
         if type(component).__name__ == "TEDPolicy":
             ted = component
 
-    texts = sample_evenly([e.get("text") for e in
-                           load_data(str(PROJECT_ROOT / HELD_OUT)).intent_examples], sample)
+    texts = sample_evenly(
+        [e.get("text") for e in load_data(str(PROJECT_ROOT / HELD_OUT)).intent_examples], sample
+    )
 
     async def parse_all():
         return [await agent.parse_message(sanitize_user_text(t)) for t in texts]
 
-    nlu = [[(r["name"], round(float(r["confidence"]), 6)) for r in p.get("intent_ranking", [])]
-           or [((p.get("intent") or {}).get("name"), None)] for p in asyncio.run(parse_all())]
+    nlu = [
+        [(r["name"], round(float(r["confidence"]), 6)) for r in p.get("intent_ranking", [])]
+        or [((p.get("intent") or {}).get("name"), None)]
+        for p in asyncio.run(parse_all())
+    ]
 
     core = []
     if ted is not None:
         from rasa.core.test import _create_data_generator
 
         domain = agent.domain
-        trackers = _create_data_generator(str(PROJECT_ROOT / STORIES),
-                                          agent).generate_story_trackers()
+        trackers = _create_data_generator(
+            str(PROJECT_ROOT / STORIES), agent
+        ).generate_story_trackers()
         for tracker in trackers:
             events = list(tracker.events)
             for i, event in enumerate(events):
                 if isinstance(event, ActionExecuted) and i > 0:
                     prefix = DialogueStateTracker.from_events(
-                        tracker.sender_id, events[:i], domain.slots)
+                        tracker.sender_id, events[:i], domain.slots
+                    )
                     prediction = ted.predict_action_probabilities(prefix, domain)
                     core.append([round(float(p), 6) for p in prediction.probabilities])
-    return {"weights": weights, "nlu": nlu, "core": core,
-            "validation": validation_outcomes(),
-            "speedups_installed": rasa_speedups.is_installed()}
+    return {
+        "weights": weights,
+        "nlu": nlu,
+        "core": core,
+        "validation": validation_outcomes(),
+        "speedups_installed": rasa_speedups.is_installed(),
+    }
 
 
 def dump(model_path: str, out: Path, speedups: bool, sample: Optional[int]) -> None:
@@ -141,6 +166,7 @@ def dump(model_path: str, out: Path, speedups: bool, sample: Optional[int]) -> N
 
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
+
     configure_logging_and_warnings(logging.ERROR)
     configure_structlog(logging.ERROR)
     from rasa.core.agent import Agent
@@ -179,8 +205,10 @@ def compare(a: dict, b: dict) -> list:
     """Differences between `a` (as plain Rasa) and `b` (as our server)."""
     problems = []
     if a["speedups_installed"] or not b["speedups_installed"]:
-        problems.append(f"perf/rasa_speedups.py installed: {a['speedups_installed']} "
-                        f"as plain Rasa, {b['speedups_installed']} as our server")
+        problems.append(
+            f"perf/rasa_speedups.py installed: {a['speedups_installed']} "
+            f"as plain Rasa, {b['speedups_installed']} as our server"
+        )
     if a["weights"].keys() != b["weights"].keys():
         problems.append(f"models differ: {sorted(a['weights'])} vs {sorted(b['weights'])}")
     for name in a["weights"]:
@@ -190,13 +218,15 @@ def compare(a: dict, b: dict) -> list:
             problems.append(f"{name}: {len(diff)} weights differ, e.g. {diff[:2]}")
     for i, (x, y) in enumerate(zip(a["nlu"], b["nlu"])):
         if [n for n, _ in x] != [n for n, _ in y] or any(
-                (p is None) != (q is None) or (p is not None and abs(p - q) > 1e-6)
-                for (_, p), (_, q) in zip(x, y)):
+            (p is None) != (q is None) or (p is not None and abs(p - q) > 1e-6)
+            for (_, p), (_, q) in zip(x, y)
+        ):
             problems.append(f"NLU message {i}: {x[:2]} vs {y[:2]}")
     if len(a["nlu"]) != len(b["nlu"]):
         problems.append("different number of NLU results")
     if len(a["core"]) != len(b["core"]) or any(
-            abs(p - q) > 1e-6 for x, y in zip(a["core"], b["core"]) for p, q in zip(x, y)):
+        abs(p - q) > 1e-6 for x, y in zip(a["core"], b["core"]) for p, q in zip(x, y)
+    ):
         problems.append("TED action probabilities differ")
     for i, (x, y) in enumerate(zip(a["validation"], b["validation"])):
         if x != y:
@@ -204,8 +234,9 @@ def compare(a: dict, b: dict) -> list:
     return problems
 
 
-def verify(model: str = str(DEFAULT_MODEL),
-           sample: Optional[int] = None) -> Tuple[dict, dict, List[str]]:
+def verify(
+    model: str = str(DEFAULT_MODEL), sample: Optional[int] = None
+) -> Tuple[dict, dict, List[str]]:
     """(as plain Rasa, as our server, differences): both runs in fresh processes."""
     with tempfile.TemporaryDirectory() as tmp:
         plain = run(model, False, Path(tmp) / "plain.json", sample)
@@ -213,8 +244,9 @@ def verify(model: str = str(DEFAULT_MODEL),
     return plain, fast, compare(plain, fast)
 
 
-def verify_in_process(model: str = str(DEFAULT_MODEL),
-                      sample: Optional[int] = 40) -> Tuple[dict, dict, List[str]]:
+def verify_in_process(
+    model: str = str(DEFAULT_MODEL), sample: Optional[int] = 40
+) -> Tuple[dict, dict, List[str]]:
     """The same comparison in this process, for the tests: one agent, read first
     as plain Rasa, then with perf/rasa_speedups.py installed and BLAS limited to
     one thread at run time (threadpoolctl, which scikit-learn brings) instead of
@@ -239,8 +271,9 @@ def verify_in_process(model: str = str(DEFAULT_MODEL),
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--sample", type=int, help="only N held-out messages, spread evenly")
     parser.add_argument("--dump", help=argparse.SUPPRESS)
@@ -252,11 +285,15 @@ def main() -> None:
     sys.path.insert(0, str(PROJECT_ROOT))
     plain, fast, problems = verify(args.model, args.sample)
     n_weights = sum(len(w) for w in plain["weights"].values())
-    print(f"model load: {plain['load_s']:.1f}s as plain Rasa, {fast['load_s']:.1f}s as our "
-          f"server (load average {os.getloadavg()[0]:.2f})")
-    print(f"compared {n_weights} weights in {len(plain['weights'])} models, "
-          f"{len(plain['nlu'])} NLU results, {len(plain['core'])} TED predictions, "
-          f"{len(plain['validation'])} action-server responses")
+    print(
+        f"model load: {plain['load_s']:.1f}s as plain Rasa, {fast['load_s']:.1f}s as our "
+        f"server (load average {os.getloadavg()[0]:.2f})"
+    )
+    print(
+        f"compared {n_weights} weights in {len(plain['weights'])} models, "
+        f"{len(plain['nlu'])} NLU results, {len(plain['core'])} TED predictions, "
+        f"{len(plain['validation'])} action-server responses"
+    )
     if problems:
         print("DIFFERENT:\n  " + "\n  ".join(problems[:20]))
         sys.exit(1)

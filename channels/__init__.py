@@ -9,6 +9,7 @@ code runs in every Rasa server, so the measured speed-up of Rasa's check of
 action-server responses is installed here (perf/rasa_speedups.py). Processes
 that import channels without running Rasa (tests, eval scripts) are left alone.
 """
+
 from perf.rasa_speedups import install_if_rasa_loaded
 
 install_if_rasa_loaded()

@@ -33,6 +33,7 @@ logged: the turn itself then fails on the same Redis (lock store) and the
 patient gets the channel's technical-trouble reply with the office phone,
 rather than a wrong "you're sending too fast".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,11 +52,15 @@ from channels import settings
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMITED_TEXT = ("You're sending messages faster than I can answer. Please wait a "
-                     "minute and try again, or call the office at {phone}.")
-BUSY_TEXT = ("Sorry, I'm answering many people right now and can't take your message. "
-             "Please try again in a few minutes, or call the office at {phone}. "
-             "In an emergency, call 911.")
+RATE_LIMITED_TEXT = (
+    "You're sending messages faster than I can answer. Please wait a "
+    "minute and try again, or call the office at {phone}."
+)
+BUSY_TEXT = (
+    "Sorry, I'm answering many people right now and can't take your message. "
+    "Please try again in a few minutes, or call the office at {phone}. "
+    "In an emergency, call 911."
+)
 BUSY_RETRY_AFTER_SECONDS = 30
 
 
@@ -68,7 +73,7 @@ def redis_url(storage_uri: str) -> str:
     """`async+redis://h:p/0` -> `redis://h:p/0`; '' if the URI is not Redis."""
     uri = storage_uri.strip()
     if uri.lower().startswith("async+"):
-        uri = uri[len("async+"):]
+        uri = uri[len("async+") :]
     return uri if uri.split("://", 1)[0].lower() in REDIS_SCHEMES else ""
 
 
@@ -81,20 +86,23 @@ class RedisMovingWindow:
         if client is None:
             import redis.asyncio as redis  # installed with rasa (its Redis lock store)
 
-            client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
-                                          socket_connect_timeout=REDIS_TIMEOUT_S)
+            client = redis.Redis.from_url(
+                url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+            )
         self.client = client
         self.script = client.register_script(self.SCRIPT)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         key = KEY_PREFIX + item.key_for(*identifiers)
-        return bool(await self.script(keys=[key], args=[time.time(), item.amount,
-                                                        item.get_expiry(), 1]))
+        return bool(
+            await self.script(keys=[key], args=[time.time(), item.amount, item.get_expiry(), 1])
+        )
 
 
 class SenderRateLimiter:
-    def __init__(self, limit: str, storage_uri: str,
-                 ip_limit: str = settings.DEFAULT_RATE_LIMIT_PER_IP) -> None:
+    def __init__(
+        self, limit: str, storage_uri: str, ip_limit: str = settings.DEFAULT_RATE_LIMIT_PER_IP
+    ) -> None:
         self.item = parse(limit)
         self.ip_item = parse(ip_limit)
         url = redis_url(storage_uri)
@@ -111,8 +119,12 @@ class SenderRateLimiter:
         try:
             return await self.backend.hit(self.item, channel, sender_id)
         except Exception as error:  # storage down: let the turn run (module docstring)
-            logger.error("Rate-limit storage failed (%s: %s); message from a %s conversation "
-                         "let through", type(error).__name__, error, channel)
+            logger.error(
+                "Rate-limit storage failed (%s: %s); message from a %s conversation let through",
+                type(error).__name__,
+                error,
+                channel,
+            )
             return True
 
     async def allow_ip(self, address: str) -> bool:
@@ -121,19 +133,25 @@ class SenderRateLimiter:
         try:
             return await self.backend.hit(self.ip_item, "ip", address)
         except Exception as error:  # storage down: let the turn run (module docstring)
-            logger.error("Rate-limit storage failed (%s: %s); message from a client "
-                         "address let through", type(error).__name__, error)
+            logger.error(
+                "Rate-limit storage failed (%s: %s); message from a client address let through",
+                type(error).__name__,
+                error,
+            )
             return True
 
 
 @lru_cache(maxsize=1)
 def sender_rate_limiter() -> SenderRateLimiter:
-    return SenderRateLimiter(settings.rate_limit_per_sender(),
-                             settings.rate_limit_storage_uri(),
-                             settings.rate_limit_per_ip())
+    return SenderRateLimiter(
+        settings.rate_limit_per_sender(),
+        settings.rate_limit_storage_uri(),
+        settings.rate_limit_per_ip(),
+    )
 
 
 # ------------------------------------------------------------ client address
+
 
 def _address(value: str) -> Optional[str]:
     try:
@@ -142,8 +160,9 @@ def _address(value: str) -> Optional[str]:
         return None
 
 
-def client_address(peer: str, forwarded_for: Union[None, str, Iterable[str]],
-                   trusted_proxies: int) -> str:
+def client_address(
+    peer: str, forwarded_for: Union[None, str, Iterable[str]], trusted_proxies: int
+) -> str:
     """The patient's address as far as we can trust it.
 
     With no trusted proxy, the TCP peer. With N, each of our proxies appended
@@ -164,11 +183,13 @@ def client_address(peer: str, forwarded_for: Union[None, str, Iterable[str]],
 def request_client_address(request) -> str:
     """client_address() of a Sanic request (TRUSTED_PROXY_COUNT from the environment)."""
     peer = request.ip or "unknown"
-    return client_address(peer, request.headers.getall("x-forwarded-for", []),
-                          settings.trusted_proxy_count())
+    return client_address(
+        peer, request.headers.getall("x-forwarded-for", []), settings.trusted_proxy_count()
+    )
 
 
 # ------------------------------------------------------------ turns in flight
+
 
 class TurnSlots:
     """Counts turns being answered in this process (one event loop: no lock needed)."""
@@ -193,4 +214,3 @@ class TurnSlots:
 @lru_cache(maxsize=1)
 def turn_slots() -> TurnSlots:
     return TurnSlots(settings.max_concurrent_turns())
-

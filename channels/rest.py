@@ -17,6 +17,7 @@ a JSON list of bot messages out), but:
 The request body size is bounded by Sanic (SANIC_REQUEST_MAX_SIZE, set by the
 Makefile to channels/settings.py MAX_PUBLIC_BODY_BYTES); larger bodies get 413.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.config import load_settings
-from channels.rate_limit import (BUSY_RETRY_AFTER_SECONDS, BUSY_TEXT, RATE_LIMITED_TEXT,
-                                 request_client_address, sender_rate_limiter, turn_slots)
+from channels.rate_limit import (
+    BUSY_RETRY_AFTER_SECONDS,
+    BUSY_TEXT,
+    RATE_LIMITED_TEXT,
+    request_client_address,
+    sender_rate_limiter,
+    turn_slots,
+)
 from channels.sanitize import sanitize_user_text
 from channels.turn import run_turn, technical_trouble_reply
 
@@ -51,16 +58,22 @@ def bad_request(reason: Text) -> HTTPResponse:
 
 def too_many_requests(sender_id: Text) -> HTTPResponse:
     return response.json(
-        [{"recipient_id": sender_id,
-          "text": RATE_LIMITED_TEXT.format(phone=load_settings().office_phone)}],
-        status=429)
+        [
+            {
+                "recipient_id": sender_id,
+                "text": RATE_LIMITED_TEXT.format(phone=load_settings().office_phone),
+            }
+        ],
+        status=429,
+    )
 
 
 def busy(sender_id: Text) -> HTTPResponse:
     return response.json(
-        [{"recipient_id": sender_id,
-          "text": BUSY_TEXT.format(phone=load_settings().office_phone)}],
-        status=503, headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+        [{"recipient_id": sender_id, "text": BUSY_TEXT.format(phone=load_settings().office_phone)}],
+        status=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def belongs_to_another_channel(request: Request, sender_id: Text, channel: Text) -> bool:
@@ -82,8 +95,12 @@ async def belongs_to_another_channel(request: Request, sender_id: Text, channel:
     return stored_channel not in (None, channel)
 
 
-async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                      text: Text, sender_id: Text, input_channel: Text) -> List[Dict]:
+async def handle_turn(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    text: Text,
+    sender_id: Text,
+    input_channel: Text,
+) -> List[Dict]:
     """Runs one patient turn; never raises, never answers with silence.
 
     When the turn fails (e.g. the tracker store cannot be written) the replies
@@ -91,8 +108,9 @@ async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
     conversation may not have been recorded for staff.
     """
     collector = CollectingOutputChannel()
-    failed = await run_turn(on_new_message, UserMessage(text, collector, sender_id,
-                                                        input_channel=input_channel))
+    failed = await run_turn(
+        on_new_message, UserMessage(text, collector, sender_id, input_channel=input_channel)
+    )
     if failed or not collector.messages:
         return collector.messages + [dict(technical_trouble_reply(), recipient_id=sender_id)]
     return collector.messages
@@ -117,13 +135,17 @@ class SafeRestInput(InputChannel):
             except Exception:
                 return bad_request("The body must be JSON.")
             if not isinstance(body, dict):
-                return bad_request('The body must be a JSON object {"sender": ..., "message": ...}.')
+                return bad_request(
+                    'The body must be a JSON object {"sender": ..., "message": ...}.'
+                )
             sender_id = body.get("sender")
             if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
                 return bad_request('"sender" must be 1-128 letters, digits or _.:@-')
             if await belongs_to_another_channel(request, sender_id, self.name()):
-                return bad_request('"sender" is a conversation id of another channel '
-                                   "(website chat or SMS); choose your own id")
+                return bad_request(
+                    '"sender" is a conversation id of another channel '
+                    "(website chat or SMS); choose your own id"
+                )
             limiter = sender_rate_limiter()
             if not await limiter.allow_ip(request_client_address(request)):
                 logger.warning("Rate limit: a client address exceeded RATE_LIMIT_PER_IP")
@@ -133,8 +155,10 @@ class SafeRestInput(InputChannel):
             text = sanitize_user_text(body.get("message"))
             with turn_slots().slot() as admitted:
                 if not admitted:
-                    logger.warning("Busy: MAX_CONCURRENT_TURNS turns in flight; a REST "
-                                   "turn was refused with 503")
+                    logger.warning(
+                        "Busy: MAX_CONCURRENT_TURNS turns in flight; a REST "
+                        "turn was refused with 503"
+                    )
                     return busy(sender_id)
                 messages = await handle_turn(on_new_message, text, sender_id, self.name())
             return response.json(messages)

@@ -8,6 +8,7 @@
   (topic questions, appointment, call the office, yes/no); anything else,
   e.g. "/restart" or '/emergency{"x": 1}', is passed on as plain words.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,12 @@ EMPTY_MESSAGE = "/empty_message"
 OTHER_LANGUAGE = "/other_language"
 _PAYLOAD = re.compile(r"/([a-z_]+)")
 _CONVERSATION_BUTTON_INTENTS = (
-    "request_appointment", "request_human", "affirm", "deny", "greet", "cancel",
+    "request_appointment",
+    "request_human",
+    "affirm",
+    "deny",
+    "greet",
+    "cancel",
 )
 
 
@@ -50,7 +56,7 @@ def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[:limit]
-    return cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut
+    return cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut
 
 
 def sanitize_user_text(raw: Any) -> str:

@@ -7,6 +7,7 @@ Values are read when a channel or limiter asks, not at import, so a test (or
 (office phone, practice name, DATABASE_URL) stays in actions/config.py.
 No Rasa imports: tests/servers.py reads the defaults from here too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,16 @@ DEFAULT_SMS_ID_SECRET_FILE = PROJECT_ROOT / "var" / "sms_id_secret"
 DEFAULT_TWILIO_API_BASE_URL = "https://api.twilio.com"
 DEFAULT_REDIS_HOST = "localhost"  # as Rasa's lock store
 DEFAULT_REDIS_PORT = 6379
-SMS_CREDENTIAL_KEYS = frozenset({"account_sid", "auth_token", "twilio_number",
-                                 "messaging_service_sid", "webhook_url", "api_base_url"})
+SMS_CREDENTIAL_KEYS = frozenset(
+    {
+        "account_sid",
+        "auth_token",
+        "twilio_number",
+        "messaging_service_sid",
+        "webhook_url",
+        "api_base_url",
+    }
+)
 
 
 def _env(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
@@ -66,8 +75,14 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, low: int) -> 
     return value
 
 
-def _number_between(env: Mapping[str, str], name: str, default: float, low: float,
-                    high: float, cast: Callable[[str], Any] = float) -> Any:
+def _number_between(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    cast: Callable[[str], Any] = float,
+) -> Any:
     raw = (env.get(name) or "").strip()
     if not raw:
         return cast(str(default))
@@ -80,19 +95,20 @@ def _number_between(env: Mapping[str, str], name: str, default: float, low: floa
     return value
 
 
-def _secret(env: Mapping[str, str], variable: str, file_variable: str,
-            default_file: Path) -> bytes:
+def _secret(env: Mapping[str, str], variable: str, file_variable: str, default_file: Path) -> bytes:
     """`variable`, else a random secret generated once into a private file (path:
     `file_variable`). With several replicas the variable is required
     (cluster/settings.py), so that all of them agree."""
     value = secret_from_env(variable, env)
     if not value:
-        value = read_or_create_secret(Path(env.get(file_variable) or default_file),
-                                      variable=variable)
+        value = read_or_create_secret(
+            Path(env.get(file_variable) or default_file), variable=variable
+        )
     return value.encode("utf-8")
 
 
 # ------------------------------------------------------------ limits
+
 
 def rate_limit_per_sender(env: Optional[Mapping[str, str]] = None) -> str:
     return _env(env).get("RATE_LIMIT_PER_SENDER") or DEFAULT_RATE_LIMIT_PER_SENDER
@@ -115,11 +131,13 @@ def trusted_proxy_count(env: Optional[Mapping[str, str]] = None) -> int:
 
 
 def widget_connections_per_ip(env: Optional[Mapping[str, str]] = None) -> int:
-    return _whole_number(_env(env), "WIDGET_CONNECTIONS_PER_IP",
-                         DEFAULT_WIDGET_CONNECTIONS_PER_IP, 1)
+    return _whole_number(
+        _env(env), "WIDGET_CONNECTIONS_PER_IP", DEFAULT_WIDGET_CONNECTIONS_PER_IP, 1
+    )
 
 
 # ------------------------------------------------------------ the website widget
+
 
 def default_allowed_origins(env: Optional[Mapping[str, str]] = None) -> List[str]:
     """The widget server of `widget/serve.py` (WIDGET_PORT, default 8080)."""
@@ -135,12 +153,21 @@ def normalise_origin(value: str) -> str:
         port = parts.port
     except ValueError:
         port = -1
-    if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
-            or parts.username or parts.password or parts.query or parts.fragment
-            or parts.path not in ("", "/") or "*" in text):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port == -1
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+        or parts.path not in ("", "/")
+        or "*" in text
+    ):
         raise ValueError(
             f"WIDGET_ALLOWED_ORIGINS: {value!r} is not an origin like "
-            "https://www.example.com or http://127.0.0.1:8080 (no wildcards, no paths)")
+            "https://www.example.com or http://127.0.0.1:8080 (no wildcards, no paths)"
+        )
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
@@ -159,39 +186,44 @@ def allowed_origins_from_env(env: Optional[Mapping[str, str]] = None) -> List[st
 
 def widget_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
     """WIDGET_ID_SECRET, else var/widget_id_secret (WIDGET_ID_SECRET_FILE)."""
-    return _secret(_env(env), "WIDGET_ID_SECRET", "WIDGET_ID_SECRET_FILE",
-                   DEFAULT_WIDGET_ID_SECRET_FILE)
+    return _secret(
+        _env(env), "WIDGET_ID_SECRET", "WIDGET_ID_SECRET_FILE", DEFAULT_WIDGET_ID_SECRET_FILE
+    )
 
 
 # ------------------------------------------------------------ SMS
 
+
 def sms_id_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
     """SMS_ID_SECRET, else var/sms_id_secret (SMS_ID_SECRET_FILE). A different
     secret starts new SMS conversations and forgets opt-outs: back it up."""
-    return _secret(_env(env), "SMS_ID_SECRET", "SMS_ID_SECRET_FILE",
-                   DEFAULT_SMS_ID_SECRET_FILE)
+    return _secret(_env(env), "SMS_ID_SECRET", "SMS_ID_SECRET_FILE", DEFAULT_SMS_ID_SECRET_FILE)
 
 
 @dataclass(frozen=True)
 class RedisSettings:
     """Where the SMS state store finds Redis (the same variables as Rasa's lock store)."""
+
     host: str = DEFAULT_REDIS_HOST
     port: int = DEFAULT_REDIS_PORT
     db: int = 0
     password: Optional[str] = None
 
     @classmethod
-    def load(cls, env: Optional[Mapping[str, str]] = None) -> "RedisSettings":
+    def load(cls, env: Optional[Mapping[str, str]] = None) -> RedisSettings:
         env = _env(env)
-        return cls(host=env.get("REDIS_HOST") or DEFAULT_REDIS_HOST,
-                   port=int(env.get("REDIS_PORT") or DEFAULT_REDIS_PORT),
-                   db=int(env.get("REDIS_DB") or 0),
-                   password=env.get("REDIS_PASSWORD") or None)
+        return cls(
+            host=env.get("REDIS_HOST") or DEFAULT_REDIS_HOST,
+            port=int(env.get("REDIS_PORT") or DEFAULT_REDIS_PORT),
+            db=int(env.get("REDIS_DB") or 0),
+            password=env.get("REDIS_PASSWORD") or None,
+        )
 
 
 @dataclass(frozen=True)
 class SmsSettings:
     """The Twilio channel's settings: credentials.yml keys, else TWILIO_* and SMS_*."""
+
     account_sid: str = ""
     auth_token: str = ""
     twilio_number: str = ""
@@ -208,15 +240,21 @@ class SmsSettings:
     state_store: str = "memory"
 
     @classmethod
-    def load(cls, credentials: Optional[Mapping[str, Any]] = None,
-             env: Optional[Mapping[str, str]] = None) -> "SmsSettings":
+    def load(
+        cls,
+        credentials: Optional[Mapping[str, Any]] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> SmsSettings:
         """credentials.yml values first, then environment variables, then defaults."""
         env = _env(env)
         creds = dict(credentials or {})
         unknown = sorted(set(creds) - SMS_CREDENTIAL_KEYS)
         if unknown:
-            logger.warning("Unknown keys for the SMS channel in credentials.yml ignored: %s "
-                           "(known: %s)", ", ".join(unknown), ", ".join(sorted(SMS_CREDENTIAL_KEYS)))
+            logger.warning(
+                "Unknown keys for the SMS channel in credentials.yml ignored: %s (known: %s)",
+                ", ".join(unknown),
+                ", ".join(sorted(SMS_CREDENTIAL_KEYS)),
+            )
 
         def text(key: str, var: str, default: str = "") -> str:
             value = creds.get(key)
@@ -236,31 +274,37 @@ class SmsSettings:
             twilio_number=text("twilio_number", "TWILIO_NUMBER"),
             messaging_service_sid=text("messaging_service_sid", "TWILIO_MESSAGING_SERVICE_SID"),
             webhook_url=text("webhook_url", "TWILIO_WEBHOOK_URL"),
-            api_base_url=text("api_base_url", "TWILIO_API_BASE_URL",
-                              DEFAULT_TWILIO_API_BASE_URL).rstrip("/"),
-            max_part_chars=_number_between(env, "SMS_MAX_PART_CHARS", TWILIO_MAX_BODY_CHARS,
-                                           20, TWILIO_MAX_BODY_CHARS, int),
+            api_base_url=text(
+                "api_base_url", "TWILIO_API_BASE_URL", DEFAULT_TWILIO_API_BASE_URL
+            ).rstrip("/"),
+            max_part_chars=_number_between(
+                env, "SMS_MAX_PART_CHARS", TWILIO_MAX_BODY_CHARS, 20, TWILIO_MAX_BODY_CHARS, int
+            ),
             send_max_tries=_number_between(env, "SMS_SEND_MAX_TRIES", 3, 1, 10, int),
             send_backoff_seconds=_number_between(env, "SMS_SEND_BACKOFF_SECONDS", 0.5, 0, 10),
             send_timeout_seconds=_number_between(env, "SMS_SEND_TIMEOUT_SECONDS", 10, 1, 60),
-            dedup_ttl_seconds=_number_between(env, "SMS_DEDUP_TTL_SECONDS", 86400, 60,
-                                              7 * 86400),
+            dedup_ttl_seconds=_number_between(env, "SMS_DEDUP_TTL_SECONDS", 86400, 60, 7 * 86400),
             choices_ttl_seconds=_number_between(env, "SMS_CHOICES_TTL_SECONDS", 900, 10, 86400),
             number_ttl_seconds=_number_between(env, "SMS_NUMBER_TTL_SECONDS", 900, 60, 86400),
             state_store=store,
         )._checked()
 
-    def _checked(self) -> "SmsSettings":
+    def _checked(self) -> SmsSettings:
         api = urlparse(self.api_base_url)
         if api.scheme not in ("https", "http") or not api.hostname:
-            raise ValueError(f"TWILIO_API_BASE_URL must be an http(s) URL, "
-                             f"got {self.api_base_url!r}")
+            raise ValueError(
+                f"TWILIO_API_BASE_URL must be an http(s) URL, got {self.api_base_url!r}"
+            )
         if api.scheme == "http" and api.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("TWILIO_API_BASE_URL must use https (plain http is only "
-                             "allowed on loopback, for tests): the auth token is sent with it")
+            raise ValueError(
+                "TWILIO_API_BASE_URL must use https (plain http is only "
+                "allowed on loopback, for tests): the auth token is sent with it"
+            )
         if self.webhook_url and urlparse(self.webhook_url).scheme not in ("https", "http"):
-            raise ValueError(f"TWILIO_WEBHOOK_URL must be the full URL configured at Twilio, "
-                             f"got {self.webhook_url!r}")
+            raise ValueError(
+                f"TWILIO_WEBHOOK_URL must be the full URL configured at Twilio, "
+                f"got {self.webhook_url!r}"
+            )
         return self
 
     def problems(self) -> List[str]:

@@ -26,6 +26,7 @@ other Rasa socket.io widgets work with it, but:
 - a turn that produced no reply (e.g. the action server is down) still gets the
   "technical trouble" answer with the office phone number (channels/turn.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,13 @@ from socketio import AsyncServer
 
 from actions.config import load_settings
 from channels import settings
-from channels.rate_limit import (BUSY_TEXT, RATE_LIMITED_TEXT, request_client_address,
-                                 sender_rate_limiter, turn_slots)
+from channels.rate_limit import (
+    BUSY_TEXT,
+    RATE_LIMITED_TEXT,
+    request_client_address,
+    sender_rate_limiter,
+    turn_slots,
+)
 from channels.sanitize import sanitize_user_text
 from channels.socketio_ids import SessionIds
 from channels.socketio_output import TrackingOutput
@@ -63,11 +69,13 @@ class SafeSocketIOInput(SocketIOInput):
         return "socketio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SafeSocketIOInput":
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> SafeSocketIOInput:
         credentials = credentials or {}
         if credentials.get("session_persistence") is False:
-            logger.warning("socketio: session_persistence is always on for the website "
-                           "widget (a reload must keep the conversation); ignoring false.")
+            logger.warning(
+                "socketio: session_persistence is always on for the website "
+                "widget (a reload must keep the conversation); ignoring false."
+            )
         return cls(
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
             bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
@@ -78,27 +86,46 @@ class SafeSocketIOInput(SocketIOInput):
             allowed_origins=settings.allowed_origins_from_env(),
         )
 
-    def __init__(self, user_message_evt: Text = "user_uttered",
-                 bot_message_evt: Text = "bot_uttered", namespace: Optional[Text] = None,
-                 session_persistence: bool = True, socketio_path: Optional[Text] = "/socket.io",
-                 jwt_key: Optional[Text] = None, jwt_method: Optional[Text] = "HS256",
-                 metadata_key: Optional[Text] = "metadata",
-                 allowed_origins: Optional[List[str]] = None,
-                 id_secret: Optional[bytes] = None,
-                 max_connections_per_ip: Optional[int] = None) -> None:
-        super().__init__(user_message_evt, bot_message_evt, namespace, True,
-                         socketio_path, jwt_key, jwt_method, metadata_key)
+    def __init__(
+        self,
+        user_message_evt: Text = "user_uttered",
+        bot_message_evt: Text = "bot_uttered",
+        namespace: Optional[Text] = None,
+        session_persistence: bool = True,
+        socketio_path: Optional[Text] = "/socket.io",
+        jwt_key: Optional[Text] = None,
+        jwt_method: Optional[Text] = "HS256",
+        metadata_key: Optional[Text] = "metadata",
+        allowed_origins: Optional[List[str]] = None,
+        id_secret: Optional[bytes] = None,
+        max_connections_per_ip: Optional[int] = None,
+    ) -> None:
+        super().__init__(
+            user_message_evt,
+            bot_message_evt,
+            namespace,
+            True,
+            socketio_path,
+            jwt_key,
+            jwt_method,
+            metadata_key,
+        )
         self.allowed_origins = (
             [settings.normalise_origin(o) for o in allowed_origins]
-            if allowed_origins is not None else settings.allowed_origins_from_env())
+            if allowed_origins is not None
+            else settings.allowed_origins_from_env()
+        )
         if not self.allowed_origins:  # an empty list would switch the origin check off
             raise ValueError("The socket.io channel needs at least one allowed origin.")
         # socket id -> conversation (session) id, for sockets of this process
         self.bound_sessions: Dict[Text, Text] = {}
         self._id_secret = id_secret
         self._ids: Optional[SessionIds] = None
-        self.max_connections_per_ip = (max_connections_per_ip if max_connections_per_ip
-                                       is not None else settings.widget_connections_per_ip())
+        self.max_connections_per_ip = (
+            max_connections_per_ip
+            if max_connections_per_ip is not None
+            else settings.widget_connections_per_ip()
+        )
         # socket id -> client address, and open sockets per address (this process)
         self.socket_addresses: Dict[Text, str] = {}
         self.connections: Dict[str, int] = {}
@@ -165,7 +192,7 @@ class SafeSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = self.create_server()
         self.sio = sio
-        self.ids  # load (or create) the id secret at start-up, not during a chat
+        self.ids  # noqa: B018 (the property loads or creates the id secret: at start-up, not in a chat)
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         namespace = self.namespace
 
@@ -183,8 +210,11 @@ class SafeSocketIOInput(SocketIOInput):
                 if not decode_bearer_token(token, self.jwt_key, self.jwt_algorithm):
                     return False
             if not self.admit_connection(sid, self.client_address_of(environ)):
-                logger.warning("socketio: refused a connection: a client address has "
-                               "WIDGET_CONNECTIONS_PER_IP (%d) open", self.max_connections_per_ip)
+                logger.warning(
+                    "socketio: refused a connection: a client address has "
+                    "WIDGET_CONNECTIONS_PER_IP (%d) open",
+                    self.max_connections_per_ip,
+                )
                 return False
             return True
 
@@ -213,8 +243,9 @@ class SafeSocketIOInput(SocketIOInput):
 
         return socketio_webhook
 
-    async def handle_user_message(self, sid: Text, data: Any,
-                                  on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def handle_user_message(
+        self, sid: Text, data: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         sio = self.sio
         assert sio is not None
         raw = data.get("message") if isinstance(data, dict) else data
@@ -234,8 +265,12 @@ class SafeSocketIOInput(SocketIOInput):
             return sid if self.bound_sessions.get(sid) == session_id else session_id
 
         async def refuse(template: str) -> None:
-            await sio.emit(self.bot_message_evt, {"text": template.format(
-                phone=load_settings().office_phone)}, room=reply_to(), namespace=self.namespace)
+            await sio.emit(
+                self.bot_message_evt,
+                {"text": template.format(phone=load_settings().office_phone)},
+                room=reply_to(),
+                namespace=self.namespace,
+            )
 
         limiter = sender_rate_limiter()
         address = self.socket_addresses.get(sid)
@@ -250,8 +285,13 @@ class SafeSocketIOInput(SocketIOInput):
             if not admitted:
                 logger.warning("socketio: busy: MAX_CONCURRENT_TURNS turns in flight")
                 return await refuse(BUSY_TEXT)
-            failed = await run_turn(on_new_message, UserMessage(text, output, session_id,
-                                                                input_channel=self.name()))
+            failed = await run_turn(
+                on_new_message, UserMessage(text, output, session_id, input_channel=self.name())
+            )
         if not output.sent or failed:
-            await sio.emit(self.bot_message_evt, technical_trouble_reply(),
-                           room=reply_to(), namespace=self.namespace)
+            await sio.emit(
+                self.bot_message_evt,
+                technical_trouble_reply(),
+                room=reply_to(),
+                namespace=self.namespace,
+            )

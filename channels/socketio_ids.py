@@ -6,6 +6,7 @@ given (a reload continues the conversation) but cannot choose another
 conversation's id: an unsigned or forged id is replaced by a fresh one, and
 the REST channel refuses "web-" ids (channels/rest.py).
 """
+
 from __future__ import annotations
 
 import hashlib

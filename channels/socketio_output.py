@@ -8,6 +8,7 @@ widget) and "private_reply" (the patient's next message is a form answer, not
 to be stored either): questions of the form (utter_ask_*), and action messages
 marked so (actions/appointments.py).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Text
@@ -21,7 +22,8 @@ def message_privacy(message: Mapping[str, Any]) -> Dict[str, bool]:
     flags = {}
     utter_action = message.get("utter_action")
     if message.get("private_reply") is True or (
-            isinstance(utter_action, str) and utter_action.startswith("utter_ask_")):
+        isinstance(utter_action, str) and utter_action.startswith("utter_ask_")
+    ):
         flags["private_reply"] = True
     if message.get("private") is True:
         flags["private"] = True
@@ -38,9 +40,13 @@ class TrackingOutput(SocketIOOutput):
     go to the session's room.
     """
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: Text,
-                 namespace: Optional[Text] = None,
-                 reply_to: Optional[Callable[[], Optional[Text]]] = None) -> None:
+    def __init__(
+        self,
+        sio: AsyncServer,
+        bot_message_evt: Text,
+        namespace: Optional[Text] = None,
+        reply_to: Optional[Callable[[], Optional[Text]]] = None,
+    ) -> None:
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace
         self.reply_to = reply_to
@@ -61,11 +67,13 @@ class TrackingOutput(SocketIOOutput):
         self.sent += 1
         if self.flags and isinstance(response, dict):
             response = {**response, **self.flags}
-        await self.sio.emit(self.bot_message_evt, response, room=self.room(socket_id),
-                            namespace=self.namespace)
+        await self.sio.emit(
+            self.bot_message_evt, response, room=self.room(socket_id), namespace=self.namespace
+        )
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
-                               **kwargs: Any) -> None:
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
         # Rasa's convention: the custom JSON holds socket.io emit() arguments ("data", ...)
         self.sent += 1
         arguments = dict(json_message)

@@ -5,6 +5,7 @@ and, when it reports a failure or the turn produced no reply, adds
 `technical_trouble_reply()`: the patient always gets the office phone rather
 than silence, even if the conversation could not be recorded for staff.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,12 +21,15 @@ logger = logging.getLogger(__name__)
 
 def technical_trouble_reply() -> Dict[Text, Any]:
     phone = load_settings().office_phone
-    return {"text": "Sorry, I'm having technical trouble and can't answer right now. "
-                    f"Please call the office at {phone}. In an emergency, call 911."}
+    return {
+        "text": "Sorry, I'm having technical trouble and can't answer right now. "
+        f"Please call the office at {phone}. In an emergency, call 911."
+    }
 
 
-async def run_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                   message: UserMessage) -> bool:
+async def run_turn(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+) -> bool:
     """Hands one message to Rasa; True if the turn failed or was not recorded
     (the caller then adds the office phone number)."""
     storage = begin_turn()
@@ -35,6 +39,8 @@ async def run_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]],
         logger.exception("Turn failed for a %s conversation", message.input_channel)
         return True
     if storage.failed:
-        logger.error("The tracker store failed during a %s turn: this turn may not "
-                     "be recorded for staff", message.input_channel)
+        logger.error(
+            "The tracker store failed during a %s turn: this turn may not be recorded for staff",
+            message.input_channel,
+        )
     return storage.failed

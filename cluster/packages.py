@@ -1,6 +1,7 @@
 """PostgreSQL, Redis and nginx from Debian's packages: found, or installed with
 apt-get when missing and we are root. The stack runs its own instances of them
 (cluster/stack.py), never the system services."""
+
 from __future__ import annotations
 
 import glob
@@ -20,8 +21,9 @@ class Unavailable(RuntimeError):
 
 def postgres_bin() -> Optional[Path]:
     """The newest installed PostgreSQL's bin folder (Debian keeps one per version)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -46,17 +48,23 @@ def ensure_packages(log: Callable[[str], None] = print) -> None:
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise Unavailable(f"missing {', '.join(missing)} and not root with apt-get to "
-                          f"install them (apt-get install {' '.join(DEBIAN_PACKAGES)})")
+        raise Unavailable(
+            f"missing {', '.join(missing)} and not root with apt-get to "
+            f"install them (apt-get install {' '.join(DEBIAN_PACKAGES)})"
+        )
     log(f"installing {', '.join(missing)} (apt-get) ...")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for attempt in range(3):  # another apt run may hold the lock for a while
-        update = subprocess.run(["apt-get", "update", "-qq"], env=env,
-                                capture_output=True, text=True)
-        install = subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env,
-                                 capture_output=True, text=True)
+        update = subprocess.run(
+            ["apt-get", "update", "-qq"], env=env, capture_output=True, text=True
+        )
+        install = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing], env=env, capture_output=True, text=True
+        )
         if install.returncode == 0 and not missing_packages():
             return
         time.sleep(10 * (attempt + 1))
-    raise Unavailable(f"apt-get install {' '.join(missing)} failed: "
-                      f"{(install.stderr or update.stderr).strip()[-500:]}")
+    raise Unavailable(
+        f"apt-get install {' '.join(missing)} failed: "
+        f"{(install.stderr or update.stderr).strip()[-500:]}"
+    )

@@ -3,6 +3,7 @@ port, the `achilles` database and role with a password kept next to the data.
 
 PostgreSQL refuses to run as root, so when we are root it runs as the
 `postgres` user (created by the Debian package)."""
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,12 @@ class PostgresServer:
         bindir = postgres_bin()
         assert bindir is not None
         self.bindir, self.root, self.logs, self.port, self.durable = (
-            bindir, root, logs, port, durable)
+            bindir,
+            root,
+            logs,
+            port,
+            durable,
+        )
         self.folder = root / "pg"
         self.data, self.sockets = self.folder / "data", self.folder / "run"
         self.password_file = self.folder / "password"
@@ -40,9 +46,11 @@ class PostgresServer:
         if self.user:  # PostgreSQL runs as `postgres`: every parent folder must let it through
             for parent in self.root.parents:
                 if not parent.stat().st_mode & 0o001:
-                    raise RuntimeError(f"{parent} is closed to other users (mode "
-                                       f"{parent.stat().st_mode & 0o777:o}); PostgreSQL runs as "
-                                       f"the postgres user: put the stack root elsewhere")
+                    raise RuntimeError(
+                        f"{parent} is closed to other users (mode "
+                        f"{parent.stat().st_mode & 0o777:o}); PostgreSQL runs as "
+                        f"the postgres user: put the stack root elsewhere"
+                    )
         if (self.data / "PG_VERSION").exists():
             return
         for path in (self.data, self.sockets):
@@ -52,32 +60,91 @@ class PostgresServer:
             for path in (self.data, self.sockets):
                 shutil.chown(path, self.user, self.user)
         self.data.chmod(0o700)
-        Proc("initdb", [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                        "--auth-local=trust", "--auth-host=scram-sha-256",
-                        "--encoding=UTF8", "--locale=C.UTF-8"],
-             self._env(), self.logs / "initdb.log", cwd=self.root,
-             user=self.user).start().proc.wait()
+        Proc(
+            "initdb",
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            self._env(),
+            self.logs / "initdb.log",
+            cwd=self.root,
+            user=self.user,
+        ).start().proc.wait()
         if not (self.data / "PG_VERSION").exists():
             raise RuntimeError(f"initdb failed: {(self.logs / 'initdb.log').read_text()}")
 
     def proc(self) -> Proc:
-        options = ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                   "-c", "shared_buffers=64MB", "-c", "log_min_messages=warning"]
+        options = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=64MB",
+            "-c",
+            "log_min_messages=warning",
+        ]
         if not self.durable:
-            options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                        "-c", "full_page_writes=off"]
-        return Proc("postgres", [str(self.bindir / "postgres"), "-D", str(self.data), "-p",
-                                 str(self.port), "-k", str(self.sockets), *options],
-                    self._env(), self.logs / "postgres.log", cwd=self.root, user=self.user,
-                    stop_signal=signal.SIGINT)  # "fast" shutdown
+            options += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        return Proc(
+            "postgres",
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.sockets),
+                *options,
+            ],
+            self._env(),
+            self.logs / "postgres.log",
+            cwd=self.root,
+            user=self.user,
+            stop_signal=signal.SIGINT,
+        )  # "fast" shutdown
 
     def sql(self, statement: str) -> str:
         """One statement as the `postgres` superuser over the Unix socket; its output."""
-        psql = [str(self.bindir / "psql"), "-h", str(self.sockets), "-p", str(self.port),
-                "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qtAc"]
-        result = subprocess.run([*psql, statement], capture_output=True, text=True,
-                                cwd=self.root, user=self.user, group=self.user,
-                                extra_groups=[] if self.user else None)
+        psql = [
+            str(self.bindir / "psql"),
+            "-h",
+            str(self.sockets),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qtAc",
+        ]
+        result = subprocess.run(
+            [*psql, statement],
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user else None,
+        )
         if result.returncode:
             raise RuntimeError(result.stderr.strip())
         return result.stdout.strip()

@@ -1,6 +1,7 @@
 """The stack's child processes (cluster/stack.py): each in its own session, with
 its output in a log file, told to stop (SIGTERM) when this process dies; and
 waiting for them to be ready."""
+
 from __future__ import annotations
 
 import contextlib
@@ -39,15 +40,22 @@ class Proc:
     stop_signal: int = signal.SIGTERM
     proc: Optional[subprocess.Popen] = None
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")
         kwargs = {}
         if self.user and os.geteuid() == 0:
             kwargs.update(user=self.user, group=self.user, extra_groups=[])
-        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_set_parent_death_signal, **kwargs)
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_set_parent_death_signal,
+            **kwargs,
+        )
         out.close()
         return self
 
@@ -87,25 +95,30 @@ class Proc:
             return ""
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               proc: Optional[Proc] = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: Optional[Proc] = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
-            raise RuntimeError(f"{what} exited ({proc.proc.returncode}); its log ends:\n"
-                               f"{proc.tail()}")
+            raise RuntimeError(
+                f"{what} exited ({proc.proc.returncode}); its log ends:\n{proc.tail()}"
+            )
         try:
             if check():
                 return
         except Exception:
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f}s"
-                       + (f"; its log ends:\n{proc.tail()}" if proc else ""))
+    raise TimeoutError(
+        f"{what} not ready after {timeout:.0f}s"
+        + (f"; its log ends:\n{proc.tail()}" if proc else "")
+    )
 
 
 def http_ok(url: str) -> bool:
     import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 400

@@ -17,6 +17,7 @@ replicas share them. The database survives restarts (var/cluster/pg/).
 While it runs, var/cluster/env holds the current settings:
     set -a; . var/cluster/env; set +a; .venv/bin/python -m console create-user NAME
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,24 +47,37 @@ def load_secrets(path: Path) -> Dict[str, str]:
             key, _, value = line.partition("=")
             if key in SECRET_NAMES and value:
                 stored[key] = value
-    values = {name: os.environ.get(name) or stored.get(name) or secrets.token_hex(32)
-              for name in SECRET_NAMES}
+    values = {
+        name: os.environ.get(name) or stored.get(name) or secrets.token_hex(32)
+        for name in SECRET_NAMES
+    }
     new = {k: v for k, v in values.items() if k not in stored and not os.environ.get(k)}
     if new:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("".join(f"{k}={v}\n" for k, v in {**stored, **new}.items()))
-        print(f"generated {', '.join(new)} into {path} (mode 0600); set them in the "
-              f"environment to use your own")
+        print(
+            f"generated {', '.join(new)} into {path} (mode 0600); set them in the "
+            f"environment to use your own"
+        )
     return values
 
 
 def write_env_file(stack: Stack) -> Path:
     path = stack.root / "env"
     env = stack.env()
-    keys = ["REPLICAS", "DATABASE_URL", "LOCK_STORE_TYPE", "REDIS_HOST", "REDIS_PORT",
-            "RATE_LIMIT_STORAGE_URI", "SMS_STATE_STORE", "ACTION_SERVER_URL", *SECRET_NAMES]
+    keys = [
+        "REPLICAS",
+        "DATABASE_URL",
+        "LOCK_STORE_TYPE",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "RATE_LIMIT_STORAGE_URI",
+        "SMS_STATE_STORE",
+        "ACTION_SERVER_URL",
+        *SECRET_NAMES,
+    ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write("".join(f"{k}={env[k]}\n" for k in keys))
@@ -71,14 +85,20 @@ def write_env_file(stack: Stack) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 2))
     parser.add_argument("--action-servers", type=int, default=2)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("CLUSTER_PORT") or 8000),
-                        help="nginx: assistant webhooks, socket.io and the widget demo page")
-    parser.add_argument("--console-port", type=int,
-                        default=int(os.environ.get("CLUSTER_CONSOLE_PORT") or 8091))
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("CLUSTER_PORT") or 8000),
+        help="nginx: assistant webhooks, socket.io and the widget demo page",
+    )
+    parser.add_argument(
+        "--console-port", type=int, default=int(os.environ.get("CLUSTER_CONSOLE_PORT") or 8091)
+    )
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()
     if args.replicas < 2:
@@ -91,27 +111,41 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    stack = Stack(args.root, replicas=args.replicas, action_servers=args.action_servers,
-                  public_port=args.port, console_port=args.console_port,
-                  secrets=load_secrets(args.root / "secrets.env"))
+    stack = Stack(
+        args.root,
+        replicas=args.replicas,
+        action_servers=args.action_servers,
+        public_port=args.port,
+        console_port=args.console_port,
+        secrets=load_secrets(args.root / "secrets.env"),
+    )
     try:
-        print(f"starting {args.replicas} replicas under {args.root} (logs in "
-              f"{args.root / 'logs'}) ...", flush=True)
+        print(
+            f"starting {args.replicas} replicas under {args.root} (logs in "
+            f"{args.root / 'logs'}) ...",
+            flush=True,
+        )
         stack.start()
         env_file = write_env_file(stack)
-        print(f"""
+        print(
+            f"""
 Assistant (nginx, round-robin over {args.replicas} Rasa servers):
   curl -s {stack.url}/webhooks/rest/webhook -d '{{"sender": "demo", "message": "what is PARS?"}}'
 Widget demo page: {stack.url}/demo/
 Staff console:    {stack.console_url}/
   first time: set -a; . {env_file}; set +a; .venv/bin/python -m console create-user NAME
 Twilio webhook:   {stack.url}/webhooks/twilio/webhook (with TWILIO_* set; README "SMS")
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         while True:
             for proc in stack.all_procs():
                 if not proc.alive():
-                    print(f"\n{proc.name} exited ({proc.proc.returncode}); its log ends:\n"
-                          f"{proc.tail()}\nstopping everything.", file=sys.stderr)
+                    print(
+                        f"\n{proc.name} exited ({proc.proc.returncode}); its log ends:\n"
+                        f"{proc.tail()}\nstopping everything.",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(1)
     except Stop as why:

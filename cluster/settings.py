@@ -20,6 +20,7 @@ refuses to start unless
 
 Standard library only: imported by the channels, the actions and the console.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,7 @@ from typing import List, Mapping, Optional
 # action servers (actions/server_auth.py); WIDGET_ID_SECRET signs the widget's
 # conversation ids (channels/socketio.py), so a widget reconnecting to another
 # replica keeps its conversation.
-CLUSTER_SECRETS = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN",
-                   "WIDGET_ID_SECRET")
+CLUSTER_SECRETS = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN", "WIDGET_ID_SECRET")
 TRUTHY = {"1", "true", "yes", "on"}
 COMPONENTS = ("rasa", "actions", "console")
 
@@ -77,12 +77,12 @@ def missing_secret(name: str) -> ClusterConfigError:
     return ClusterConfigError(
         f"{name} must be set in the environment when several replicas are configured "
         f"(REPLICAS>1 or CLUSTER=true): every replica must use the same value, so none "
-        f"is generated into var/.")
+        f"is generated into var/."
+    )
 
 
 def _is_redis_uri(value: str) -> bool:
-    return value.split("://", 1)[0].lower() in ("redis", "rediss", "async+redis",
-                                                 "async+rediss")
+    return value.split("://", 1)[0].lower() in ("redis", "rediss", "async+redis", "async+rediss")
 
 
 def cluster_problems(component: str, env: Optional[Mapping[str, str]] = None) -> List[str]:
@@ -93,23 +93,32 @@ def cluster_problems(component: str, env: Optional[Mapping[str, str]] = None) ->
     env = _env(env)
     if not cluster_mode(env):
         return []
-    problems = [f"{name} is not set" for name in CLUSTER_SECRETS
-                if not (env.get(name) or "").strip()]
+    problems = [
+        f"{name} is not set" for name in CLUSTER_SECRETS if not (env.get(name) or "").strip()
+    ]
     database = (env.get("DATABASE_URL") or "").strip()
     if not database.lower().startswith(("postgresql", "postgres://")):
-        problems.append(f"DATABASE_URL must point at PostgreSQL (shared by every replica), "
-                        f"got {database.split('://', 1)[0] + '://...' if database else 'nothing'}")
+        problems.append(
+            f"DATABASE_URL must point at PostgreSQL (shared by every replica), "
+            f"got {database.split('://', 1)[0] + '://...' if database else 'nothing'}"
+        )
     if component == "rasa":
         if (env.get("LOCK_STORE_TYPE") or "in_memory").strip() != "redis":
-            problems.append("LOCK_STORE_TYPE must be redis (REDIS_HOST, REDIS_PORT): an "
-                            "in-memory lock lets two replicas run turns of one conversation "
-                            "at once")
+            problems.append(
+                "LOCK_STORE_TYPE must be redis (REDIS_HOST, REDIS_PORT): an "
+                "in-memory lock lets two replicas run turns of one conversation "
+                "at once"
+            )
         if not _is_redis_uri((env.get("RATE_LIMIT_STORAGE_URI") or "").strip()):
-            problems.append("RATE_LIMIT_STORAGE_URI must be redis://host:port[/db]: "
-                            "in-process limits multiply by the number of replicas")
+            problems.append(
+                "RATE_LIMIT_STORAGE_URI must be redis://host:port[/db]: "
+                "in-process limits multiply by the number of replicas"
+            )
         if (env.get("SMS_STATE_STORE") or "memory").strip().lower() != "redis":
-            problems.append("SMS_STATE_STORE must be redis: a Twilio retry landing on "
-                            "another replica would be answered twice")
+            problems.append(
+                "SMS_STATE_STORE must be redis: a Twilio retry landing on "
+                "another replica would be answered twice"
+            )
     return problems
 
 
@@ -119,5 +128,7 @@ def check_cluster_config(component: str, env: Optional[Mapping[str, str]] = None
     if problems:
         raise ClusterConfigError(
             f"{component}: several replicas are configured (REPLICAS={_env(env).get('REPLICAS')}"
-            f", CLUSTER={_env(env).get('CLUSTER')}) but " + "; ".join(problems)
-            + ". See README 'Several replicas'.")
+            f", CLUSTER={_env(env).get('CLUSTER')}) but "
+            + "; ".join(problems)
+            + ". See README 'Several replicas'."
+        )

@@ -16,6 +16,7 @@ cluster/redis_server.py, cluster/nginx.py). Every process is a child of this
 one, started in its own session (cluster/processes.py), and stopped by `stop()`
 (also on errors).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,7 @@ from channels.settings import MAX_PUBLIC_BODY_BYTES  # noqa: E402
 from cluster import nginx  # noqa: E402
 from cluster.packages import Unavailable, ensure_packages  # noqa: E402,F401 (public names)
 from cluster.postgres import DB_NAME, DB_USER, PostgresServer  # noqa: E402
-from cluster.processes import (PROJECT_ROOT, Proc, free_port, http_ok,  # noqa: E402
-                               port_open, wait_until)
+from cluster.processes import PROJECT_ROOT, Proc, free_port, http_ok, port_open, wait_until  # noqa: E402
 from cluster.redis_server import redis_proc  # noqa: E402
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
@@ -48,8 +48,7 @@ def action_request_max_size() -> int:
     return int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or 8 * 2**20)
 
 
-SECRET_NAMES = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN",
-                "WIDGET_ID_SECRET")
+SECRET_NAMES = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN", "WIDGET_ID_SECRET")
 
 
 @dataclass
@@ -90,7 +89,7 @@ class Stack:
         self.nginx: Optional[Proc] = None
         self.rasa: List[Proc] = []
         self.actions: List[Proc] = []
-        self.others: List[Proc] = []         # widget, console
+        self.others: List[Proc] = []  # widget, console
         self.logs = self.root / "logs"
 
     # ---- addresses
@@ -114,8 +113,7 @@ class Stack:
 
     @property
     def database_url(self) -> str:
-        return (f"postgresql://{DB_USER}:{self.pg_password}@127.0.0.1:{self.pg_port}/"
-                f"{DB_NAME}")
+        return f"postgresql://{DB_USER}:{self.pg_password}@127.0.0.1:{self.pg_port}/{DB_NAME}"
 
     @property
     def redis_url(self) -> str:
@@ -127,25 +125,34 @@ class Stack:
         for key in ("PYTHONPATH", "RASA_CACHE_DIRECTORY"):
             env.pop(key, None)
         env.update(
-            RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-            HOST="127.0.0.1", SANIC_HOST="127.0.0.1",
-            SANIC_REQUEST_MAX_SIZE=str(MAX_PUBLIC_BODY_BYTES), SANIC_KEEP_ALIVE_TIMEOUT="120",
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            HOST="127.0.0.1",
+            SANIC_HOST="127.0.0.1",
+            SANIC_REQUEST_MAX_SIZE=str(MAX_PUBLIC_BODY_BYTES),
+            SANIC_KEEP_ALIVE_TIMEOUT="120",
             REPLICAS=str(self.replicas),
             DATABASE_URL=self.database_url,
             # Rasa's SQL store pools 50 (+100) connections per process by default
-            SQL_POOL_SIZE="5", SQL_MAX_OVERFLOW="20",
-            LOCK_STORE_TYPE="redis", REDIS_HOST="127.0.0.1", REDIS_PORT=str(self.redis_port),
+            SQL_POOL_SIZE="5",
+            SQL_MAX_OVERFLOW="20",
+            LOCK_STORE_TYPE="redis",
+            REDIS_HOST="127.0.0.1",
+            REDIS_PORT=str(self.redis_port),
             RATE_LIMIT_STORAGE_URI=f"{self.redis_url}/2",
             SMS_STATE_STORE="redis",
             ACTION_SERVER_URL=f"http://127.0.0.1:{self.actions_lb_port}/webhook",
             WIDGET_PORT=str(self.widget_port),
             WIDGET_ALLOWED_ORIGINS=f"http://127.0.0.1:{self.public_port},"
-                                   f"http://localhost:{self.public_port}",
+            f"http://localhost:{self.public_port}",
             RASA_PUBLIC_URL=self.url,
-            CONSOLE_PORT=str(self.console_backend_port), CONSOLE_HOST="127.0.0.1",
+            CONSOLE_PORT=str(self.console_backend_port),
+            CONSOLE_HOST="127.0.0.1",
             # nginx is the one proxy in front of Rasa and the console: the per-address
             # limits and the console's login throttle read the address it saw
-            TRUSTED_PROXY_COUNT="1", CONSOLE_TRUSTED_PROXIES="1", ACTION_HOST="127.0.0.1",
+            TRUSTED_PROXY_COUNT="1",
+            CONSOLE_TRUSTED_PROXIES="1",
+            ACTION_HOST="127.0.0.1",
         )
         env.update(self.secrets)
         env.update(self.extra_env)
@@ -154,7 +161,7 @@ class Stack:
 
     # ---- start / stop
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         try:
             ensure_packages(self.log)
             self.root.mkdir(parents=True, exist_ok=True)
@@ -166,8 +173,10 @@ class Stack:
             self.start_postgres()
             self.start_redis()
             self.start_nginx()
-            self.log(f"postgres :{self.pg_port}, redis :{self.redis_port}, nginx "
-                     f":{self.public_port} up in {time.monotonic() - t0:.1f}s")
+            self.log(
+                f"postgres :{self.pg_port}, redis :{self.redis_port}, nginx "
+                f":{self.public_port} up in {time.monotonic() - t0:.1f}s"
+            )
             self.start_assistant()
         except BaseException:
             self.stop()
@@ -176,8 +185,7 @@ class Stack:
 
     def stop(self) -> None:
         """Front to back: nginx, console and widget, Rasa, actions, Redis, PostgreSQL."""
-        for proc in [self.nginx, *self.others, *self.rasa, *self.actions, self.redis,
-                     self.pg]:
+        for proc in [self.nginx, *self.others, *self.rasa, *self.actions, self.redis, self.pg]:
             if proc is None:
                 continue
             try:
@@ -185,15 +193,19 @@ class Stack:
             except Exception as error:  # keep stopping the others
                 self.log(f"could not stop {proc.name}: {error}")
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     def all_procs(self) -> List[Proc]:
-        return [p for p in (self.pg, self.redis, self.nginx) if p] + self.actions \
-            + self.rasa + self.others
+        return (
+            [p for p in (self.pg, self.redis, self.nginx) if p]
+            + self.actions
+            + self.rasa
+            + self.others
+        )
 
     # ---- PostgreSQL, Redis, nginx
 
@@ -207,8 +219,10 @@ class Stack:
 
     def db_engine(self):
         import sqlalchemy as sa
-        return sa.create_engine(self.database_url, future=True, pool_pre_ping=True,
-                                hide_parameters=True)
+
+        return sa.create_engine(
+            self.database_url, future=True, pool_pre_ping=True, hide_parameters=True
+        )
 
     def start_redis(self) -> None:
         self.redis = redis_proc(self.root, self.logs, self.redis_port).start()
@@ -220,12 +234,18 @@ class Stack:
 
     def nginx_conf(self) -> str:
         return nginx.render_config(
-            folder=self.root / "nginx", logs=self.logs, public_port=self.public_port,
-            console_port=self.console_port, actions_lb_port=self.actions_lb_port,
-            single_port=self.single_port, rasa_ports=self.rasa_ports,
-            action_ports=self.action_ports, widget_port=self.widget_port,
+            folder=self.root / "nginx",
+            logs=self.logs,
+            public_port=self.public_port,
+            console_port=self.console_port,
+            actions_lb_port=self.actions_lb_port,
+            single_port=self.single_port,
+            rasa_ports=self.rasa_ports,
+            action_ports=self.action_ports,
+            widget_port=self.widget_port,
             console_backend_port=self.console_backend_port,
-            action_body_limit=action_request_max_size())
+            action_body_limit=action_request_max_size(),
+        )
 
     def start_nginx(self) -> None:
         conf = nginx.write_config(self.root / "nginx", self.nginx_conf())
@@ -236,52 +256,108 @@ class Stack:
 
     def rasa_proc(self, i: int) -> Proc:
         port = self.rasa_ports[i]
-        return Proc(f"rasa-{i + 1}", [
-            str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH), "--interface",
-            "127.0.0.1", "--port", str(port), "--endpoints", "endpoints.yml",
-            "--credentials", "credentials.yml"],
+        return Proc(
+            f"rasa-{i + 1}",
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL_PATH),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
             # as in the Procfile: one BLAS/OpenMP thread unless the environment says
             # otherwise (perf/blas_threads.py; tests/test_speedups.py checks it)
             {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env(RASA_PORT=str(port))},
-            self.logs / f"rasa-{i + 1}.log")
+            self.logs / f"rasa-{i + 1}.log",
+        )
 
     def start_assistant(self) -> None:
         t0 = time.monotonic()
         for i, port in enumerate(self.action_ports):
-            self.actions.append(Proc(f"actions-{i + 1}", [
-                # the token-checking action server (actions/server.py), as in the Procfile
-                str(VENV_BIN / "python"), "-m", "actions.server",
-                "--port", str(port)],
-                # trackers are larger than a patient's message (Makefile, Procfile)
-                self.env(ACTION_PORT=str(port),
-                         SANIC_REQUEST_MAX_SIZE=str(action_request_max_size())),
-                self.logs / f"actions-{i + 1}.log").start())
+            self.actions.append(
+                Proc(
+                    f"actions-{i + 1}",
+                    [
+                        # the token-checking action server (actions/server.py), as in the Procfile
+                        str(VENV_BIN / "python"),
+                        "-m",
+                        "actions.server",
+                        "--port",
+                        str(port),
+                    ],
+                    # trackers are larger than a patient's message (Makefile, Procfile)
+                    self.env(
+                        ACTION_PORT=str(port), SANIC_REQUEST_MAX_SIZE=str(action_request_max_size())
+                    ),
+                    self.logs / f"actions-{i + 1}.log",
+                ).start()
+            )
         for i in range(self.replicas):
             self.rasa.append(self.rasa_proc(i).start())
         if self.with_widget:
-            self.others.append(Proc("widget", [str(VENV_BIN / "python"), "widget/serve.py"],
-                                    self.env(), self.logs / "widget.log").start())
+            self.others.append(
+                Proc(
+                    "widget",
+                    [str(VENV_BIN / "python"), "widget/serve.py"],
+                    self.env(),
+                    self.logs / "widget.log",
+                ).start()
+            )
         if self.with_console:
-            self.others.append(Proc("console", [
-                str(VENV_BIN / "python"), "-m", "console", "serve", "--port",
-                str(self.console_backend_port)], self.env(), self.logs / "console.log").start())
+            self.others.append(
+                Proc(
+                    "console",
+                    [
+                        str(VENV_BIN / "python"),
+                        "-m",
+                        "console",
+                        "serve",
+                        "--port",
+                        str(self.console_backend_port),
+                    ],
+                    self.env(),
+                    self.logs / "console.log",
+                ).start()
+            )
         for i, proc in enumerate(self.actions):
-            wait_until(lambda: http_ok(f"http://127.0.0.1:{self.action_ports[i]}/health"),
-                       120, proc.name, proc)
-        for i, proc in enumerate(self.rasa):
+            wait_until(
+                lambda i=i: http_ok(f"http://127.0.0.1:{self.action_ports[i]}/health"),
+                120,
+                proc.name,
+                proc,
+            )
+        for i in range(len(self.rasa)):
             self.wait_rasa(i)
         for proc in self.others:
             port = self.widget_port if proc.name == "widget" else self.console_backend_port
             path = "/demo/" if proc.name == "widget" else "/login"
-            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}{path}"), 120, proc.name, proc)
-        self.log(f"{self.replicas} Rasa servers, {self.action_servers} action servers"
-                 f"{', widget' if self.with_widget else ''}"
-                 f"{', console' if self.with_console else ''} up in "
-                 f"{time.monotonic() - t0:.1f}s")
+            wait_until(
+                lambda port=port, path=path: http_ok(f"http://127.0.0.1:{port}{path}"),
+                120,
+                proc.name,
+                proc,
+            )
+        self.log(
+            f"{self.replicas} Rasa servers, {self.action_servers} action servers"
+            f"{', widget' if self.with_widget else ''}"
+            f"{', console' if self.with_console else ''} up in "
+            f"{time.monotonic() - t0:.1f}s"
+        )
 
     def wait_rasa(self, i: int, timeout: Optional[float] = None) -> None:
-        wait_until(lambda: http_ok(f"{self.replica_url(i)}/webhooks/rest/"),
-                   timeout or self.rasa_start_timeout, self.rasa[i].name, self.rasa[i])
+        wait_until(
+            lambda: http_ok(f"{self.replica_url(i)}/webhooks/rest/"),
+            timeout or self.rasa_start_timeout,
+            self.rasa[i].name,
+            self.rasa[i],
+        )
 
     def restart_rasa(self, i: int) -> None:
         self.rasa[i].stop()
@@ -300,6 +376,7 @@ def running_stack(root: Path, **kwargs) -> Iterator[Stack]:
 
 
 if __name__ == "__main__":  # quick manual check: python cluster/stack.py /tmp/x
-    with running_stack(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/achilles-stack"),
-                       durable=False) as s:
+    with running_stack(
+        Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/achilles-stack"), durable=False
+    ) as s:
         print("up:", s.url, s.console_url)

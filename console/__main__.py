@@ -1,6 +1,7 @@
 """`python -m console <command>`: serve, users (create-user, set-role, disable-user,
 enable-user, list-users, enroll-totp, remove-totp), export-corrections, retention,
 refresh-summaries, verify-audit."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,9 @@ from typing import Optional
 
 import click
 
-from stores.private_storage import restrict_umask
 from console.roles import ROLES
 from console.settings import ConsoleSettings, load_console_settings
+from stores.private_storage import restrict_umask
 
 
 def cli_user() -> str:
@@ -28,7 +29,9 @@ def cli_user() -> str:
 def main() -> None:
     """Staff console of the Achilles assistant."""
     restrict_umask()  # files this process creates (database, secret key) are owner-only
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def console_bind_host(option: Optional[str], settings: ConsoleSettings) -> str:
@@ -36,14 +39,19 @@ def console_bind_host(option: Optional[str], settings: ConsoleSettings) -> str:
     never follows HOST, and an empty value is refused rather than read as every interface."""
     host = option if option is not None else settings.host
     if not host.strip():
-        raise click.UsageError("CONSOLE_HOST (or --host) is empty; an empty bind address "
-                               "would listen on every interface. Unset it for 127.0.0.1.")
+        raise click.UsageError(
+            "CONSOLE_HOST (or --host) is empty; an empty bind address "
+            "would listen on every interface. Unset it for 127.0.0.1."
+        )
     return host.strip()
 
 
 @main.command()
-@click.option("--host", default=None,
-              help="Interface (default: $CONSOLE_HOST or 127.0.0.1; never the public $HOST).")
+@click.option(
+    "--host",
+    default=None,
+    help="Interface (default: $CONSOLE_HOST or 127.0.0.1; never the public $HOST).",
+)
 @click.option("--port", default=None, type=int, help="Port (default: $CONSOLE_PORT or 8090).")
 @click.option("--threads", default=8, show_default=True)
 def serve(host, port, threads) -> None:
@@ -52,20 +60,25 @@ def serve(host, port, threads) -> None:
     host = console_bind_host(host, settings)
     from cluster.settings import check_cluster_config
     from console.app import create_app
+
     check_cluster_config("console")  # with several replicas: shared database and secrets
     app = create_app(settings)
     services = app.extensions["console"]
     started = dt.datetime.now()
     services.refresh(force=True)
-    logging.getLogger("console").info("summaries up to date in %.1fs",
-                                      (dt.datetime.now() - started).total_seconds())
+    logging.getLogger("console").info(
+        "summaries up to date in %.1fs", (dt.datetime.now() - started).total_seconds()
+    )
     # summary refresh and retention, each on one node at a time (console/jobs.py)
     from console.jobs import BackgroundJobs
+
     background = BackgroundJobs.from_settings(services.engine, services.refresh, settings)
     if settings.retention_days > 0:
         logging.getLogger("console").info(
             "retention: conversations older than %d days are deleted every %g minutes",
-            settings.retention_days, settings.retention_interval_minutes)
+            settings.retention_days,
+            settings.retention_interval_minutes,
+        )
     else:
         logging.getLogger("console").warning("RETENTION_DAYS=0: old conversations are kept")
     if background.enabled:
@@ -73,6 +86,7 @@ def serve(host, port, threads) -> None:
     port = port or settings.port
     click.echo(f"Staff console: http://{host}:{port}/  (Ctrl-C stops it)")
     import waitress
+
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="console")
     finally:
@@ -81,11 +95,13 @@ def serve(host, port, threads) -> None:
 
 def _engine():
     from console.db import engine_for
+
     return engine_for(load_console_settings().database_url)
 
 
 def _audit(action: str, detail: str) -> None:
     from console import audit
+
     with _engine().begin() as conn:
         audit.record(conn, cli_user(), action, detail=detail)
 
@@ -95,17 +111,27 @@ ROLE_CHOICE = click.Choice(list(ROLES))
 
 @main.command("create-user")
 @click.argument("username")
-@click.option("--role", type=ROLE_CHOICE, default=None,
-              help="reviewer (masked conversations; the default for new users), callback "
-                   "(appointment queue with phone numbers) or admin (everything).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-@click.option("--update", is_flag=True,
-              help="Set a new password (and --role, if given) for an existing user; "
-                   "ends that user's sessions.")
+@click.option(
+    "--role",
+    type=ROLE_CHOICE,
+    default=None,
+    help="reviewer (masked conversations; the default for new users), callback "
+    "(appointment queue with phone numbers) or admin (everything).",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Set a new password (and --role, if given) for an existing user; "
+    "ends that user's sessions.",
+)
 def create_user(username, role, password_stdin, update) -> None:
     """Creates a staff user (asks for the password; there is no default)."""
     from console import accounts
     from console.passwords import PasswordError, check_new_password
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -114,7 +140,7 @@ def create_user(username, role, password_stdin, update) -> None:
         check_new_password(password, username)
         outcome = accounts.create_user(_engine(), username, password, update=update, role=role)
     except (accounts.UserError, PasswordError) as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     row = accounts.get_user(_engine(), username)
     _audit("user_" + outcome, f"user={row.username} role={row.role}")
     click.echo(f"User {username} {outcome} (role {row.role}).")
@@ -126,10 +152,11 @@ def create_user(username, role, password_stdin, update) -> None:
 def set_role(username, role) -> None:
     """Gives a user another role (takes effect on their next request)."""
     from console import accounts
+
     try:
         name = accounts.set_role(_engine(), username, role)
     except accounts.UserError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     _audit("user_role", f"user={name} role={role}")
     click.echo(f"User {name} now has the role {role}.")
 
@@ -139,10 +166,11 @@ def set_role(username, role) -> None:
 def disable_user(username) -> None:
     """Disables a user: no more logins, and their open sessions end at once."""
     from console import accounts
+
     try:
         name = accounts.set_active(_engine(), username, False)
     except accounts.UserError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     _audit("user_disable", f"user={name}")
     click.echo(f"User {name} disabled; their sessions have ended.")
 
@@ -152,10 +180,11 @@ def disable_user(username) -> None:
 def enable_user(username) -> None:
     """Enables a disabled user again."""
     from console import accounts
+
     try:
         name = accounts.set_active(_engine(), username, True)
     except accounts.UserError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     _audit("user_enable", f"user={name}")
     click.echo(f"User {name} enabled.")
 
@@ -164,10 +193,17 @@ def enable_user(username) -> None:
 def list_users() -> None:
     """Lists users: name, role, active, second factor, last login."""
     from console import accounts
+
     for row in accounts.list_users(_engine()):
-        last = row.last_login_at.isoformat(sep=" ", timespec="minutes") if row.last_login_at else "never"
-        click.echo(f"{row.username:30} {row.role:9} {'active' if row.is_active else 'disabled':9} "
-                   f"{'2fa' if row.totp_secret else 'no-2fa':7} last login {last}")
+        last = (
+            row.last_login_at.isoformat(sep=" ", timespec="minutes")
+            if row.last_login_at
+            else "never"
+        )
+        click.echo(
+            f"{row.username:30} {row.role:9} {'active' if row.is_active else 'disabled':9} "
+            f"{'2fa' if row.totp_secret else 'no-2fa':7} last login {last}"
+        )
 
 
 @main.command("enroll-totp")
@@ -180,6 +216,7 @@ def enroll_totp(username) -> None:
     ends the user's sessions."""
     from console import accounts, totp
     from console.db import utcnow
+
     engine = _engine()
     row = accounts.get_user(engine, username)
     if row is None:
@@ -204,10 +241,11 @@ def enroll_totp(username) -> None:
 def remove_totp(username) -> None:
     """Removes a user's second factor (e.g. a lost phone); ends their sessions."""
     from console import accounts
+
     try:
         name = accounts.set_totp(_engine(), username, None)
     except accounts.UserError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     _audit("user_totp_removed", f"user={name}")
     click.echo(f"Second factor removed for {name}.")
 
@@ -216,22 +254,31 @@ def remove_totp(username) -> None:
 def verify_audit() -> None:
     """Checks the audit log's hash chain; exit status 1 if a row was changed or removed."""
     from console import audit
+
     report = audit.verify(_engine())
     if not report.ok:
-        click.echo(f"Audit log BROKEN: {report.problem} (checked {report.rows} rows "
-                   f"before it).", err=True)
+        click.echo(
+            f"Audit log BROKEN: {report.problem} (checked {report.rows} rows before it).", err=True
+        )
         sys.exit(1)
     click.echo(f"Audit log intact: {report.rows} rows; head {report.head}")
 
 
 @main.command("export-corrections")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="YAML file to write ('-' for stdout).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="YAML file to write ('-' for stdout).",
+)
 def export_corrections(out) -> None:
     """Writes staff intent corrections as Rasa NLU YAML for the team to review."""
+    import sqlalchemy as sa
+
     from console import audit, exports
     from console.db import engine_for, intent_corrections
-    import sqlalchemy as sa
+
     engine = engine_for(load_console_settings().database_url)
     user = cli_user()
     with engine.begin() as conn:
@@ -246,36 +293,45 @@ def export_corrections(out) -> None:
 
 
 @main.command()
-@click.option("--days", required=True, type=click.IntRange(min=1),
-              help="Delete conversations whose last message is older than this.")
+@click.option(
+    "--days",
+    required=True,
+    type=click.IntRange(min=1),
+    help="Delete conversations whose last message is older than this.",
+)
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 def retention(days, dry_run) -> None:
     """Deletes old conversations (events + console rows)."""
     from console.db import engine_for
     from console.jobs import retention_once
+
     engine = engine_for(load_console_settings().database_url)
     result = retention_once(engine, days, cli_user(), dry_run=dry_run)
     if result is None:  # cron on several nodes: one of them does it
         click.echo("Retention is running on another node; nothing done here.")
         return
     verb = "Would delete" if dry_run else "Deleted"
-    click.echo(f"{verb} {result.conversations} conversations ({result.events} events, "
-               f"{result.console_rows} console rows) and {result.appointments} closed appointment "
-               f"requests older than {days} days; kept {result.open_appointments_kept} open "
-               f"appointment requests older than that.")
+    click.echo(
+        f"{verb} {result.conversations} conversations ({result.events} events, "
+        f"{result.console_rows} console rows) and {result.appointments} closed appointment "
+        f"requests older than {days} days; kept {result.open_appointments_kept} open "
+        f"appointment requests older than that."
+    )
 
 
 @main.command("refresh-summaries")
 @click.option("--rebuild", is_flag=True, help="Drop the summaries and fold every event again.")
 def refresh_summaries(rebuild) -> None:
     """Brings the conversation summaries up to date (the server also does this)."""
-    from console.db import engine_for
     from console import jobs
+    from console.db import engine_for
+
     engine = engine_for(load_console_settings().database_url)
     n = jobs.refresh_summaries(engine, rebuild=rebuild)
     if n is None:
-        raise click.ClickException("Another node has been refreshing the summaries for "
-                                   "a while; try again later.")
+        raise click.ClickException(
+            "Another node has been refreshing the summaries for a while; try again later."
+        )
     click.echo(f"Folded {n} events.")
 
 

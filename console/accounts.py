@@ -5,6 +5,7 @@ Changing a password, disabling a user or changing the second factor ends every
 session of that user at once (console/sessions.py). Used by the CLI
 (console/__main__.py) and the Users page (console/views/admin.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ def name_key(username: str) -> str:
 
 
 def find_user(conn, username: str):
-    return conn.execute(sa.select(users).where(
-        sa.func.lower(users.c.username) == name_key(username))).first()
+    return conn.execute(
+        sa.select(users).where(sa.func.lower(users.c.username) == name_key(username))
+    ).first()
 
 
 def _require(conn, username: str):
@@ -47,8 +49,13 @@ def check_role(role: str) -> str:
     return role
 
 
-def create_user(engine: sa.engine.Engine, username: str, password: str,
-                update: bool = False, role: Optional[str] = None) -> str:
+def create_user(
+    engine: sa.engine.Engine,
+    username: str,
+    password: str,
+    update: bool = False,
+    role: Optional[str] = None,
+) -> str:
     """Creates a staff user (role reviewer unless given), or with update=True sets a new
     password (and the role, if given) for an existing one and ends its sessions."""
     if not USERNAME_RE.fullmatch(username or ""):
@@ -64,19 +71,28 @@ def create_user(engine: sa.engine.Engine, username: str, password: str,
     with engine.begin() as conn:
         existing = find_user(conn, username)
         if existing and not update:
-            raise UserError(f"User {username!r} already exists (use --update to set a new password).")
+            raise UserError(
+                f"User {username!r} already exists (use --update to set a new password)."
+            )
         if existing:
             values = dict(password_hash=hashed, is_active=True)
             if role:
                 values["role"] = role
             conn.execute(users.update().where(users.c.id == existing.id).values(**values))
-            conn.execute(login_throttle.delete()
-                         .where(login_throttle.c.username == name_key(username)))
+            conn.execute(
+                login_throttle.delete().where(login_throttle.c.username == name_key(username))
+            )
             revoke_user_sessions(conn, existing.id, now)
             return "updated"
-        conn.execute(users.insert().values(username=username, password_hash=hashed,
-                                           created_at=now, is_active=True,
-                                           role=role or "reviewer"))
+        conn.execute(
+            users.insert().values(
+                username=username,
+                password_hash=hashed,
+                created_at=now,
+                is_active=True,
+                role=role or "reviewer",
+            )
+        )
         return "created"
 
 
@@ -102,8 +118,11 @@ def set_totp(engine: sa.engine.Engine, username: str, secret: Optional[str]) -> 
     """Stores (or with None removes) a user's TOTP secret and ends their sessions."""
     with engine.begin() as conn:
         row = _require(conn, username)
-        conn.execute(users.update().where(users.c.id == row.id)
-                     .values(totp_secret=secret, totp_last_step=None))
+        conn.execute(
+            users.update()
+            .where(users.c.id == row.id)
+            .values(totp_secret=secret, totp_last_step=None)
+        )
         revoke_user_sessions(conn, row.id, utcnow())
         return row.username
 

@@ -3,6 +3,7 @@
 `create_app` configures Flask (cookies, CSRF, proxies), creates the app's services
 (console/web.py) and registers the pages (console/views/).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,10 +32,13 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or (request and request.is_secure))
 
 
-def create_app(settings: Optional[ConsoleSettings] = None, *,
-               refresh_min_seconds: float = REFRESH_MIN_SECONDS,
-               clock: Optional[Callable[[], dt.datetime]] = None,
-               password_gate_timeout: float = 10.0) -> Flask:
+def create_app(
+    settings: Optional[ConsoleSettings] = None,
+    *,
+    refresh_min_seconds: float = REFRESH_MIN_SECONDS,
+    clock: Optional[Callable[[], dt.datetime]] = None,
+    password_gate_timeout: float = 10.0,
+) -> Flask:
     """The console. `clock` (UTC now) is for tests that move time forward."""
     settings = settings or load_console_settings()
     app = Flask(__name__)
@@ -42,18 +46,21 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
     app.session_interface = ConsoleSessionInterface()
     if settings.trusted_proxies:
         # X-Forwarded-For / -Proto are believed only from that many proxies in front
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
-                                x_proto=settings.trusted_proxies)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     app.extensions["console"] = web.Services.create(
-        settings, refresh_min_seconds, clock or utcnow, password_gate_timeout)
+        settings, refresh_min_seconds, clock or utcnow, password_gate_timeout
+    )
     web.csrf.init_app(app)
     login_manager = LoginManager(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.user_loader(web.load_user)
     web.install(app)
-    app.jinja_env.globals.update(APPOINTMENT_STATUSES=appointments.APPOINTMENT_STATUSES,
-                                 require_2fa=settings.require_2fa)
+    app.jinja_env.globals.update(
+        APPOINTMENT_STATUSES=appointments.APPOINTMENT_STATUSES, require_2fa=settings.require_2fa
+    )
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -10,6 +10,7 @@ counted, at most MAX_FAILED_LOGINS passwords are ever checked per lock-out perio
 and nothing clears a lock before it expires (a successful login resets the counter
 only when no lock is set). While locked, even the right password is refused.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,28 +42,39 @@ def _dummy() -> str:
 
 def _reserve_once(conn, key: str, now: dt.datetime, lockout: dt.timedelta) -> int:
     """Counts one attempt for `key`; returns its number (1..MAX), or 0 when locked."""
-    not_locked = sa.or_(login_throttle.c.locked_until.is_(None),
-                        login_throttle.c.locked_until <= now)
-    counted = conn.execute(login_throttle.update().where(login_throttle.c.username == key)
-                           .where(not_locked)
-                           .values(failures=login_throttle.c.failures + 1, last_failure_at=now,
-                                   locked_until=None)).rowcount  # only an expired lock is cleared
+    not_locked = sa.or_(
+        login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now
+    )
+    counted = conn.execute(
+        login_throttle.update()
+        .where(login_throttle.c.username == key)
+        .where(not_locked)
+        .values(failures=login_throttle.c.failures + 1, last_failure_at=now, locked_until=None)
+    ).rowcount  # only an expired lock is cleared
     if not counted:
-        if conn.execute(sa.select(login_throttle.c.username)
-                        .where(login_throttle.c.username == key)).first() is not None:
+        if (
+            conn.execute(
+                sa.select(login_throttle.c.username).where(login_throttle.c.username == key)
+            ).first()
+            is not None
+        ):
             return 0  # locked (the row exists, its lock has not expired)
-        conn.execute(login_throttle.insert().values(username=key, failures=1,
-                                                    last_failure_at=now))
-    failures = conn.execute(sa.select(login_throttle.c.failures)
-                            .where(login_throttle.c.username == key)).scalar()
+        conn.execute(login_throttle.insert().values(username=key, failures=1, last_failure_at=now))
+    failures = conn.execute(
+        sa.select(login_throttle.c.failures).where(login_throttle.c.username == key)
+    ).scalar()
     if failures >= MAX_FAILED_LOGINS:
-        conn.execute(login_throttle.update().where(login_throttle.c.username == key)
-                     .values(failures=0, locked_until=now + lockout))
+        conn.execute(
+            login_throttle.update()
+            .where(login_throttle.c.username == key)
+            .values(failures=0, locked_until=now + lockout)
+        )
     return failures
 
 
-def reserve_attempt(engine: sa.engine.Engine, key: str, now: dt.datetime,
-                    lockout: dt.timedelta) -> int:
+def reserve_attempt(
+    engine: sa.engine.Engine, key: str, now: dt.datetime, lockout: dt.timedelta
+) -> int:
     for _ in range(5):
         try:
             with engine.begin() as conn:
@@ -74,15 +86,26 @@ def reserve_attempt(engine: sa.engine.Engine, key: str, now: dt.datetime,
 
 def is_locked(engine: sa.engine.Engine, username: str, now: dt.datetime) -> bool:
     with engine.connect() as conn:
-        until = conn.execute(sa.select(login_throttle.c.locked_until)
-                             .where(login_throttle.c.username == name_key(username))).scalar()
+        until = conn.execute(
+            sa.select(login_throttle.c.locked_until).where(
+                login_throttle.c.username == name_key(username)
+            )
+        ).scalar()
     return until is not None and as_utc(until) > now
 
 
-def authenticate(engine: sa.engine.Engine, username: str, password: str, *,
-                 now: dt.datetime, lockout_minutes: float, code: str = "",
-                 require_2fa: bool = False, gate: Optional[threading.Semaphore] = None,
-                 gate_timeout: float = 10.0) -> Tuple[Optional[sa.engine.Row], str]:
+def authenticate(
+    engine: sa.engine.Engine,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    lockout_minutes: float,
+    code: str = "",
+    require_2fa: bool = False,
+    gate: Optional[threading.Semaphore] = None,
+    gate_timeout: float = 10.0,
+) -> Tuple[Optional[sa.engine.Row], str]:
     """Returns (user row, "ok") or (None, status): "locked" (no check was made),
     "invalid" (user name or password), "bad_code" (second factor), "no_2fa" (required
     but not enrolled), "busy" (too many password checks at once). Every status but
@@ -100,7 +123,9 @@ def authenticate(engine: sa.engine.Engine, username: str, password: str, *,
         return failed("busy")
     try:
         with engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(sa.func.lower(users.c.username) == key)).first()
+            row = conn.execute(
+                sa.select(users).where(sa.func.lower(users.c.username) == key)
+            ).first()
         ok = verify_password(row.password_hash if row else _dummy(), password or "")
     finally:
         if gate is not None:
@@ -117,14 +142,24 @@ def authenticate(engine: sa.engine.Engine, username: str, password: str, *,
     new_hash = hash_password(password) if needs_rehash(row.password_hash) else None
     with engine.begin() as conn:
         if step is not None:
-            fresh = conn.execute(users.update().where(users.c.id == row.id).where(sa.or_(
-                users.c.totp_last_step.is_(None), users.c.totp_last_step < step))
-                .values(totp_last_step=step)).rowcount
+            fresh = conn.execute(
+                users.update()
+                .where(users.c.id == row.id)
+                .where(sa.or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step))
+                .values(totp_last_step=step)
+            ).rowcount
             if not fresh:  # the same code used by a parallel login
                 return failed("bad_code")
         # reset the counter, but never a lock set meanwhile by parallel attempts
-        conn.execute(login_throttle.delete().where(login_throttle.c.username == key).where(
-            sa.or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now)))
+        conn.execute(
+            login_throttle.delete()
+            .where(login_throttle.c.username == key)
+            .where(
+                sa.or_(
+                    login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now
+                )
+            )
+        )
         values = dict(last_login_at=now)
         if new_hash:  # an older, cheaper hash: upgraded to the current parameters
             values["password_hash"] = new_hash

@@ -7,10 +7,11 @@ only read (and deleted from by the retention command); its definition here
 mirrors Rasa 3.6's SQLTrackerStore so that benchmarks and tests can seed
 realistic rows, and the console never creates it in a real deployment (Rasa does).
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from typing import Optional
 
 import sqlalchemy as sa
@@ -48,8 +49,8 @@ users = sa.Table(
     sa.Column("is_active", sa.Boolean, nullable=False, default=True),
     # reviewer | callback | admin (console/auth.py ROLES); migrations/versions/0002
     sa.Column("role", sa.String(16), nullable=False, server_default="reviewer"),
-    sa.Column("totp_secret", sa.String(64)),       # base32; NULL = no second factor enrolled
-    sa.Column("totp_last_step", sa.BigInteger),    # last time step used (no code is accepted twice)
+    sa.Column("totp_secret", sa.String(64)),  # base32; NULL = no second factor enrolled
+    sa.Column("totp_last_step", sa.BigInteger),  # last time step used (no code is accepted twice)
 )
 
 # One row per login. The browser's session cookie (signed) carries a random token;
@@ -149,9 +150,20 @@ console_meta = sa.Table(
 )
 
 __all__ = [
-    "appointment_requests", "audit_log", "console_meta", "conversation_reviews",
-    "conversation_summaries", "events", "intent_corrections", "login_throttle", "sessions", "users",
-    "engine_for", "utcnow", "as_utc", "events_table_exists",
+    "appointment_requests",
+    "audit_log",
+    "console_meta",
+    "conversation_reviews",
+    "conversation_summaries",
+    "events",
+    "intent_corrections",
+    "login_throttle",
+    "sessions",
+    "users",
+    "engine_for",
+    "utcnow",
+    "as_utc",
+    "events_table_exists",
 ]
 
 
@@ -168,12 +180,13 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return value.astimezone(dt.timezone.utc)
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine_for(database_url: str) -> sa.engine.Engine:
     """The shared engine (stores/db.py), the schema brought to head (stores/schema.py:
     safe when several console processes start at once) and the audit chain's head."""
     engine = upgrade_to_head(database_url)
     from console import audit  # noqa: E402 (audit imports this module)
+
     audit.ensure_chain(engine)
     return engine
 

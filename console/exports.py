@@ -1,4 +1,5 @@
 """Exports: intent corrections as Rasa NLU YAML, the filtered list as CSV (masked)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,23 +13,38 @@ import sqlalchemy as sa
 from console.db import intent_corrections
 from console.masking import Masker
 
-CSV_COLUMNS = ["console_id", "conversation", "started", "channel", "turns", "first_question",
-               "fell_back", "emergency", "handoff", "appointment", "reviewed", "tags"]
+CSV_COLUMNS = [
+    "console_id",
+    "conversation",
+    "started",
+    "channel",
+    "turns",
+    "first_question",
+    "fell_back",
+    "emergency",
+    "handoff",
+    "appointment",
+    "reviewed",
+    "tags",
+]
 
 
 def one_line(text: str) -> str:
     return " ".join((text or "").split())
 
 
-def corrections_yaml(conn: sa.engine.Connection, exported_by: str,
-                     now: dt.datetime) -> Tuple[str, int]:
+def corrections_yaml(
+    conn: sa.engine.Connection, exported_by: str, now: dt.datetime
+) -> Tuple[str, int]:
     """Rasa NLU training data (version "3.1") with one example per corrected message.
 
     The stored text is already masked (console/views/conversations.py masks it when the correction
     is saved), so the file holds no phone numbers, e-mails or birth dates."""
-    rows = conn.execute(sa.select(intent_corrections)
-                        .order_by(intent_corrections.c.corrected_intent,
-                                  intent_corrections.c.id)).all()
+    rows = conn.execute(
+        sa.select(intent_corrections).order_by(
+            intent_corrections.c.corrected_intent, intent_corrections.c.id
+        )
+    ).all()
     examples: Dict[str, List[str]] = defaultdict(list)
     for row in rows:
         text = one_line(row.text)
@@ -57,12 +73,22 @@ def list_csv(rows: Iterable[Any], masker: Masker, fmt_time) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([
-            r.id, csv_safe(masker.mask(r.sender_id)), fmt_time(r.started_at), r.channel or "",
-            r.turns, csv_safe(masker.mask(one_line(r.first_question or ""))),
-            int(bool(r.fell_back)), int(bool(r.emergency)), int(bool(r.handoff)),
-            int(bool(r.appointment)), int(bool(r.reviewed)), csv_safe(r.tags or ""),
-        ])
+        writer.writerow(
+            [
+                r.id,
+                csv_safe(masker.mask(r.sender_id)),
+                fmt_time(r.started_at),
+                r.channel or "",
+                r.turns,
+                csv_safe(masker.mask(one_line(r.first_question or ""))),
+                int(bool(r.fell_back)),
+                int(bool(r.emergency)),
+                int(bool(r.handoff)),
+                int(bool(r.appointment)),
+                int(bool(r.reviewed)),
+                csv_safe(r.tags or ""),
+            ]
+        )
     return out.getvalue()
 
 

@@ -16,6 +16,7 @@ the scheduled run records its time in `console_meta` so the other nodes skip it
 until the interval has passed.
 On SQLite (one machine) a lock in the process stands in for it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,13 +42,15 @@ REFRESH_WAIT_S = 15.0
 REFRESH_MIN_SECONDS = 2.0
 
 
-def refresh_summaries(engine: sa.engine.Engine, rebuild: bool = False,
-                      wait_s: float = REFRESH_WAIT_S) -> Optional[int]:
+def refresh_summaries(
+    engine: sa.engine.Engine, rebuild: bool = False, wait_s: float = REFRESH_WAIT_S
+) -> Optional[int]:
     """Folds new events; None if another node held the refresh for `wait_s`."""
     with single_node(engine, REFRESH_JOB, wait=True, timeout_s=wait_s) as mine:
         if not mine:
-            logger.info("summary refresh skipped: another node has been refreshing for "
-                        "%.0fs", wait_s)
+            logger.info(
+                "summary refresh skipped: another node has been refreshing for %.0fs", wait_s
+            )
             return None
         return summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
 
@@ -72,15 +75,19 @@ class Refresher:
             now = time.monotonic()
             if not force and now - self.last < self.min_seconds:
                 return
-            if (force or now - self.last_full >= self.FULL_CHECK_SECONDS
-                    or summaries.has_new_events(self.engine)):
+            if (
+                force
+                or now - self.last_full >= self.FULL_CHECK_SECONDS
+                or summaries.has_new_events(self.engine)
+            ):
                 refresh_summaries(self.engine)  # one node at a time
                 self.last_full = now
             self.last = time.monotonic()
 
 
-def retention_once(engine: sa.engine.Engine, days: int, username: str,
-                   dry_run: bool = False) -> Optional[RetentionResult]:
+def retention_once(
+    engine: sa.engine.Engine, days: int, username: str, dry_run: bool = False
+) -> Optional[RetentionResult]:
     """Runs retention unless another node is running it (then None)."""
     with single_node(engine, RETENTION_JOB, wait=False) as mine:
         if not mine:
@@ -89,18 +96,22 @@ def retention_once(engine: sa.engine.Engine, days: int, username: str,
 
 
 def _get_meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
-    return conn.execute(sa.select(console_meta.c.value)
-                        .where(console_meta.c.key == key)).scalar()
+    return conn.execute(sa.select(console_meta.c.value).where(console_meta.c.key == key)).scalar()
 
 
 def _set_meta(conn: sa.engine.Connection, key: str, value: str) -> None:
-    if conn.execute(console_meta.update().where(console_meta.c.key == key)
-                    .values(value=value)).rowcount == 0:
+    if (
+        conn.execute(
+            console_meta.update().where(console_meta.c.key == key).values(value=value)
+        ).rowcount
+        == 0
+    ):
         conn.execute(console_meta.insert().values(key=key, value=value))
 
 
-def scheduled_retention(engine: sa.engine.Engine, days: int, interval_s: float,
-                        now: Callable[[], dt.datetime] = utcnow) -> Optional[RetentionResult]:
+def scheduled_retention(
+    engine: sa.engine.Engine, days: int, interval_s: float, now: Callable[[], dt.datetime] = utcnow
+) -> Optional[RetentionResult]:
     """The scheduled run (RETENTION_DAYS every RETENTION_INTERVAL_MINUTES): at most
     one node at a time, and skipped when any node ran it less than `interval_s` ago
     (the time of the last run is kept in `console_meta`). None when not run here."""
@@ -120,15 +131,21 @@ def scheduled_retention(engine: sa.engine.Engine, days: int, interval_s: float,
         result = run_retention(engine, days, SCHEDULER_USER)
         with engine.begin() as conn:
             _set_meta(conn, RETENTION_LAST_RUN_KEY, repr(started.timestamp()))
-        logger.info("retention (%d days): deleted %d conversations, %d events, %d closed "
-                    "appointment requests, %d expired form answers", days,
-                    result.conversations, result.events, result.appointments,
-                    result.form_answers)
+        logger.info(
+            "retention (%d days): deleted %d conversations, %d events, %d closed "
+            "appointment requests, %d expired form answers",
+            days,
+            result.conversations,
+            result.events,
+            result.appointments,
+            result.form_answers,
+        )
         return result
 
 
-def daily_retention(engine: sa.engine.Engine, days: int,
-                    now: Callable[[], dt.datetime] = utcnow) -> Optional[RetentionResult]:
+def daily_retention(
+    engine: sa.engine.Engine, days: int, now: Callable[[], dt.datetime] = utcnow
+) -> Optional[RetentionResult]:
     """`scheduled_retention` at most once a day across all nodes; None when not due."""
     return scheduled_retention(engine, days, 86400.0, now=now)
 
@@ -138,9 +155,15 @@ class BackgroundJobs(threading.Thread):
     retention at start and every `retention_interval_s` (RETENTION_DAYS,
     RETENTION_INTERVAL_MINUTES; None or 0 days = off), each on one node at a time."""
 
-    def __init__(self, engine: sa.engine.Engine, refresh: Callable[..., None],
-                 refresh_s: float, retention_days: Optional[int],
-                 retention_interval_s: float = 3600.0, tick_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        engine: sa.engine.Engine,
+        refresh: Callable[..., None],
+        refresh_s: float,
+        retention_days: Optional[int],
+        retention_interval_s: float = 3600.0,
+        tick_s: float = 60.0,
+    ) -> None:
         super().__init__(name="console-jobs", daemon=True)
         self.engine, self.refresh = engine, refresh
         self.refresh_s, self.tick_s = refresh_s, tick_s
@@ -148,25 +171,40 @@ class BackgroundJobs(threading.Thread):
         self.stopped = threading.Event()
 
     @classmethod
-    def from_settings(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
-                      settings) -> "BackgroundJobs":
+    def from_settings(
+        cls, engine: sa.engine.Engine, refresh: Callable[..., None], settings
+    ) -> BackgroundJobs:
         """What `serve` runs: console/settings.py's RETENTION_DAYS (default 90) and
         RETENTION_INTERVAL_MINUTES (60), CONSOLE_REFRESH_SECONDS (60)."""
         if settings.retention_days < 0:
             raise ValueError("RETENTION_DAYS must be 0 (off) or more")
         if settings.retention_interval_minutes <= 0:
             raise ValueError("RETENTION_INTERVAL_MINUTES must be more than 0")
-        return cls(engine, refresh, settings.refresh_seconds, settings.retention_days or None,
-                   settings.retention_interval_minutes * 60)
+        return cls(
+            engine,
+            refresh,
+            settings.refresh_seconds,
+            settings.retention_days or None,
+            settings.retention_interval_minutes * 60,
+        )
 
     @classmethod
-    def from_env(cls, engine: sa.engine.Engine, refresh: Callable[..., None],
-                 env: Optional[Mapping[str, str]] = None) -> "BackgroundJobs":
+    def from_env(
+        cls,
+        engine: sa.engine.Engine,
+        refresh: Callable[..., None],
+        env: Optional[Mapping[str, str]] = None,
+    ) -> BackgroundJobs:
         """Only what `env` sets: retention when CONSOLE_RETENTION_DAYS (at least 1;
         the cluster branch's name) or RETENTION_DAYS (0: off) is given
         (console/settings.py `explicit_retention_days`)."""
-        return cls(engine, refresh, refresh_seconds(env), explicit_retention_days(env),
-                   retention_interval_minutes(env) * 60)
+        return cls(
+            engine,
+            refresh,
+            refresh_seconds(env),
+            explicit_retention_days(env),
+            retention_interval_minutes(env) * 60,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -174,8 +212,10 @@ class BackgroundJobs(threading.Thread):
 
     def _retention(self) -> None:
         try:
-            if scheduled_retention(self.engine, self.retention_days,
-                                   self.retention_interval_s) is None:
+            if (
+                scheduled_retention(self.engine, self.retention_days, self.retention_interval_s)
+                is None
+            ):
                 logger.info("retention: not due here (another node runs or ran it)")
         except Exception:  # keep the schedule; the next run tries again
             logger.exception("retention run failed")

@@ -39,6 +39,7 @@ Decisions (console/README.md):
     pinned hash. A name typed without one of those lead-ins ("maria here, my
     husband tore his achilles", or a lower-case "i'm maria") is not masked.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,10 +48,21 @@ from typing import Iterable, Optional, Sequence
 
 import phonenumbers
 
-from console.masking_patterns import (BIRTH_DATE_RE, DATE_RES, EMAIL_RE, ID_RE,
-                                      NAME_EXPLICIT_RE, NAME_INTRO_RE, NOT_NAMES,
-                                      NOT_STREET_WORDS, PHONE_RE, PO_BOX_RE, SSN_RE,
-                                      STREET_RE, ZIP_RE)
+from console.masking_patterns import (
+    BIRTH_DATE_RE,
+    DATE_RES,
+    EMAIL_RE,
+    ID_RE,
+    NAME_EXPLICIT_RE,
+    NAME_INTRO_RE,
+    NOT_NAMES,
+    NOT_STREET_WORDS,
+    PHONE_RE,
+    PO_BOX_RE,
+    SSN_RE,
+    STREET_RE,
+    ZIP_RE,
+)
 
 PHONE = "<phone>"
 EMAIL = "<email>"
@@ -71,7 +83,7 @@ def normalise(text: str) -> str:
     return _INVISIBLE.sub("", _DASHES.sub("-", text))
 
 
-def _name_sub(match: "re.Match[str]") -> str:
+def _name_sub(match: re.Match[str]) -> str:
     """Masks the name words up to the first word that is not a name ("I'm Maria Not...")."""
     end = None
     for word in re.finditer(r"\S+", match.group("name")):
@@ -83,14 +95,14 @@ def _name_sub(match: "re.Match[str]") -> str:
     return match.group("lead") + NAME + match.group("name")[end:]
 
 
-def _street_sub(match: "re.Match[str]") -> str:
+def _street_sub(match: re.Match[str]) -> str:
     words = [w.lower().strip(".") for w in match.group("name").split()]
     if any(w in NOT_STREET_WORDS for w in words):
         return match.group(0)
     return ADDRESS
 
 
-def _zip_sub(match: "re.Match[str]") -> str:
+def _zip_sub(match: re.Match[str]) -> str:
     return (match.group("lead") or "") + ADDRESS
 
 
@@ -109,7 +121,7 @@ class Masker:
         self.public = {_last10(digits_of(p)) for p in public_phones if digits_of(p)}
         self.public_local = {d[-7:] for d in self.public if len(d) >= 7}
 
-    def _phone(self, match: "re.Match[str]") -> str:
+    def _phone(self, match: re.Match[str]) -> str:
         text = match.group(0)
         digits = digits_of(text)
         if match.group("intl") is not None and not 8 <= len(digits) <= 15:
@@ -120,17 +132,17 @@ class Masker:
             return text
         return PHONE
 
-
     def _libphonenumber(self, text: str) -> str:
         """Numbers libphonenumber finds valid (region US), in any grouping."""
         if sum(ch.isdigit() for ch in text) < 7:
             return text
         out, last = [], 0
-        for match in phonenumbers.PhoneNumberMatcher(text, "US",
-                                                     leniency=phonenumbers.Leniency.VALID):
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, "US", leniency=phonenumbers.Leniency.VALID
+        ):
             if _last10(digits_of(match.raw_string)) in self.public:
                 continue
-            out.append(text[last:match.start])
+            out.append(text[last : match.start])
             out.append(PHONE)
             last = match.end
         out.append(text[last:])
@@ -158,7 +170,7 @@ class Masker:
         return out
 
 
-def name_patterns(names: Sequence[str]) -> Optional["re.Pattern[str]"]:
+def name_patterns(names: Sequence[str]) -> Optional[re.Pattern[str]]:
     """Whole names case-insensitively; single name parts (>= 2 letters) as typed or
     capitalised, so "Maria" in "Thank you, Maria." is masked but "will" in
     "I will" is not masked for a patient named "Will Park"."""

@@ -14,6 +14,7 @@ few run at once. Hashes written by earlier versions (werkzeug's scrypt with N =
 2^15, or pbkdf2) are still verified, and re-hashed with these parameters at the
 next successful login.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,12 +26,12 @@ from typing import FrozenSet, Optional
 
 from werkzeug.security import check_password_hash
 
-SCRYPT_N = 2 ** 17
+SCRYPT_N = 2**17
 SCRYPT_R = 8
 SCRYPT_P = 1
 SCRYPT_DKLEN = 64
 METHOD = f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}"
-MAX_SCRYPT_N = 2 ** 20  # a hash read from the database cannot ask for more (1 GiB)
+MAX_SCRYPT_N = 2**20  # a hash read from the database cannot ask for more (1 GiB)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -48,8 +49,15 @@ def scrypt_maxmem(n: int, r: int, p: int) -> int:
 
 
 def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt.encode("utf-8"), n=n, r=r, p=p,
-                          maxmem=scrypt_maxmem(n, r, p), dklen=SCRYPT_DKLEN).hex()
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt.encode("utf-8"),
+        n=n,
+        r=r,
+        p=p,
+        maxmem=scrypt_maxmem(n, r, p),
+        dklen=SCRYPT_DKLEN,
+    ).hex()
 
 
 def hash_password(password: str) -> str:

@@ -1,4 +1,5 @@
 """Conversation list filters and overview numbers, all read from the summaries."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +10,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import sqlalchemy as sa
 
-from console.db import appointment_requests, conversation_reviews as cr, conversation_summaries as cs
+from console.db import appointment_requests
+from console.db import conversation_reviews as cr
+from console.db import conversation_summaries as cs
 
 PAGE_SIZE = 50
 KNOWN_CHANNELS = ("rest", "socketio", "twilio")
@@ -19,6 +22,7 @@ FLAG_NAMES = ("fallback", "emergency", "handoff", "appointment")
 def zone(name: str) -> dt.tzinfo:
     try:
         from zoneinfo import ZoneInfo
+
         return ZoneInfo(name)
     except Exception:  # no tz database on the machine: UTC
         return dt.timezone.utc
@@ -45,14 +49,15 @@ class ListFilters:
     emergency: bool = False
     handoff: bool = False
     appointment: bool = False
-    reviewed: str = ""       # "", "yes", "no"
+    reviewed: str = ""  # "", "yes", "no"
     q: str = ""
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "ListFilters":
+    def from_args(cls, args: Mapping[str, str]) -> ListFilters:
         def flag(name: str) -> bool:
             return (args.get(name) or "") in {"1", "on", "true", "yes"}
+
         try:
             page = max(1, int(args.get("page") or 1))
         except ValueError:
@@ -63,8 +68,10 @@ class ListFilters:
             date_to=(args.get("date_to") or "").strip()[:10],
             channel=(args.get("channel") or "").strip()[:64],
             intent=(args.get("intent") or "").strip()[:255],
-            fallback=flag("fallback"), emergency=flag("emergency"),
-            handoff=flag("handoff"), appointment=flag("appointment"),
+            fallback=flag("fallback"),
+            emergency=flag("emergency"),
+            handoff=flag("handoff"),
+            appointment=flag("appointment"),
             reviewed=reviewed if reviewed in {"yes", "no"} else "",
             q=(args.get("q") or "").strip()[:200],
             page=page,
@@ -87,9 +94,11 @@ class ListFilters:
 
 
 def appointment_expr() -> sa.sql.ColumnElement:
-    requested = (sa.select(sa.literal(1))
-                 .where(appointment_requests.c.conversation_id == cs.c.sender_id)
-                 .exists())
+    requested = (
+        sa.select(sa.literal(1))
+        .where(appointment_requests.c.conversation_id == cs.c.sender_id)
+        .exists()
+    )
     return sa.or_(cs.c.appointment.is_(True), requested)
 
 
@@ -129,20 +138,32 @@ def filtered_select(filters: ListFilters, tz: dt.tzinfo, columns: List[Any]) -> 
 
 def list_columns() -> List[Any]:
     return [
-        cs.c.id, cs.c.sender_id, cs.c.started_at, cs.c.last_at, cs.c.channel, cs.c.turns,
-        cs.c.first_question, cs.c.fell_back, cs.c.emergency, cs.c.handoff,
+        cs.c.id,
+        cs.c.sender_id,
+        cs.c.started_at,
+        cs.c.last_at,
+        cs.c.channel,
+        cs.c.turns,
+        cs.c.first_question,
+        cs.c.fell_back,
+        cs.c.emergency,
+        cs.c.handoff,
         appointment_expr().label("appointment"),
         sa.func.coalesce(cr.c.reviewed, sa.false()).label("reviewed"),
         cr.c.tags,
     ]
 
 
-def list_page(conn: sa.engine.Connection, filters: ListFilters,
-              tz: dt.tzinfo) -> Tuple[List[Any], int]:
+def list_page(
+    conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo
+) -> Tuple[List[Any], int]:
     total = conn.execute(filtered_select(filters, tz, [sa.func.count()])).scalar() or 0
-    query = (filtered_select(filters, tz, list_columns())
-             .order_by(cs.c.started_at.desc(), cs.c.id.desc())
-             .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
+    query = (
+        filtered_select(filters, tz, list_columns())
+        .order_by(cs.c.started_at.desc(), cs.c.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((filters.page - 1) * PAGE_SIZE)
+    )
     return conn.execute(query).all(), int(total)
 
 
@@ -151,8 +172,9 @@ def count_rows(conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo) 
 
 
 def all_rows(conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo) -> List[Any]:
-    query = filtered_select(filters, tz, list_columns()).order_by(cs.c.started_at.desc(),
-                                                                  cs.c.id.desc())
+    query = filtered_select(filters, tz, list_columns()).order_by(
+        cs.c.started_at.desc(), cs.c.id.desc()
+    )
     return conn.execute(query).all()
 
 
@@ -161,14 +183,21 @@ def channels(conn: sa.engine.Connection) -> List[str]:
     return sorted(found | set(KNOWN_CHANNELS))
 
 
-def overview(conn: sa.engine.Connection, tz: dt.tzinfo, days: int,
-             today: Optional[dt.date] = None) -> Dict[str, Any]:
+def overview(
+    conn: sa.engine.Connection, tz: dt.tzinfo, days: int, today: Optional[dt.date] = None
+) -> Dict[str, Any]:
     """Per-day series and top intents for the last `days` days (office time zone)."""
     today = today or dt.datetime.now(tz).date()
     first = today - dt.timedelta(days=days - 1)
     rows = conn.execute(
-        sa.select(cs.c.started_at, cs.c.fell_back, cs.c.handoff, cs.c.emergency,
-                  cs.c.intent_counts, appointment_expr().label("appointment"))
+        sa.select(
+            cs.c.started_at,
+            cs.c.fell_back,
+            cs.c.handoff,
+            cs.c.emergency,
+            cs.c.intent_counts,
+            appointment_expr().label("appointment"),
+        )
         .where(cs.c.started_at >= day_start(first, tz))
         .where(cs.c.started_at < day_start(today + dt.timedelta(days=1), tz))
     ).all()
@@ -203,8 +232,10 @@ def overview(conn: sa.engine.Connection, tz: dt.tzinfo, days: int,
         "top_intents": intents.most_common(12),
         "totals": {
             "conversations": n,
-            "fallback": totals["fallback"], "handoff": totals["handoff"],
-            "emergency": totals["emergency"], "appointment": totals["appointment"],
+            "fallback": totals["fallback"],
+            "handoff": totals["handoff"],
+            "emergency": totals["emergency"],
+            "appointment": totals["appointment"],
             "fallback_rate": round(100.0 * totals["fallback"] / n, 1) if n else 0.0,
             "handoff_rate": round(100.0 * totals["handoff"] / n, 1) if n else 0.0,
         },

@@ -5,6 +5,7 @@ cannot all slip past the limit; a successful login gives its slot back. Kept in
 memory: each console process counts for itself (the per-user lock-out is in the
 database and holds across processes).
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,10 +14,11 @@ from typing import Callable, Deque, Dict, Tuple
 
 
 class SlidingWindowLimiter:
-    def __init__(self, limit: int, window_seconds: float, clock: Callable[[], float],
-                 max_keys: int = 10000) -> None:
+    def __init__(
+        self, limit: int, window_seconds: float, clock: Callable[[], float], max_keys: int = 10000
+    ) -> None:
         self.limit, self.window, self.clock, self.max_keys = limit, window_seconds, clock, max_keys
-        self._hits: "OrderedDict[str, Deque[float]]" = OrderedDict()
+        self._hits: OrderedDict[str, Deque[float]] = OrderedDict()
         self._warned: Dict[str, float] = {}
         self._lock = threading.Lock()
 

@@ -11,6 +11,7 @@ are deleted once older than FORM_ANSWERS_TTL_MINUTES, and with their conversatio
 every RETENTION_INTERVAL_MINUTES (60), with RETENTION_DAYS (90; 0 turns it off),
 on one node at a time when several consoles share a database (console/jobs.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,15 @@ from typing import List
 import sqlalchemy as sa
 
 from console import audit
-from console.db import (appointment_requests, conversation_reviews, conversation_summaries,
-                        events, events_table_exists, intent_corrections, utcnow)
+from console.db import (
+    appointment_requests,
+    conversation_reviews,
+    conversation_summaries,
+    events,
+    events_table_exists,
+    intent_corrections,
+    utcnow,
+)
 from stores import form_answers
 from stores.form_answers import pending_form_answers
 
@@ -44,13 +52,13 @@ class RetentionResult:
 
 def old_senders(conn: sa.engine.Connection, cutoff_ts: float) -> List[str]:
     last = sa.func.max(events.c.timestamp)
-    query = (sa.select(events.c.sender_id).group_by(events.c.sender_id)
-             .having(last < cutoff_ts))
+    query = sa.select(events.c.sender_id).group_by(events.c.sender_id).having(last < cutoff_ts)
     return [r[0] for r in conn.execute(query)]
 
 
-def run_retention(engine: sa.engine.Engine, days: int, username: str,
-                  dry_run: bool = False) -> RetentionResult:
+def run_retention(
+    engine: sa.engine.Engine, days: int, username: str, dry_run: bool = False
+) -> RetentionResult:
     if days < 1:
         raise ValueError("--days must be at least 1")
     cutoff = utcnow() - dt.timedelta(days=days)
@@ -59,42 +67,75 @@ def run_retention(engine: sa.engine.Engine, days: int, username: str,
     with engine.begin() as conn:
         senders = old_senders(conn, cutoff.timestamp()) if has_events else []
         # Summaries whose events are gone already (deleted elsewhere) go too.
-        orphans = [r[0] for r in conn.execute(
-            sa.select(conversation_summaries.c.sender_id)
-            .where(conversation_summaries.c.last_at < cutoff.timestamp()))]
+        orphans = [
+            r[0]
+            for r in conn.execute(
+                sa.select(conversation_summaries.c.sender_id).where(
+                    conversation_summaries.c.last_at < cutoff.timestamp()
+                )
+            )
+        ]
         targets = list(dict.fromkeys(senders + orphans))
         result.conversations = len(targets)
         old_appts = sa.and_(appointment_requests.c.created_at < cutoff)
-        result.open_appointments_kept = conn.execute(
-            sa.select(sa.func.count()).select_from(appointment_requests)
-            .where(old_appts).where(appointment_requests.c.status != "closed")).scalar() or 0
+        result.open_appointments_kept = (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(appointment_requests)
+                .where(old_appts)
+                .where(appointment_requests.c.status != "closed")
+            ).scalar()
+            or 0
+        )
         if dry_run:
             if has_events:
                 for i in range(0, len(targets), CHUNK):
-                    result.events += conn.execute(
-                        sa.select(sa.func.count()).select_from(events)
-                        .where(events.c.sender_id.in_(targets[i:i + CHUNK]))).scalar() or 0
-            result.appointments = conn.execute(
-                sa.select(sa.func.count()).select_from(appointment_requests)
-                .where(old_appts).where(appointment_requests.c.status == "closed")).scalar() or 0
+                    result.events += (
+                        conn.execute(
+                            sa.select(sa.func.count())
+                            .select_from(events)
+                            .where(events.c.sender_id.in_(targets[i : i + CHUNK]))
+                        ).scalar()
+                        or 0
+                    )
+            result.appointments = (
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(appointment_requests)
+                    .where(old_appts)
+                    .where(appointment_requests.c.status == "closed")
+                ).scalar()
+                or 0
+            )
             return result
         for i in range(0, len(targets), CHUNK):
-            chunk = targets[i:i + CHUNK]
+            chunk = targets[i : i + CHUNK]
             if has_events:
                 result.events += conn.execute(
-                    events.delete().where(events.c.sender_id.in_(chunk))).rowcount
-            result.form_answers += conn.execute(pending_form_answers.delete().where(
-                pending_form_answers.c.sender_id.in_(chunk))).rowcount
+                    events.delete().where(events.c.sender_id.in_(chunk))
+                ).rowcount
+            result.form_answers += conn.execute(
+                pending_form_answers.delete().where(pending_form_answers.c.sender_id.in_(chunk))
+            ).rowcount
             for table in (conversation_summaries, conversation_reviews, intent_corrections):
                 result.console_rows += conn.execute(
-                    table.delete().where(table.c.sender_id.in_(chunk))).rowcount
+                    table.delete().where(table.c.sender_id.in_(chunk))
+                ).rowcount
         result.appointments = conn.execute(
-            appointment_requests.delete().where(old_appts)
-            .where(appointment_requests.c.status == "closed")).rowcount
+            appointment_requests.delete()
+            .where(old_appts)
+            .where(appointment_requests.c.status == "closed")
+        ).rowcount
         result.form_answers += form_answers.purge_expired(conn, form_answers.ttl_seconds())
-        audit.record(conn, username, "retention", detail=(
-            f"days={days} conversations={result.conversations} events={result.events} "
-            f"console_rows={result.console_rows} appointments={result.appointments} "
-            f"open_appointments_kept={result.open_appointments_kept} "
-            f"form_answers={result.form_answers}"))
+        audit.record(
+            conn,
+            username,
+            "retention",
+            detail=(
+                f"days={days} conversations={result.conversations} events={result.events} "
+                f"console_rows={result.console_rows} appointments={result.appointments} "
+                f"open_appointments_kept={result.open_appointments_kept} "
+                f"form_answers={result.form_answers}"
+            ),
+        )
     return result

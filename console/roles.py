@@ -3,6 +3,7 @@
 Every page declares the permission it needs (console/web.py `requires`); a role
 grants a set of permissions. New users get the least privilege: reviewer.
 """
+
 from __future__ import annotations
 
 ROLES = ("reviewer", "callback", "admin")
@@ -14,6 +15,7 @@ ROLE_HELP = {
 PERMISSIONS = {
     "reviewer": frozenset({"conversations", "review", "overview"}),
     "callback": frozenset({"appointments"}),
-    "admin": frozenset({"conversations", "review", "overview", "appointments", "export",
-                        "audit", "users"}),
+    "admin": frozenset(
+        {"conversations", "review", "overview", "appointments", "export", "audit", "users"}
+    ),
 }

@@ -5,6 +5,7 @@ SHA-256 is the row's key. Each request checks the row: revoked (logout, password
 change, user disabled, second factor changed), idle for longer than the idle
 limit, or older than the absolute limit → logged out.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,6 +25,7 @@ SESSION_TOUCH_SECONDS = 60  # last_seen_at is written at most this often per ses
 @dataclass
 class StaffUser:
     """Flask-Login user for one session: get_id() is the session's token."""
+
     id: int
     username: str
     role: str
@@ -54,31 +56,55 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(engine: sa.engine.Engine, user_id: int, now: dt.datetime,
-                  remote_addr: Optional[str] = None, policy: Optional[SessionPolicy] = None) -> str:
+def start_session(
+    engine: sa.engine.Engine,
+    user_id: int,
+    now: dt.datetime,
+    remote_addr: Optional[str] = None,
+    policy: Optional[SessionPolicy] = None,
+) -> str:
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(sessions.insert().values(
-            token_hash=token_hash(token), user_id=user_id, created_at=now, last_seen_at=now,
-            remote_addr=(remote_addr or None) and remote_addr[:64]))
+        conn.execute(
+            sessions.insert().values(
+                token_hash=token_hash(token),
+                user_id=user_id,
+                created_at=now,
+                last_seen_at=now,
+                remote_addr=(remote_addr or None) and remote_addr[:64],
+            )
+        )
         if policy is not None:  # rows of sessions that ended long ago are not needed
-            conn.execute(sessions.delete().where(
-                sessions.c.created_at < now - policy.absolute - dt.timedelta(days=7)))
+            conn.execute(
+                sessions.delete().where(
+                    sessions.c.created_at < now - policy.absolute - dt.timedelta(days=7)
+                )
+            )
     return token
 
 
-def load_session(engine: sa.engine.Engine, token: str, now: dt.datetime,
-                 policy: SessionPolicy) -> Tuple[Optional[StaffUser], str]:
+def load_session(
+    engine: sa.engine.Engine, token: str, now: dt.datetime, policy: SessionPolicy
+) -> Tuple[Optional[StaffUser], str]:
     """(user, "ok") or (None, "missing" | "revoked" | "idle" | "expired" | "disabled")."""
     if not token or len(token) > 200:
         return None, "missing"
     with engine.connect() as conn:
         row = conn.execute(
-            sa.select(sessions.c.id, sessions.c.created_at, sessions.c.last_seen_at,
-                      sessions.c.revoked_at, users.c.id.label("user_id"), users.c.username,
-                      users.c.role, users.c.is_active, users.c.totp_secret)
+            sa.select(
+                sessions.c.id,
+                sessions.c.created_at,
+                sessions.c.last_seen_at,
+                sessions.c.revoked_at,
+                users.c.id.label("user_id"),
+                users.c.username,
+                users.c.role,
+                users.c.is_active,
+                users.c.totp_secret,
+            )
             .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
-            .where(sessions.c.token_hash == token_hash(token))).first()
+            .where(sessions.c.token_hash == token_hash(token))
+        ).first()
     if row is None:
         return None, "missing"
     if row.revoked_at is not None:
@@ -92,18 +118,35 @@ def load_session(engine: sa.engine.Engine, token: str, now: dt.datetime,
         return None, "idle"
     if now - last_seen >= dt.timedelta(seconds=SESSION_TOUCH_SECONDS):
         with engine.begin() as conn:
-            conn.execute(sessions.update().where(sessions.c.id == row.id)
-                         .where(sessions.c.revoked_at.is_(None)).values(last_seen_at=now))
-    return StaffUser(id=row.user_id, username=row.username, role=row.role,
-                     session_token=token, has_totp=bool(row.totp_secret)), "ok"
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.id == row.id)
+                .where(sessions.c.revoked_at.is_(None))
+                .values(last_seen_at=now)
+            )
+    return StaffUser(
+        id=row.user_id,
+        username=row.username,
+        role=row.role,
+        session_token=token,
+        has_totp=bool(row.totp_secret),
+    ), "ok"
 
 
 def revoke_session(engine: sa.engine.Engine, token: str, now: dt.datetime) -> None:
     with engine.begin() as conn:
-        conn.execute(sessions.update().where(sessions.c.token_hash == token_hash(token))
-                     .where(sessions.c.revoked_at.is_(None)).values(revoked_at=now))
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.token_hash == token_hash(token))
+            .where(sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
 
 def revoke_user_sessions(conn: sa.engine.Connection, user_id: int, now: dt.datetime) -> int:
-    return conn.execute(sessions.update().where(sessions.c.user_id == user_id)
-                        .where(sessions.c.revoked_at.is_(None)).values(revoked_at=now)).rowcount
+    return conn.execute(
+        sessions.update()
+        .where(sessions.c.user_id == user_id)
+        .where(sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount

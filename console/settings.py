@@ -27,6 +27,7 @@
 
 Nothing else in console/ reads the environment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
-from stores.secret_files import read_or_create_secret
 from cluster.settings import cluster_mode, missing_secret
+from stores.secret_files import read_or_create_secret
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,7 @@ class ConsoleSettings:
             return self.secret_key_env
         if self.cluster:  # several console processes must share one key
             raise missing_secret("CONSOLE_SECRET_KEY")
-        return read_or_create_secret(self.var_dir / SECRET_FILE_NAME,
-                                     variable="CONSOLE_SECRET_KEY")
+        return read_or_create_secret(self.var_dir / SECRET_FILE_NAME, variable="CONSOLE_SECRET_KEY")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -122,8 +122,9 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         timezone=env.get("CONSOLE_TIMEZONE") or DEFAULT_TIMEZONE,
         var_dir=Path(env.get("CONSOLE_VAR_DIR") or PROJECT_ROOT / "var"),
         session_idle_minutes=_float(env, "CONSOLE_SESSION_IDLE_MINUTES", 30),
-        session_max_hours=_float(env, "CONSOLE_SESSION_MAX_HOURS",
-                                 _float(env, "CONSOLE_SESSION_HOURS", 12)),
+        session_max_hours=_float(
+            env, "CONSOLE_SESSION_MAX_HOURS", _float(env, "CONSOLE_SESSION_HOURS", 12)
+        ),
         lockout_minutes=_float(env, "CONSOLE_LOCKOUT_MINUTES", 15),
         public_url=public_url,
         trusted_proxies=max(0, _int(env, "CONSOLE_TRUSTED_PROXIES", 0)),
@@ -136,8 +137,9 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
         domain_path=Path(env.get("CONSOLE_DOMAIN_PATH") or PROJECT_ROOT / "domain.yml"),
         # CONSOLE_RETENTION_DAYS: the cluster branch's name for the same setting
-        retention_days=int(env.get("RETENTION_DAYS") or env.get("CONSOLE_RETENTION_DAYS")
-                           or DEFAULT_RETENTION_DAYS),
+        retention_days=int(
+            env.get("RETENTION_DAYS") or env.get("CONSOLE_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS
+        ),
         retention_interval_minutes=retention_interval_minutes(env),
         refresh_seconds=refresh_seconds(env),
         cluster=cluster_mode(env),
@@ -162,8 +164,9 @@ def explicit_retention_days(env: Optional[Mapping[str, str]] = None) -> Optional
     days = (env.get("CONSOLE_RETENTION_DAYS") or "").strip()
     if days:
         if int(days) < 1:
-            raise ValueError("CONSOLE_RETENTION_DAYS must be at least 1 "
-                             "(RETENTION_DAYS=0 turns retention off)")
+            raise ValueError(
+                "CONSOLE_RETENTION_DAYS must be at least 1 (RETENTION_DAYS=0 turns retention off)"
+            )
         return int(days)
     if (env.get("RETENTION_DAYS") or "").strip():
         return int(env["RETENTION_DAYS"]) or None

@@ -21,6 +21,7 @@ serialises writes, so per-conversation `last_event_id` is exact. A row is update
 only if its last_event_id is still the one read (optimistic concurrency), so two
 console processes refreshing at once never double-count. `rebuild()` starts over.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from console.db import console_meta, conversation_summaries as cs, events, events_table_exists
+from console.db import console_meta, events, events_table_exists
+from console.db import conversation_summaries as cs
 from console.masking import Masker
 from console.settings import office_phone
 
@@ -43,12 +45,13 @@ SEARCH_TEXT_MAX = 20000
 FIRST_QUESTION_MAX = 500
 WATERMARK_KEY = "summary_watermark"
 FORMAT_KEY = "summary_format"
-SUMMARY_FORMAT = "masked-1"   # change it when what a summary stores changes: a re-fold follows
+SUMMARY_FORMAT = "masked-1"  # change it when what a summary stores changes: a re-fold follows
 IN_CHUNK = 500
 
 FALLBACK_INTENT = "nlu_fallback"
-FALLBACK_ACTIONS = frozenset({"action_clarify_or_handoff", "action_out_of_scope",
-                              "action_default_fallback"})
+FALLBACK_ACTIONS = frozenset(
+    {"action_clarify_or_handoff", "action_out_of_scope", "action_default_fallback"}
+)
 # both safety tiers (content/red_flags.yml) count as an escalation for staff
 EMERGENCY_INTENTS = frozenset({"emergency", "urgent_problem"})
 EMERGENCY_ACTIONS = frozenset({"utter_emergency", "utter_urgent_problem"})
@@ -86,24 +89,41 @@ class Summary:
     handoff: bool = False
     appointment: bool = False
     active_loop: Optional[str] = None
-    row_id: Optional[int] = None          # None: not stored yet
-    stored_last_event_id: int = 0         # what the stored row had when read
+    row_id: Optional[int] = None  # None: not stored yet
+    stored_last_event_id: int = 0  # what the stored row had when read
 
     @classmethod
-    def from_row(cls, row: Any) -> "Summary":
+    def from_row(cls, row: Any) -> Summary:
         return cls(
-            sender_id=row.sender_id, first_event_id=row.first_event_id,
-            last_event_id=row.last_event_id, started_at=row.started_at, last_at=row.last_at,
-            channel=row.channel, turns=row.turns, first_question=row.first_question,
+            sender_id=row.sender_id,
+            first_event_id=row.first_event_id,
+            last_event_id=row.last_event_id,
+            started_at=row.started_at,
+            last_at=row.last_at,
+            channel=row.channel,
+            turns=row.turns,
+            first_question=row.first_question,
             first_question_intent=row.first_question_intent,
-            search_text=row.search_text or "", intent_counts=json.loads(row.intent_counts or "{}"),
-            fell_back=bool(row.fell_back), emergency=bool(row.emergency),
-            handoff=bool(row.handoff), appointment=bool(row.appointment),
-            active_loop=row.active_loop, row_id=row.id, stored_last_event_id=row.last_event_id,
+            search_text=row.search_text or "",
+            intent_counts=json.loads(row.intent_counts or "{}"),
+            fell_back=bool(row.fell_back),
+            emergency=bool(row.emergency),
+            handoff=bool(row.handoff),
+            appointment=bool(row.appointment),
+            active_loop=row.active_loop,
+            row_id=row.id,
+            stored_last_event_id=row.last_event_id,
         )
 
-    def apply(self, event_id: int, type_name: str, timestamp: Optional[float],
-              intent_name: Optional[str], action_name: Optional[str], data: Optional[str]) -> None:
+    def apply(
+        self,
+        event_id: int,
+        type_name: str,
+        timestamp: Optional[float],
+        intent_name: Optional[str],
+        action_name: Optional[str],
+        data: Optional[str],
+    ) -> None:
         """Folds one event (in id order) into the summary."""
         if event_id <= self.last_event_id:
             return
@@ -149,42 +169,57 @@ class Summary:
         if text:
             # The first message, unless it was only a greeting and a real one follows.
             if self.first_question is None or (
-                    self.first_question_intent in SMALL_TALK_INTENTS
-                    and intent_name not in SMALL_TALK_INTENTS):
+                self.first_question_intent in SMALL_TALK_INTENTS
+                and intent_name not in SMALL_TALK_INTENTS
+            ):
                 self.first_question = text[:FIRST_QUESTION_MAX]
                 self.first_question_intent = intent_name
             if len(self.search_text) < SEARCH_TEXT_MAX:
-                joined = (self.search_text + "\n" + text.lower()) if self.search_text else text.lower()
+                joined = (
+                    (self.search_text + "\n" + text.lower()) if self.search_text else text.lower()
+                )
                 self.search_text = joined[:SEARCH_TEXT_MAX]
 
     def values(self) -> Dict[str, Any]:
         return {
-            "sender_id": self.sender_id, "first_event_id": self.first_event_id,
-            "last_event_id": self.last_event_id, "started_at": self.started_at,
-            "last_at": self.last_at, "channel": self.channel, "turns": self.turns,
+            "sender_id": self.sender_id,
+            "first_event_id": self.first_event_id,
+            "last_event_id": self.last_event_id,
+            "started_at": self.started_at,
+            "last_at": self.last_at,
+            "channel": self.channel,
+            "turns": self.turns,
             "first_question": self.first_question,
-            "first_question_intent": self.first_question_intent, "search_text": self.search_text,
-            "intents": "," + ",".join(sorted(self.intent_counts)) + ("," if self.intent_counts else ""),
+            "first_question_intent": self.first_question_intent,
+            "search_text": self.search_text,
+            "intents": ","
+            + ",".join(sorted(self.intent_counts))
+            + ("," if self.intent_counts else ""),
             "intent_counts": json.dumps(self.intent_counts, sort_keys=True),
-            "fell_back": self.fell_back, "emergency": self.emergency, "handoff": self.handoff,
-            "appointment": self.appointment, "active_loop": self.active_loop,
+            "fell_back": self.fell_back,
+            "emergency": self.emergency,
+            "handoff": self.handoff,
+            "appointment": self.appointment,
+            "active_loop": self.active_loop,
         }
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def get_watermark(conn: sa.engine.Connection) -> int:
-    value = conn.execute(sa.select(console_meta.c.value)
-                         .where(console_meta.c.key == WATERMARK_KEY)).scalar()
+    value = conn.execute(
+        sa.select(console_meta.c.value).where(console_meta.c.key == WATERMARK_KEY)
+    ).scalar()
     return int(value) if value else 0
 
 
 def set_watermark(conn: sa.engine.Connection, value: int) -> None:
-    updated = conn.execute(console_meta.update().where(console_meta.c.key == WATERMARK_KEY)
-                           .values(value=str(value))).rowcount
+    updated = conn.execute(
+        console_meta.update().where(console_meta.c.key == WATERMARK_KEY).values(value=str(value))
+    ).rowcount
     if not updated:
         conn.execute(console_meta.insert().values(key=WATERMARK_KEY, value=str(value)))
 
@@ -207,15 +242,18 @@ def _store(conn: sa.engine.Connection, touched: Iterable[Summary]) -> None:
     if inserts:
         conn.execute(cs.insert(), inserts)
     if updates:
-        stmt = (cs.update()
-                .where(cs.c.id == sa.bindparam("_id"))
-                .where(cs.c.last_event_id == sa.bindparam("_old_last"))
-                .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("_")}))
+        stmt = (
+            cs.update()
+            .where(cs.c.id == sa.bindparam("_id"))
+            .where(cs.c.last_event_id == sa.bindparam("_old_last"))
+            .values({k: sa.bindparam(k) for k in updates[0] if not k.startswith("_")})
+        )
         conn.execute(stmt, updates)
 
 
-def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
-            batch: int = BATCH_EVENTS) -> int:
+def refresh(
+    engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS, batch: int = BATCH_EVENTS
+) -> int:
     """Folds new events into the summaries; returns how many events were applied."""
     if not events_table_exists(engine):
         return 0
@@ -225,8 +263,15 @@ def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
     applied = races = 0
     while True:
         query = (
-            sa.select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
-                      events.c.intent_name, events.c.action_name, events.c.data)
+            sa.select(
+                events.c.id,
+                events.c.sender_id,
+                events.c.type_name,
+                events.c.timestamp,
+                events.c.intent_name,
+                events.c.action_name,
+                events.c.data,
+            )
             .select_from(events.outerjoin(cs, cs.c.sender_id == events.c.sender_id))
             .where(events.c.id > low)
             .where(sa.or_(cs.c.id.is_(None), events.c.id > cs.c.last_event_id))
@@ -243,8 +288,9 @@ def refresh(engine: sa.engine.Engine, lookback: int = LOOKBACK_IDS,
             state = states.get(row.sender_id)
             if state is None:
                 state = states[row.sender_id] = Summary(sender_id=row.sender_id)
-            state.apply(row.id, row.type_name, row.timestamp, row.intent_name,
-                        row.action_name, row.data)
+            state.apply(
+                row.id, row.type_name, row.timestamp, row.intent_name, row.action_name, row.data
+            )
         touched = [states[s] for s in senders]
         try:
             with engine.begin() as conn:

@@ -4,6 +4,7 @@ Enrolled with `python -m console enroll-totp NAME` (console/__main__.py); the
 secret is kept in console_users.totp_secret and the last time step used in
 totp_last_step, so no code is accepted twice (console/auth.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,9 @@ def totp_uri(secret: str, username: str, issuer: str = "Achilles staff console")
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
 
 
-def totp_match(secret: str, code: str, now: dt.datetime,
-               last_step: Optional[int] = None) -> Optional[int]:
+def totp_match(
+    secret: str, code: str, now: dt.datetime, last_step: Optional[int] = None
+) -> Optional[int]:
     """The time step `code` belongs to (now, or one step either side for clock drift),
     if that step is newer than `last_step`; otherwise None."""
     code = re.sub(r"\s", "", code or "")

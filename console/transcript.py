@@ -1,4 +1,5 @@
 """A conversation's events as a masked transcript (chat bubbles)."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ HIDDEN_ACTIONS = {"action_listen"}
 
 @dataclass
 class Item:
-    kind: str                      # user | bot | session | loop
+    kind: str  # user | bot | session | loop
     event_id: int
     timestamp: float
     text: str = ""
@@ -40,8 +41,9 @@ def _json(data: Optional[str]) -> Dict[str, Any]:
 
 
 def load_events(conn: sa.engine.Connection, sender_id: str) -> List[Any]:
-    return conn.execute(sa.select(events).where(events.c.sender_id == sender_id)
-                        .order_by(events.c.id)).all()
+    return conn.execute(
+        sa.select(events).where(events.c.sender_id == sender_id).order_by(events.c.id)
+    ).all()
 
 
 def sensitive_names(rows: List[Any]) -> List[str]:
@@ -70,9 +72,11 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
     names = sensitive_names(rows)
     corrections = {
         r.event_id: r.corrected_intent
-        for r in conn.execute(sa.select(intent_corrections.c.event_id,
-                                        intent_corrections.c.corrected_intent)
-                              .where(intent_corrections.c.sender_id == sender_id))
+        for r in conn.execute(
+            sa.select(intent_corrections.c.event_id, intent_corrections.c.corrected_intent).where(
+                intent_corrections.c.sender_id == sender_id
+            )
+        )
     }
     items: List[Item] = []
     last_action: Optional[str] = None
@@ -81,43 +85,60 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
         if row.type_name == "user":
             data = _json(row.data)
             parse = data.get("parse_data") or {}
-            intent = (parse.get("intent") or {})
+            intent = parse.get("intent") or {}
             predicted = intent.get("name") or row.intent_name
             second, second_conf = runner_up(parse, predicted)
-            items.append(Item(
-                kind="user", event_id=row.id, timestamp=ts,
-                text=masker.mask(data.get("text") or "", names),
-                intent=predicted, confidence=intent.get("confidence"),
-                runner_up=second, runner_up_confidence=second_conf,
-                red_flag=triage_label(parse), channel=data.get("input_channel"),
-                correction=corrections.get(row.id),
-            ))
+            items.append(
+                Item(
+                    kind="user",
+                    event_id=row.id,
+                    timestamp=ts,
+                    text=masker.mask(data.get("text") or "", names),
+                    intent=predicted,
+                    confidence=intent.get("confidence"),
+                    runner_up=second,
+                    runner_up_confidence=second_conf,
+                    red_flag=triage_label(parse),
+                    channel=data.get("input_channel"),
+                    correction=corrections.get(row.id),
+                )
+            )
         elif row.type_name == "action":
             last_action = row.action_name
         elif row.type_name == "bot":
             data = _json(row.data)
-            buttons = [masker.mask(str(b.get("title") or ""), names)
-                       for b in ((data.get("data") or {}).get("buttons") or [])
-                       if isinstance(b, dict)]
-            items.append(Item(kind="bot", event_id=row.id, timestamp=ts,
-                              text=masker.mask(data.get("text") or "", names),
-                              action=last_action, buttons=buttons))
+            buttons = [
+                masker.mask(str(b.get("title") or ""), names)
+                for b in ((data.get("data") or {}).get("buttons") or [])
+                if isinstance(b, dict)
+            ]
+            items.append(
+                Item(
+                    kind="bot",
+                    event_id=row.id,
+                    timestamp=ts,
+                    text=masker.mask(data.get("text") or "", names),
+                    action=last_action,
+                    buttons=buttons,
+                )
+            )
         elif row.type_name == "session_started":
             items.append(Item(kind="session", event_id=row.id, timestamp=ts))
         elif row.type_name == "active_loop":
-            items.append(Item(kind="loop", event_id=row.id, timestamp=ts,
-                              action=row.action_name))
+            items.append(Item(kind="loop", event_id=row.id, timestamp=ts, action=row.action_name))
     return items
 
 
 def user_event(conn: sa.engine.Connection, sender_id: str, event_id: int) -> Optional[Any]:
-    return conn.execute(sa.select(events).where(events.c.id == event_id)
-                        .where(events.c.sender_id == sender_id)
-                        .where(events.c.type_name == "user")).first()
+    return conn.execute(
+        sa.select(events)
+        .where(events.c.id == event_id)
+        .where(events.c.sender_id == sender_id)
+        .where(events.c.type_name == "user")
+    ).first()
 
 
-def masked_user_text(conn: sa.engine.Connection, sender_id: str, row: Any,
-                     masker: Masker) -> str:
+def masked_user_text(conn: sa.engine.Connection, sender_id: str, row: Any, masker: Masker) -> str:
     names = sensitive_names(load_events(conn, sender_id))
     return masker.mask(_json(row.data).get("text") or "", names)
 

@@ -12,6 +12,7 @@
   `client_addr`, `masked_filters`, and the template filters that show times in
   the office's zone and masked text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,19 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import yaml
-from flask import (Flask, Response, abort, current_app, flash, g, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
@@ -46,7 +58,8 @@ PASSWORD_CHECKS_AT_ONCE = 2  # scrypt N=2^17 needs 128 MiB and ~1 s of CPU each
 HSTS = "max-age=31536000"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 BOLD_RE = re.compile(r"\*\*(\S(?:[^*\n]*\S)?)\*\*")
 # The pages a user lands on ("/", after logging in): the first one their role may see.
 HOME_PAGES = (("conversations.list", "conversations"), ("appointments.queue", "appointments"))
@@ -70,8 +83,13 @@ class Services:
     password_gate_timeout: float
 
     @classmethod
-    def create(cls, settings: ConsoleSettings, refresh_min_seconds: float,
-               clock: Callable[[], dt.datetime], password_gate_timeout: float) -> "Services":
+    def create(
+        cls,
+        settings: ConsoleSettings,
+        refresh_min_seconds: float,
+        clock: Callable[[], dt.datetime],
+        password_gate_timeout: float,
+    ) -> Services:
         engine = engine_for(settings.database_url)
         window = settings.login_window_minutes * 60
 
@@ -79,16 +97,22 @@ class Services:
             return clock().timestamp()
 
         return cls(
-            settings=settings, engine=engine, clock=clock,
+            settings=settings,
+            engine=engine,
+            clock=clock,
             refresh=Refresher(engine, refresh_min_seconds),
-            policy=SessionPolicy(idle=dt.timedelta(minutes=settings.session_idle_minutes),
-                                 absolute=dt.timedelta(hours=settings.session_max_hours)),
-            tz=queries.zone(settings.timezone), masker=Masker([settings.office_phone]),
+            policy=SessionPolicy(
+                idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                absolute=dt.timedelta(hours=settings.session_max_hours),
+            ),
+            tz=queries.zone(settings.timezone),
+            masker=Masker([settings.office_phone]),
             intents=domain_intents(settings),
             ip_limiter=SlidingWindowLimiter(settings.login_failures_per_ip, window, now_ts),
             global_limiter=SlidingWindowLimiter(settings.login_failures_global, window, now_ts),
             password_gate=threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE),
-            password_gate_timeout=password_gate_timeout)
+            password_gate_timeout=password_gate_timeout,
+        )
 
 
 def services() -> Services:
@@ -107,12 +131,15 @@ def domain_intents(settings: ConsoleSettings) -> List[str]:
 
 # ---------------------------------------------------------------- access
 
+
 def requires(permission: Optional[str]) -> Callable:
     """Declares what a page needs: a permission (console/roles.py), or None for any
     logged-in user."""
+
     def declare(view: Callable) -> Callable:
         view.required_permission = permission
         return view
+
     return declare
 
 
@@ -184,6 +211,7 @@ def can(permission: str) -> bool:
 
 # ---------------------------------------------------------------- responses
 
+
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -205,19 +233,27 @@ def install(app: Flask) -> None:
     csrf.init_app, so the CSRF check runs first)."""
     app.before_request(check_access)
     app.after_request(security_headers)
-    app.register_error_handler(CSRFError, lambda error: error_page(
-        400, "The form expired or was not sent from this console. "
-             "Go back, reload the page and try again."))
+    app.register_error_handler(
+        CSRFError,
+        lambda error: error_page(
+            400,
+            "The form expired or was not sent from this console. "
+            "Go back, reload the page and try again.",
+        ),
+    )
     app.register_error_handler(401, lambda error: error_page(401, "Please log in."))
-    app.register_error_handler(403, lambda error: error_page(
-        403, "Your role does not include this page."))
+    app.register_error_handler(
+        403, lambda error: error_page(403, "Your role does not include this page.")
+    )
     app.register_error_handler(404, lambda error: error_page(404, "Not found."))
-    app.jinja_env.filters.update(localtime=local_time, localdt=local_datetime,
-                                 masked=masked_html, mask=mask_text)
+    app.jinja_env.filters.update(
+        localtime=local_time, localdt=local_datetime, masked=masked_html, mask=mask_text
+    )
     app.jinja_env.globals.update(can=can, ROLES=ROLES)
 
 
 # ---------------------------------------------------------------- audit and masking
+
 
 def who() -> str:
     return current_user.username
@@ -261,8 +297,9 @@ def masked_html(text: Optional[str]) -> Markup:
     html = str(escape(text or ""))
     for token in MASK_TOKENS:
         label = token.strip("<>")
-        html = html.replace(str(escape(token)),
-                            f'<span class="mask" title="hidden: {label}">{label}</span>')
+        html = html.replace(
+            str(escape(token)), f'<span class="mask" title="hidden: {label}">{label}</span>'
+        )
     # the bot's replies use **bold** (content file); the text is escaped already
     html = BOLD_RE.sub(r"<strong>\1</strong>", html)
     return Markup(html)

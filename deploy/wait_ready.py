@@ -5,6 +5,7 @@ makes restarting the replicas one after the other a rolling restart.
 
     python deploy/wait_ready.py http://127.0.0.1:5005/webhooks/rest/ --timeout 280
 """
+
 from __future__ import annotations
 
 import argparse

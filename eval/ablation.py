@@ -8,12 +8,12 @@ development sets; the table printed at the end is the one in eval/RESULTS.md.
 The DIET configurations take 5-15 minutes each on a 2-core machine
 (`make ablation` runs them all: about 40 minutes).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,26 +46,58 @@ def main() -> None:
         if wanted and name.split("_")[0] not in wanted:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            env = dict(os.environ, RASA_TELEMETRY_ENABLED="false",
-                       RASA_CACHE_DIRECTORY=str(Path(tmp) / "cache"))
+            env = dict(
+                os.environ,
+                RASA_TELEMETRY_ENABLED="false",
+                RASA_CACHE_DIRECTORY=str(Path(tmp) / "cache"),
+            )
             started = time.perf_counter()
-            subprocess.run([RASA, "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
-                            "--out", tmp, "--fixed-model-name", name], cwd=ROOT, env=env,
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    RASA,
+                    "train",
+                    "nlu",
+                    "--config",
+                    str(config),
+                    "--nlu",
+                    "data/nlu",
+                    "--out",
+                    tmp,
+                    "--fixed-model-name",
+                    name,
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             seconds = time.perf_counter() - started
             print(f"\n##### {name}: trained in {seconds:.0f} s", flush=True)
-            figures = evaluate(["--model", str(Path(tmp) / f"{name}.tar.gz"), "--quiet",
-                                "--json", str(out / f"{name}.json")])
+            figures = evaluate(
+                [
+                    "--model",
+                    str(Path(tmp) / f"{name}.tar.gz"),
+                    "--quiet",
+                    "--json",
+                    str(out / f"{name}.json"),
+                ]
+            )
         rows.append((name, seconds, figures))
-    print("\n| configuration | train s | set | accuracy | macro-F1 | fallback | safety recall "
-          "| false escalations |\n|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| configuration | train s | set | accuracy | macro-F1 | fallback | safety recall "
+        "| false escalations |\n|---|---|---|---|---|---|---|---|"
+    )
     for name, seconds, figures in rows:
         for set_name, f in figures.items():
-            print(f"| {name} | {seconds:.0f} | {set_name} | {f['accuracy']:.3f} | "
-                  f"{f['macro_f1']:.3f} | {f['fallback_rate']:.3f} | {f['safety_recall']:.3f} | "
-                  f"{f['false_escalations']} |")
-    (out / "summary.json").write_text(json.dumps(
-        [{"name": n, "train_s": s, "figures": f} for n, s, f in rows], indent=2))
+            print(
+                f"| {name} | {seconds:.0f} | {set_name} | {f['accuracy']:.3f} | "
+                f"{f['macro_f1']:.3f} | {f['fallback_rate']:.3f} | {f['safety_recall']:.3f} | "
+                f"{f['false_escalations']} |"
+            )
+    (out / "summary.json").write_text(
+        json.dumps([{"name": n, "train_s": s, "figures": f} for n, s, f in rows], indent=2)
+    )
 
 
 if __name__ == "__main__":

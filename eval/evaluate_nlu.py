@@ -19,6 +19,7 @@ A benchmark that prints figures, not a pass/fail test.
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
            [--set heldout|dev|all] [--json results/nlu_eval.json] [--quiet]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,26 @@ from channels.sanitize import sanitize_user_text  # noqa: E402
 
 FALLBACK = "nlu_fallback"
 SAFETY = ("emergency", "urgent_problem")
-SETS = {"heldout": ROOT / "eval" / "heldout_nlu.yml",
-        "dev": ROOT / "eval" / "dev_realistic.yml"}
+SETS = {"heldout": ROOT / "eval" / "heldout_nlu.yml", "dev": ROOT / "eval" / "dev_realistic.yml"}
 
 
 def load_set(name: str) -> List[Dict]:
     path = SETS[name]
     if name == "heldout":
-        return [{"text": e.get("text"), "intent": e.get("intent"), "also": []}
-                for e in load_data(str(path)).intent_examples]
+        return [
+            {"text": e.get("text"), "intent": e.get("intent"), "also": []}
+            for e in load_data(str(path)).intent_examples
+        ]
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [{"text": m["text"], "intent": m["intent"], "also": m.get("also") or [],
-             "style": m.get("style") or []} for m in raw["messages"]]
+    return [
+        {
+            "text": m["text"],
+            "intent": m["intent"],
+            "also": m.get("also") or [],
+            "style": m.get("style") or [],
+        }
+        for m in raw["messages"]
+    ]
 
 
 async def predict(agent, texts: List[str]) -> List[Dict]:
@@ -71,9 +80,12 @@ def confidence_bands(examples: List[Dict], parsed: List[Dict]) -> Dict[str, Dict
     bands = {"<0.5": (0.0, 0.5), "0.5-0.7": (0.5, 0.7), ">=0.7": (0.7, 1.01)}
     out = {}
     for label, (low, high) in bands.items():
-        rows = [(e, p) for e, p in zip(examples, parsed)
-                if (p.get("intent") or {}).get("name") not in (None, FALLBACK)
-                and low <= float((p.get("intent") or {}).get("confidence") or 0) < high]
+        rows = [
+            (e, p)
+            for e, p in zip(examples, parsed)
+            if (p.get("intent") or {}).get("name") not in (None, FALLBACK)
+            and low <= float((p.get("intent") or {}).get("confidence") or 0) < high
+        ]
         right = sum((p["intent"]["name"] == e["intent"]) for e, p in rows)
         out[label] = {"answered": len(rows), "right": right}
     return out
@@ -84,25 +96,35 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
     predicted = [(p.get("intent") or {}).get("name") or FALLBACK for p in parsed]
     labels = sorted(set(truth))
     p, r, f, support = precision_recall_fscore_support(
-        truth, predicted, labels=labels, zero_division=0)
+        truth, predicted, labels=labels, zero_division=0
+    )
     n = len(truth)
     accuracy = sum(t == q for t, q in zip(truth, predicted)) / n
-    lenient = sum(q == e["intent"] or q in e["also"]
-                  for e, q in zip(examples, predicted)) / n
+    lenient = sum(q == e["intent"] or q in e["also"] for e, q in zip(examples, predicted)) / n
     safety_truth = [(t, q) for t, q in zip(truth, predicted) if t in SAFETY]
     safety_recall = sum(q in SAFETY for _, q in safety_truth) / max(len(safety_truth), 1)
     right_tier = sum(q == t for t, q in safety_truth) / max(len(safety_truth), 1)
-    false_escalations = [(e["text"], t, q) for e, t, q in zip(examples, truth, predicted)
-                         if q in SAFETY and t not in SAFETY]
+    false_escalations = [
+        (e["text"], t, q)
+        for e, t, q in zip(examples, truth, predicted)
+        if q in SAFETY and t not in SAFETY
+    ]
     fallbacks = sum(q == FALLBACK for q in predicted)
     summary = {
-        "set": name, "messages": n, "accuracy": accuracy, "lenient_accuracy": lenient,
-        "macro_f1": float(f.mean()), "fallback_rate": fallbacks / n,
-        "safety_messages": len(safety_truth), "safety_recall": safety_recall,
-        "right_tier": right_tier, "false_escalations": len(false_escalations),
-        "per_intent": {label: {"precision": float(a), "recall": float(b), "f1": float(c),
-                               "support": int(s)}
-                       for label, a, b, c, s in zip(labels, p, r, f, support)},
+        "set": name,
+        "messages": n,
+        "accuracy": accuracy,
+        "lenient_accuracy": lenient,
+        "macro_f1": float(f.mean()),
+        "fallback_rate": fallbacks / n,
+        "safety_messages": len(safety_truth),
+        "safety_recall": safety_recall,
+        "right_tier": right_tier,
+        "false_escalations": len(false_escalations),
+        "per_intent": {
+            label: {"precision": float(a), "recall": float(b), "f1": float(c), "support": int(s)}
+            for label, a, b, c, s in zip(labels, p, r, f, support)
+        },
         "confidence_bands": confidence_bands(examples, parsed),
     }
     print(f"\n=== {name}: {SETS[name].relative_to(ROOT)} ===")
@@ -110,19 +132,25 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         print(f"{'intent':28} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}")
         for label, a, b, c, s in zip(labels, p, r, f, support):
             print(f"{label:28} {a:6.2f} {b:6.2f} {c:6.2f} {s:4d}")
-    print(f"messages {n}  accuracy {accuracy:.3f}  lenient {lenient:.3f}  "
-          f"macro-F1 {summary['macro_f1']:.3f}  fallback rate {fallbacks / n:.3f}")
-    bands = ", ".join(f"{k}: {v['right']}/{v['answered']} right"
-                      for k, v in summary["confidence_bands"].items())
+    print(
+        f"messages {n}  accuracy {accuracy:.3f}  lenient {lenient:.3f}  "
+        f"macro-F1 {summary['macro_f1']:.3f}  fallback rate {fallbacks / n:.3f}"
+    )
+    bands = ", ".join(
+        f"{k}: {v['right']}/{v['answered']} right" for k, v in summary["confidence_bands"].items()
+    )
     print(f"answers by confidence: {bands}")
-    print(f"safety recall {safety_recall:.3f} (right tier {right_tier:.3f}, "
-          f"{len(safety_truth)} red-flag messages)  false escalations "
-          f"{len(false_escalations)}")
+    print(
+        f"safety recall {safety_recall:.3f} (right tier {right_tier:.3f}, "
+        f"{len(safety_truth)} red-flag messages)  false escalations "
+        f"{len(false_escalations)}"
+    )
     if not quiet:
         for text, t, q in false_escalations:
             print(f"  false escalation [{t} -> {q}] {text[:100]}")
         for (t, q), count in collections.Counter(
-                (t, q) for t, q in zip(truth, predicted) if t != q).most_common(12):
+            (t, q) for t, q in zip(truth, predicted) if t != q
+        ).most_common(12):
             print(f"  {count:3d}  {t} -> {q}")
         for e, q in zip(examples, predicted):
             if e["intent"] in SAFETY and q not in SAFETY:
@@ -168,8 +196,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument("--set", choices=["heldout", "dev", "all"], default="all")
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
-    parser.add_argument("--sweep", action="store_true",
-                        help="also print accuracy over a grid of fallback thresholds")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also print accuracy over a grid of fallback thresholds",
+    )
     args = parser.parse_args(argv)
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)

@@ -13,6 +13,7 @@ print figures per category:
     python eval/triage_probes.py [--url http://127.0.0.1:5005] [files...]
 (without --url it starts its own servers on free loopback ports).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,10 @@ from typing import Callable, Dict, Iterable, List, Optional
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE_FILES = [ROOT / "tests" / "triage" / "probes.yml",
-               ROOT / "tests" / "triage" / "probes_unseen.yml"]
+PROBE_FILES = [
+    ROOT / "tests" / "triage" / "probes.yml",
+    ROOT / "tests" / "triage" / "probes_unseen.yml",
+]
 TIER_RESPONSES = {"emergency": "utter_emergency", "urgent_problem": "utter_urgent_problem"}
 
 
@@ -62,8 +65,16 @@ def load_probes(files: Iterable[Path] = PROBE_FILES) -> List[Probe]:
     probes = []
     for path in files:
         for p in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["probes"]:
-            probes.append(Probe(Path(path).stem, p["id"], list(p["turns"]), p["tier"],
-                                p["category"], p.get("lang", "en")))
+            probes.append(
+                Probe(
+                    Path(path).stem,
+                    p["id"],
+                    list(p["turns"]),
+                    p["tier"],
+                    p["category"],
+                    p.get("lang", "en"),
+                )
+            )
     return probes
 
 
@@ -77,8 +88,9 @@ def escalation_texts(office_phone: str) -> Dict[str, str]:
     return texts
 
 
-def run_probes(say: Callable[[str, str], List[str]], probes: List[Probe],
-               office_phone: str) -> List[Outcome]:
+def run_probes(
+    say: Callable[[str, str], List[str]], probes: List[Probe], office_phone: str
+) -> List[Outcome]:
     """`say(sender, text)` returns the reply texts of one turn."""
     known = escalation_texts(office_phone)
     outcomes = []
@@ -88,8 +100,9 @@ def run_probes(say: Callable[[str, str], List[str]], probes: List[Probe],
         for turn in probe.turns:
             replies = say(sender, turn)
             reached = {known[r] for r in replies if r in known}
-            tiers.append("emergency" if "emergency" in reached
-                         else "urgent_problem" if reached else None)
+            tiers.append(
+                "emergency" if "emergency" in reached else "urgent_problem" if reached else None
+            )
         outcomes.append(Outcome(probe, tiers))
     return outcomes
 
@@ -100,9 +113,11 @@ def summarise(outcomes: List[Outcome]) -> str:
         mine = [o for o in outcomes if o.probe.source == source]
         urgent = [o for o in mine if o.probe.tier != "none"]
         alike = [o for o in mine if o.probe.tier == "none"]
-        lines.append(f"{source}: urgent escalated to the right tier "
-                     f"{sum(o.passed for o in urgent)}/{len(urgent)}; "
-                     f"look-alikes escalated {sum(o.escalated for o in alike)}/{len(alike)}")
+        lines.append(
+            f"{source}: urgent escalated to the right tier "
+            f"{sum(o.passed for o in urgent)}/{len(urgent)}; "
+            f"look-alikes escalated {sum(o.escalated for o in alike)}/{len(alike)}"
+        )
         by_category = collections.defaultdict(list)
         for o in mine:
             by_category[(o.probe.tier, o.probe.category)].append(o)
@@ -111,8 +126,10 @@ def summarise(outcomes: List[Outcome]) -> str:
             lines.append(f"  {tier:15} {category:22} {ok:3d}/{len(items):3d}")
         for o in mine:
             if not o.passed:
-                lines.append(f"  FAIL {o.probe.id} [{o.probe.tier}] got {o.tiers}: "
-                             f"{' | '.join(o.probe.turns)[:140]}")
+                lines.append(
+                    f"  FAIL {o.probe.id} [{o.probe.tier}] got {o.tiers}: "
+                    f"{' | '.join(o.probe.turns)[:140]}"
+                )
     return "\n".join(lines)
 
 
@@ -132,10 +149,12 @@ def main() -> None:
 
     def run(url: str) -> None:
         def say(sender: str, text: str) -> List[str]:
-            response = requests.post(f"{url}/webhooks/rest/webhook",
-                                     json={"sender": sender, "message": text}, timeout=60)
+            response = requests.post(
+                f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+            )
             response.raise_for_status()
             return [m.get("text", "") for m in response.json()]
+
         print(summarise(run_probes(say, probes, phone)))
 
     if args.url:

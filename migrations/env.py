@@ -6,6 +6,7 @@ Two ways in:
 - the command line (alembic.ini: `make migrate`, `alembic upgrade head`) opens
   DATABASE_URL, or `-x database_url=...`, and takes the lock here.
 """
+
 from __future__ import annotations
 
 import logging.config
@@ -19,8 +20,11 @@ config = context.config
 
 def database_url() -> str:
     from actions.config import load_settings  # the project's one reader of DATABASE_URL
-    return context.get_x_argument(as_dictionary=True).get("database_url") \
+
+    return (
+        context.get_x_argument(as_dictionary=True).get("database_url")
         or load_settings().database_url
+    )
 
 
 def cli_command() -> str:
@@ -46,16 +50,22 @@ def target_metadata():
 def run_migrations(connection) -> None:
     if is_upgrade():
         schema.adopt_unversioned(connection, context.script)
-    context.configure(connection=connection, target_metadata=target_metadata(),
-                      include_object=schema.include_object, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata(),
+        include_object=schema.include_object,
+        compare_type=True,
+    )
     with context.begin_transaction():  # the caller's transaction: nothing begins here
         context.run_migrations()
 
 
 def main() -> None:
     if context.is_offline_mode():
-        raise SystemExit("SQL scripts (--sql) are not supported: adopting a database made "
-                         "before the migrations needs to look at it. Run the upgrade itself.")
+        raise SystemExit(
+            "SQL scripts (--sql) are not supported: adopting a database made "
+            "before the migrations needs to look at it. Run the upgrade itself."
+        )
     connection = config.attributes.get("connection")
     if connection is not None:
         run_migrations(connection)

@@ -15,6 +15,7 @@ only when the message also has more of that language's function words (spaCy's
 stop-word lists, minus those shared with English) than English ones. Short or
 ambiguous messages ("ok", "Maria Lopez", "310 555 0123") change nothing.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,9 @@ def function_words(language: Text) -> FrozenSet[Text]:
     return frozenset(_words(" ".join(module.STOP_WORDS)))
 
 
-def detect_language(text: Text, languages: Tuple[Text, ...], min_words: int,
-                    min_probability: float) -> Optional[Text]:
+def detect_language(
+    text: Text, languages: Tuple[Text, ...], min_words: int, min_probability: float
+) -> Optional[Text]:
     """The message's language when sure of it, else None."""
     words = _words(text)
     if len(words) < min_words:
@@ -86,9 +88,7 @@ def detect_language(text: Text, languages: Tuple[Text, ...], min_words: int,
     return None
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class LanguageDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -104,24 +104,41 @@ class LanguageDetector(GraphComponent):
         self.languages = tuple(self.config["languages"])
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> "LanguageDetector":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get("text") or ""
-            language = detect_language(text, self.languages, self.config["min_words"],
-                                       self.config["min_probability"])
+            language = detect_language(
+                text, self.languages, self.config["min_words"], self.config["min_probability"]
+            )
             if language is None:
                 continue
-            entities = [e for e in message.get("entities") or []
-                        if e.get("entity") != LANGUAGE_ENTITY]
-            entities.append({"entity": LANGUAGE_ENTITY, "value": language, "start": 0,
-                             "end": len(text), "extractor": self.__class__.__name__})
+            entities = [
+                e for e in message.get("entities") or [] if e.get("entity") != LANGUAGE_ENTITY
+            ]
+            entities.append(
+                {
+                    "entity": LANGUAGE_ENTITY,
+                    "value": language,
+                    "start": 0,
+                    "end": len(text),
+                    "extractor": self.__class__.__name__,
+                }
+            )
             message.set("entities", entities, add_to_output=True)
-            ranking = [r for r in message.get("intent_ranking") or []
-                       if r.get("name") != OTHER_LANGUAGE_INTENT]
+            ranking = [
+                r
+                for r in message.get("intent_ranking") or []
+                if r.get("name") != OTHER_LANGUAGE_INTENT
+            ]
             if language != ENGLISH:
                 intent = {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
                 message.set("intent", intent, add_to_output=True)

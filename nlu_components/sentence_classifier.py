@@ -17,6 +17,7 @@ post at once is pulled towards the story. This component:
 
 The triage component still runs after this one and has the last word.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,6 @@ import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import joblib
-import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -39,15 +39,20 @@ MODEL_FILE = "sentence_classifier.joblib"
 _PART_END = re.compile(
     r"(?<=[.!?])\s+|\n+|;\s*|\s+(?:also|and also|plus|oh and|and)\s*,?\s+"
     r"(?=(?:what|how|when|can|could|will|would|should|is|are|do|does|did|any)\b)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 MIN_PART_WORDS = 3
 _QUESTION_START = re.compile(
     r"^(what|whats|how|when|why|where|who|which|is|are|do|does|did|can|could|will|would|"
-    r"should|shall|am|any|anyone|anything|que|cuando|como|puedo|es)\b", re.IGNORECASE)
+    r"should|shall|am|any|anyone|anything|que|cuando|como|puedo|es)\b",
+    re.IGNORECASE,
+)
 _QUESTION_WORDS = re.compile(
     r"\b(wondering|question|questions|curious|want to know|wanted to know|need to know|"
     r"should i|can i|do i|how long|when can|when will|is it|is there|any advice|"
-    r"advice|pls|please tell|tell me)\b", re.IGNORECASE)
+    r"advice|pls|please tell|tell me)\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -62,16 +67,14 @@ def is_question(sentence: Text) -> bool:
     return s.endswith("?") or bool(_QUESTION_START.match(s)) or bool(_QUESTION_WORDS.search(s))
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class SentenceIntentClassifier(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "C": 10.0,                      # inverse regularisation of the regression
-            "use_embeddings": True,         # False: TF-IDF n-grams only (eval/ablation)
-            "diet_weight": 0.5,             # share of DIET in the whole-message blend
+            "C": 10.0,  # inverse regularisation of the regression
+            "use_embeddings": True,  # False: TF-IDF n-grams only (eval/ablation)
+            "diet_weight": 0.5,  # share of DIET in the whole-message blend
             # a part decides only when the whole message is below `unsure_below`
             # and the part's question is at least `part_min_confidence` clear
             "unsure_below": 0.5,
@@ -82,26 +85,53 @@ class SentenceIntentClassifier(GraphComponent):
             "secondary_min_whole": 0.02,
             "ranking_length": 10,
             # conversation intents are never offered as the "also asked" button
-            "not_secondary": ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-                              "cancel", "out_of_scope", "other_language", "nlu_fallback",
-                              "emergency", "urgent_problem"],
+            "not_secondary": [
+                "greet",
+                "goodbye",
+                "thanks",
+                "affirm",
+                "deny",
+                "bot_challenge",
+                "cancel",
+                "out_of_scope",
+                "other_language",
+                "nlu_fallback",
+                "emergency",
+                "urgent_problem",
+            ],
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, model: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[Dict[Text, Any]] = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceIntentClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SentenceIntentClassifier:
         model = None
         try:
             with model_storage.read_from(resource) as directory:
@@ -120,12 +150,15 @@ class SentenceIntentClassifier(GraphComponent):
         texts = [e.get("text") for e in examples]
         labels = [e.get("intent") for e in examples]
         words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                min_df=2)
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
         words.fit(texts)
         chars.fit(texts)
-        model = {"words": words, "chars": chars, "regression": None,
-                 "embeddings": bool(self.config["use_embeddings"])}
+        model = {
+            "words": words,
+            "chars": chars,
+            "regression": None,
+            "embeddings": bool(self.config["use_embeddings"]),
+        }
         regression = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         regression.fit(self._features(model, texts), labels)
         model["regression"] = regression
@@ -167,34 +200,46 @@ class SentenceIntentClassifier(GraphComponent):
         if len(parts) < 2:
             parts = []
         scored = self._probabilities([text] + parts)
-        diet = {r["name"]: float(r["confidence"])
-                for r in message.get("intent_ranking") or [] if r.get("name")}
+        diet = {
+            r["name"]: float(r["confidence"])
+            for r in message.get("intent_ranking") or []
+            if r.get("name")
+        }
         w = float(self.config["diet_weight"]) if diet else 0.0
         blend = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
         total = sum(blend.values()) or 1.0
-        ranking = sorted(({"name": n, "confidence": c / total} for n, c in blend.items()),
-                         key=lambda r: -r["confidence"])[: self.config["ranking_length"]]
+        ranking = sorted(
+            ({"name": n, "confidence": c / total} for n, c in blend.items()),
+            key=lambda r: -r["confidence"],
+        )[: self.config["ranking_length"]]
         main = ranking[0]
         part_tops = [max(p.items(), key=lambda item: item[1]) for p in scored[1:]]
         if main["confidence"] < self.config["unsure_below"]:
-            clear = [(p, name) for (name, p), part in zip(part_tops, parts)
-                     if is_question(part) and p >= self.config["part_min_confidence"]]
+            clear = [
+                (p, name)
+                for (name, p), part in zip(part_tops, parts)
+                if is_question(part) and p >= self.config["part_min_confidence"]
+            ]
             if clear:
                 p, name = max(clear)
                 main = {"name": name, "confidence": p}
                 ranking = [main] + [r for r in ranking if r["name"] != name]
         message.set("intent", main, add_to_output=True)
-        message.set("intent_ranking", ranking[: self.config["ranking_length"]],
-                    add_to_output=True)
+        message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
         secondary = self._secondary(main["name"], part_tops, blend)
         if secondary:
             message.set("secondary_intent", secondary, add_to_output=True)
 
-    def _secondary(self, main: Text, part_tops: List[Tuple[Text, float]],
-                   whole: Dict[Text, float]) -> Optional[Text]:
+    def _secondary(
+        self, main: Text, part_tops: List[Tuple[Text, float]], whole: Dict[Text, float]
+    ) -> Optional[Text]:
         """The clearest other question asked in another part of the message."""
         skip = set(self.config["not_secondary"]) | {main}
-        candidates = [(p, name) for name, p in part_tops
-                      if name not in skip and p >= self.config["secondary_min_confidence"]
-                      and whole.get(name, 0.0) >= self.config["secondary_min_whole"]]
+        candidates = [
+            (p, name)
+            for name, p in part_tops
+            if name not in skip
+            and p >= self.config["secondary_min_confidence"]
+            and whole.get(name, 0.0) >= self.config["secondary_min_whole"]
+        ]
         return max(candidates)[1] if candidates else None

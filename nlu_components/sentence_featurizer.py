@@ -9,6 +9,7 @@ sentence features with the sparse CountVectors sequence and sentence features,
 so no sequence feature is needed. Messages without text (Core's intent- or
 action-only messages) are left alone, as Rasa's own dense featurizers do.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Text
@@ -26,9 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from nlu_components.sentence_embeddings import DEFAULT_CACHE_SIZE, get_encoder
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds an all-MiniLM-L6-v2 embedding as a dense 1x384 TEXT sentence feature."""
 
@@ -58,17 +57,25 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         size = config.get("cache_size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidConfigException(
-                f"SentenceEmbeddingFeaturizer: cache_size must be an integer >= 0, got {size!r}")
+                f"SentenceEmbeddingFeaturizer: cache_size must be an integer >= 0, got {size!r}"
+            )
         length = config.get("max_seq_length")
         if length is not None and (
-                not isinstance(length, int) or isinstance(length, bool) or not 2 <= length <= 512):
+            not isinstance(length, int) or isinstance(length, bool) or not 2 <= length <= 512
+        ):
             raise InvalidConfigException(
                 "SentenceEmbeddingFeaturizer: max_seq_length must be null or an integer in "
-                f"2..512, got {length!r}")
+                f"2..512, got {length!r}"
+            )
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceEmbeddingFeaturizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEmbeddingFeaturizer:
         return cls(config, execution_context.node_name or cls.__name__)
 
     def __init__(self, config: Dict[Text, Any], name: Text = "SentenceEmbeddingFeaturizer") -> None:
@@ -83,11 +90,16 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         # one call: the encoder batches texts of similar length together
-        vectors = self.encoder.encode([m.get(TEXT) for m in todo],
-                                      max_seq_length=self.max_seq_length)
+        vectors = self.encoder.encode(
+            [m.get(TEXT) for m in todo], max_seq_length=self.max_seq_length
+        )
         for message, vector in zip(todo, vectors):
-            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1).copy(),
-                                         attribute=TEXT, message=message)
+            self.add_features_to_message(
+                sequence=None,
+                sentence=vector.reshape(1, -1).copy(),
+                attribute=TEXT,
+                message=message,
+            )
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)

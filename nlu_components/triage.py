@@ -20,6 +20,7 @@ decision is final: nothing after it can turn it into "Did you mean...?".
 The compiled rules (and the typo guard computed from spacy-lookups-data) are
 stored in the trained model, so a model answers the same way wherever it runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ COMMON_WORDS_FILE = "common_words.json"
 def save_rules(rules: TriageRules, model_storage: ModelStorage, resource: Resource) -> None:
     with model_storage.write_to(resource) as directory:
         (directory / RULES_FILE).write_text(json.dumps(rules.spec), encoding="utf-8")
-        (directory / COMMON_WORDS_FILE).write_text(json.dumps(sorted(rules.common_words)),
-                                                   encoding="utf-8")
+        (directory / COMMON_WORDS_FILE).write_text(
+            json.dumps(sorted(rules.common_words)), encoding="utf-8"
+        )
 
 
 def load_saved_rules(model_storage: ModelStorage, resource: Resource) -> Optional[TriageRules]:
@@ -62,9 +64,7 @@ def rules_from_file(path: Text) -> TriageRules:
     return TriageRules(yaml.safe_load(open(path, encoding="utf-8")))
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class TriageClassifier(GraphComponent):
     """Overrides the intent with the red-flag tier; annotates every message."""
 
@@ -78,21 +78,37 @@ class TriageClassifier(GraphComponent):
             "safety_line_confidence": 0.2,
         }
 
-    def __init__(self, config: Dict[Text, Any], rules: Optional[TriageRules],
-                 model_storage: ModelStorage, resource: Resource) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        rules: Optional[TriageRules],
+        model_storage: ModelStorage,
+        resource: Resource,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._rules = rules
         self._model_storage = model_storage
         self._resource = resource
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> "TriageClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TriageClassifier:
         return cls(config, None, model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TriageClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TriageClassifier:
         return cls(config, load_saved_rules(model_storage, resource), model_storage, resource)
 
     @property
@@ -102,8 +118,7 @@ class TriageClassifier(GraphComponent):
         return self._rules
 
     def train(self, training_data: TrainingData) -> Resource:
-        save_rules(rules_from_file(self.config["rules_path"]), self._model_storage,
-                   self._resource)
+        save_rules(rules_from_file(self.config["rules_path"]), self._model_storage, self._resource)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -136,8 +151,11 @@ class TriageClassifier(GraphComponent):
             # The reviewed rules know which signs need post-op context: a learned
             # escalation of such a sign waits for it (the policy escalates when it
             # comes, and the answer names the sign meanwhile).
-            if (confidence >= self.config["min_learned_confidence"] and not result.asked_about
-                    and not result.pending):
+            if (
+                confidence >= self.config["min_learned_confidence"]
+                and not result.asked_about
+                and not result.pending
+            ):
                 triage["tier"] = next(t for t, i in rules.tier_intents.items() if i == name)
                 triage["decided_by"] = "model"
                 chosen = {"name": name, "confidence": confidence}
@@ -145,17 +163,24 @@ class TriageClassifier(GraphComponent):
             else:  # unsure, or a question about signs: answer, with the safety line
                 triage["safety_line"] = True
                 replacement = self._replacement(result.asked_about, others)
-                self._set_intent(message, replacement, [replacement] +
-                                 [r for r in others if r is not replacement])
+                self._set_intent(
+                    message,
+                    replacement,
+                    [replacement] + [r for r in others if r is not replacement],
+                )
         elif result.asked_about and intent.get("name") == FALLBACK_INTENT:
             chosen = {"name": WARNING_SIGNS_INTENT, "confidence": 1.0}
-            self._set_intent(message, chosen, [chosen] + [
-                r for r in others if r.get("name") != WARNING_SIGNS_INTENT])
+            self._set_intent(
+                message,
+                chosen,
+                [chosen] + [r for r in others if r.get("name") != WARNING_SIGNS_INTENT],
+            )
 
         if result.pending or any(
-                r.get("name") in safety_intents
-                and float(r.get("confidence") or 0) >= self.config["safety_line_confidence"]
-                for r in ranking[:3]):
+            r.get("name") in safety_intents
+            and float(r.get("confidence") or 0) >= self.config["safety_line_confidence"]
+            for r in ranking[:3]
+        ):
             triage["safety_line"] = True
         triage.setdefault("safety_line", False)
         triage.setdefault("decided_by", None)
@@ -181,7 +206,8 @@ class TriageClassifier(GraphComponent):
         return {"name": FALLBACK_INTENT, "confidence": 1.0}
 
     @staticmethod
-    def _set_intent(message: Message, intent: Dict[Text, Any],
-                    ranking: List[Dict[Text, Any]]) -> None:
+    def _set_intent(
+        message: Message, intent: Dict[Text, Any], ranking: List[Dict[Text, Any]]
+    ) -> None:
         message.set("intent", intent, add_to_output=True)
         message.set("intent_ranking", ranking, add_to_output=True)

@@ -14,6 +14,7 @@ cluster/stack.py, where a value already in the environment wins (e.g.
 bench/profile_server.py --env OPENBLAS_NUM_THREADS=2 to re-measure).
 tests/test_speedups.py and tests/test_rest_e2e.py check them.
 """
+
 from __future__ import annotations
 
 from typing import Dict

@@ -26,6 +26,7 @@ channels credentials.yml names, at server start-up, before any custom action
 runs. RASA_SPEEDUPS=off in the environment leaves Rasa alone (bench/run_all.py
 --ab-fixes measures the assistant without it).
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,10 @@ def validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
 
 def is_installed() -> bool:
     action_module = sys.modules.get(RASA_ACTION_MODULE)
-    return action_module is not None and \
-        action_module.RemoteAction.__dict__.get(PATCHED_METHOD) is validate_action_result
+    return (
+        action_module is not None
+        and action_module.RemoteAction.__dict__.get(PATCHED_METHOD) is validate_action_result
+    )
 
 
 def install() -> bool:
@@ -94,8 +97,11 @@ def install() -> bool:
     alone (switched off, or not the pinned Rasa version).
     """
     if os.environ.get(SWITCH_ENV, "").strip().lower() in SWITCHED_OFF:
-        logger.info("%s=%s: Rasa's action-result validation left as it is",
-                    SWITCH_ENV, os.environ[SWITCH_ENV])
+        logger.info(
+            "%s=%s: Rasa's action-result validation left as it is",
+            SWITCH_ENV,
+            os.environ[SWITCH_ENV],
+        )
         return False
     import rasa
 
@@ -104,7 +110,11 @@ def install() -> bool:
             "perf/rasa_speedups.py was written for Rasa %s, this is Rasa %s: not "
             "installed (custom actions cost ~50 ms more CPU each). Check Rasa's "
             "RemoteAction.%s and bench/verify_speedups.py before raising "
-            "PINNED_RASA_VERSION.", PINNED_RASA_VERSION, rasa.__version__, PATCHED_METHOD)
+            "PINNED_RASA_VERSION.",
+            PINNED_RASA_VERSION,
+            rasa.__version__,
+            PATCHED_METHOD,
+        )
         return False
     global _rasa_method
     from rasa.core.actions.action import RemoteAction
@@ -115,8 +125,11 @@ def install() -> bool:
             return True
         _rasa_method = current
         setattr(RemoteAction, PATCHED_METHOD, validate_action_result)
-    logger.info("Rasa %s: action-server responses validated with a cached validator "
-                "(perf/rasa_speedups.py)", rasa.__version__)
+    logger.info(
+        "Rasa %s: action-server responses validated with a cached validator "
+        "(perf/rasa_speedups.py)",
+        rasa.__version__,
+    )
     return True
 
 

@@ -19,6 +19,7 @@ Its predictions are "no user" predictions at priority 7, so they win over
 RulePolicy's loop predictions (priority 6), which would otherwise send the
 message to the form first. It abstains (all zeros) everywhere else.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -35,8 +36,12 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from nlu_components.triage import load_saved_rules, rules_from_file, save_rules
-from nlu_components.triage_rules import (CONVERSATION_WINDOW, RED_FLAGS_PATH, TriageRules,
-                                         decide_conversation)
+from nlu_components.triage_rules import (
+    CONVERSATION_WINDOW,
+    RED_FLAGS_PATH,
+    TriageRules,
+    decide_conversation,
+)
 
 PAUSE_FORM_ACTION = "action_pause_appointment"
 EXTRACT_SLOTS_ACTION = "action_extract_slots"
@@ -50,18 +55,35 @@ class TriagePolicy(Policy):
     def get_default_config() -> Dict[Text, Any]:
         return {"priority": 7, "rules_path": str(RED_FLAGS_PATH)}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
-                 resource: Resource, execution_context: ExecutionContext,
-                 rules: Optional[TriageRules] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        rules: Optional[TriageRules] = None,
+        **kwargs: Any,
+    ) -> None:
         config = {**self.get_default_config(), **config}
         super().__init__(config, model_storage, resource, execution_context)
         self._rules = rules
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "TriagePolicy":
-        return cls(config, model_storage, resource, execution_context,
-                   rules=load_saved_rules(model_storage, resource))
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TriagePolicy:
+        return cls(
+            config,
+            model_storage,
+            resource,
+            execution_context,
+            rules=load_saved_rules(model_storage, resource),
+        )
 
     @property
     def rules(self) -> TriageRules:
@@ -69,24 +91,29 @@ class TriagePolicy(Policy):
             self._rules = rules_from_file(self.config["rules_path"])
         return self._rules
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain,
-              **kwargs: Any) -> Resource:
-        save_rules(rules_from_file(self.config["rules_path"]), self._model_storage,
-                   self._resource)
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        save_rules(rules_from_file(self.config["rules_path"]), self._model_storage, self._resource)
         return self._resource
 
     # ------------------------------------------------------------------------
 
-    def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
-                                     rule_only_data: Optional[Dict[Text, Any]] = None,
-                                     **kwargs: Any) -> PolicyPrediction:
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
         action = self._next_action(tracker)
         if action is None or action not in domain.action_names_or_texts:
             return self._prediction(self._default_predictions(domain))
         probabilities = self._default_predictions(domain)
         probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities, is_no_user_prediction=True,
-                                diagnostic_data={"triage": action})
+        return self._prediction(
+            probabilities, is_no_user_prediction=True, diagnostic_data={"triage": action}
+        )
 
     def _next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
         responses = {spec["response"] for spec in self.rules.spec["tiers"].values()}
@@ -110,8 +137,9 @@ class TriagePolicy(Policy):
         intent = (latest.intent or {}).get("name")
         if intent in by_intent:
             return by_intent[intent]
-        earlier, earlier_post_op = session_context(tracker, set(
-            spec["response"] for spec in self.rules.spec["tiers"].values()))
+        earlier, earlier_post_op = session_context(
+            tracker, set(spec["response"] for spec in self.rules.spec["tiers"].values())
+        )
         decision = decide_conversation(self.rules, earlier, latest.text, earlier_post_op)
         return decision.tier
 
@@ -122,7 +150,10 @@ def actions_since_last_user_message(tracker: DialogueStateTracker) -> List[Text]
         if isinstance(event, UserUttered):
             break
         if isinstance(event, ActionExecuted) and event.action_name not in (
-                EXTRACT_SLOTS_ACTION, ACTION_LISTEN_NAME, None):
+            EXTRACT_SLOTS_ACTION,
+            ACTION_LISTEN_NAME,
+            None,
+        ):
             done.append(event.action_name)
     return list(reversed(done))
 

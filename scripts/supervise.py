@@ -37,6 +37,7 @@ commands are written for `make run` and for a real site alike.
 
 Environment: VAR_DIR (default <project>/var) holds logs/ and supervisor/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,8 +124,9 @@ def config_path(env=os.environ) -> Path:
     return var_dir(env) / "supervisor" / "supervisord.conf"
 
 
-def render_config(processes: List[Process], var: Path, python: str = sys.executable,
-                  color: bool = False) -> str:
+def render_config(
+    processes: List[Process], var: Path, python: str = sys.executable, color: bool = False
+) -> str:
     logs, run = var / "logs", var / "supervisor"
     socket = run / "supervisor.sock"
     if len(str(socket)) > 100:  # AF_UNIX path limit (108 bytes on Linux)
@@ -155,8 +157,11 @@ def render_config(processes: List[Process], var: Path, python: str = sys.executa
         "",
         # echoes every process's output to the terminal with a name prefix
         f"[eventlistener:{LISTENER}]",
-        "command=" + _argv([python, str(Path(__file__).resolve()), "--echo-output",
-                            "--width", str(width)] + (["--color"] if color else [])),
+        "command="
+        + _argv(
+            [python, str(Path(__file__).resolve()), "--echo-output", "--width", str(width)]
+            + (["--color"] if color else [])
+        ),
         "events=PROCESS_LOG",
         "buffer_size=10000",
         "priority=1",
@@ -195,12 +200,15 @@ def render_config(processes: List[Process], var: Path, python: str = sys.executa
 
 # ------------------------------------------------------------------ main --
 
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--print-config", action="store_true",
-                        help="print the supervisord configuration and exit")
-    parser.add_argument("--run", metavar="NAME",
-                        help="exec one Procfile process in the foreground (systemd units)")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the supervisord configuration and exit"
+    )
+    parser.add_argument(
+        "--run", metavar="NAME", help="exec one Procfile process in the foreground (systemd units)"
+    )
     parser.add_argument("--echo-output", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--color", action="store_true", help=argparse.SUPPRESS)
@@ -233,6 +241,7 @@ def _stop_with_parent() -> None:  # in the child, before exec
     """supervisord gets SIGTERM if this script dies, even by SIGKILL (Linux)."""
     with contextlib.suppress(Exception):
         import ctypes
+
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(1)
@@ -250,8 +259,13 @@ def run_supervisord(config: Path) -> int:
     with open(errors, "wb") as err:
         child = subprocess.Popen(
             [str(SUPERVISORD), "--nodaemon", "--configuration", str(config)],
-            cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-            start_new_session=True, preexec_fn=_stop_with_parent)
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
+        )
 
     def stop(signum, frame) -> None:
         if child.poll() is None:

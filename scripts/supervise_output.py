@@ -3,6 +3,7 @@ every process's output echoed to the terminal as `HH:MM:SS name | line`, like
 honcho. supervisord sends PROCESS_LOG events on the listener's stdin and waits
 for READY / RESULT on its stdout; the echo goes to stderr, which supervisord
 passes to the terminal."""
+
 from __future__ import annotations
 
 import io

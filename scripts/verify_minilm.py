@@ -14,6 +14,7 @@ or the weights are not the reviewed ones:
 Exit codes: 0 verified; 1 SHA-256 mismatch or unreadable model; 2 model missing;
 3 the weights load but give wrong embeddings (--load).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,21 +26,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nlu_components.sentence_embeddings import (  # noqa: E402
     BACKENDS,
     MODEL_SHA256,
+    MiniLMEncoder,
     ModelIntegrityError,
     ModelNotFoundError,
-    MiniLMEncoder,
     read_model_files,
 )
 
 
-def main(argv: "list[str] | None" = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify the all-MiniLM-L6-v2 model files.")
-    parser.add_argument("source", nargs="?", help="model zip or folder (default: installed package)")
-    parser.add_argument("--load", action="store_true",
-                        help="also load the weights and check three embeddings (~2 s)")
-    parser.add_argument("--backend", choices=["auto", *BACKENDS], default="auto",
-                        help="forward pass for --load (default: the assistant's, "
-                             "onnxruntime when installed)")
+    parser.add_argument(
+        "source", nargs="?", help="model zip or folder (default: installed package)"
+    )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="also load the weights and check three embeddings (~2 s)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["auto", *BACKENDS],
+        default="auto",
+        help="forward pass for --load (default: the assistant's, onnxruntime when installed)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -66,19 +75,26 @@ def main(argv: "list[str] | None" = None) -> int:
         except (ModelIntegrityError, ModelNotFoundError) as e:
             print(f"verify_minilm: FAILED: {e}", file=sys.stderr)
             return 1
-        a, b, c = encoder.encode([
-            "Can I walk without the boot after Achilles surgery?",
-            "When can I start walking without the boot after my Achilles tendon surgery?",
-            "What are your clinic's opening hours on Saturday?",
-        ])
+        a, b, c = encoder.encode(
+            [
+                "Can I walk without the boot after Achilles surgery?",
+                "When can I start walking without the boot after my Achilles tendon surgery?",
+                "What are your clinic's opening hours on Saturday?",
+            ]
+        )
         norms_ok = all(abs(float((v * v).sum()) - 1.0) < 1e-4 for v in (a, b, c))
         if not (norms_ok and float(a @ b) > 0.8 and float(a @ c) < 0.3):
-            print(f"verify_minilm: FAILED: implausible embeddings (paraphrase cosine "
-                  f"{float(a @ b):.3f}, unrelated {float(a @ c):.3f})", file=sys.stderr)
+            print(
+                f"verify_minilm: FAILED: implausible embeddings (paraphrase cosine "
+                f"{float(a @ b):.3f}, unrelated {float(a @ c):.3f})",
+                file=sys.stderr,
+            )
             return 3
-        print(f"embeddings ({encoder.backend}): dim {encoder.dim}, "
-              f"paraphrase cosine {float(a @ b):.3f}, "
-              f"unrelated {float(a @ c):.3f}, load {encoder.load_seconds * 1e3:.0f} ms")
+        print(
+            f"embeddings ({encoder.backend}): dim {encoder.dim}, "
+            f"paraphrase cosine {float(a @ b):.3f}, "
+            f"unrelated {float(a @ c):.3f}, load {encoder.load_seconds * 1e3:.0f} ms"
+        )
     print("verify_minilm: OK")
     return 0
 

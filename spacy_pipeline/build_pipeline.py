@@ -9,6 +9,7 @@ Rasa loads it by name (`en_achilles_lookup`) from any working directory.
 Usage: python spacy_pipeline/build_pipeline.py OUTPUT_DIR
 Prints the path of the built wheel.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +34,17 @@ def build(output_dir: Path) -> Path:
     package_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(pipeline_dir)
     subprocess.run(
-        [sys.executable, "-m", "spacy", "package", str(pipeline_dir), str(package_dir),
-         "--build", "wheel", "--force"],
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "package",
+            str(pipeline_dir),
+            str(package_dir),
+            "--build",
+            "wheel",
+            "--force",
+        ],
         check=True,
     )
     wheels = sorted(package_dir.glob(f"*/dist/en_{PIPELINE_NAME}-{PIPELINE_VERSION}-*.whl"))

@@ -15,9 +15,10 @@ the same safe defaults:
 One engine per URL per process (cached). The tables are made and changed by the
 migrations (stores/schema.py `upgrade_to_head`).
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -26,12 +27,17 @@ from stores.private_storage import secure_database_url
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine_for(database_url: str) -> sa.engine.Engine:
     """The process's engine for `database_url`, created on first use."""
     secure_database_url(database_url)
     connect_args = {}
     if sa.engine.make_url(database_url).get_backend_name() == "sqlite":
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
-    return sa.create_engine(database_url, future=True, pool_pre_ping=True,
-                            hide_parameters=True, connect_args=connect_args)
+    return sa.create_engine(
+        database_url,
+        future=True,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args=connect_args,
+    )

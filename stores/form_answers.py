@@ -8,6 +8,7 @@ paused by a safety escalation, or left alone for FORM_ANSWERS_TTL_MINUTES
 (default 60, Rasa's session length): expired rows are ignored when a
 conversation is read and deleted by the tracker store and the retention job.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,28 +41,42 @@ def ttl_seconds(env=None) -> float:
     return max(1.0, minutes) * 60.0
 
 
-def set_answer(conn, sender_id: str, slot: str, value: Optional[str],
-               now: Optional[float] = None) -> None:
+def set_answer(
+    conn, sender_id: str, slot: str, value: Optional[str], now: Optional[float] = None
+) -> None:
     """Stores (or, for None, forgets) one answer."""
-    conn.execute(pending_form_answers.delete()
-                 .where(pending_form_answers.c.sender_id == sender_id)
-                 .where(pending_form_answers.c.slot == slot))
+    conn.execute(
+        pending_form_answers.delete()
+        .where(pending_form_answers.c.sender_id == sender_id)
+        .where(pending_form_answers.c.slot == slot)
+    )
     if value is not None:
-        conn.execute(pending_form_answers.insert().values(
-            sender_id=sender_id, slot=slot, value=str(value),
-            updated_at=time.time() if now is None else now))
+        conn.execute(
+            pending_form_answers.insert().values(
+                sender_id=sender_id,
+                slot=slot,
+                value=str(value),
+                updated_at=time.time() if now is None else now,
+            )
+        )
 
 
 def answers(conn, sender_id: str, ttl: float, now: Optional[float] = None) -> Dict[str, str]:
     """The conversation's answers that have not expired."""
     cutoff = (time.time() if now is None else now) - ttl
-    rows = conn.execute(sa.select(pending_form_answers.c.slot, pending_form_answers.c.value)
-                        .where(pending_form_answers.c.sender_id == sender_id)
-                        .where(pending_form_answers.c.updated_at >= cutoff))
+    rows = conn.execute(
+        sa.select(pending_form_answers.c.slot, pending_form_answers.c.value)
+        .where(pending_form_answers.c.sender_id == sender_id)
+        .where(pending_form_answers.c.updated_at >= cutoff)
+    )
     return {row.slot: row.value for row in rows}
 
 
 def purge_expired(conn, ttl: float, now: Optional[float] = None) -> int:
     cutoff = (time.time() if now is None else now) - ttl
-    return conn.execute(pending_form_answers.delete()
-                        .where(pending_form_answers.c.updated_at < cutoff)).rowcount or 0
+    return (
+        conn.execute(
+            pending_form_answers.delete().where(pending_form_answers.c.updated_at < cutoff)
+        ).rowcount
+        or 0
+    )

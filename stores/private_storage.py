@@ -12,6 +12,7 @@ Every SQLAlchemy engine is created with `hide_parameters=True`, so a failed
 statement's exception (and any log line made from it) shows the SQL but never
 the values: no message text, names or phone numbers in logs.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ def restrict_umask() -> None:
 
 def sqlite_path(database_url: str) -> Optional[Path]:
     url = sa.engine.make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
-            or url.database.startswith("file:"):
+    if (
+        url.get_backend_name() != "sqlite"
+        or not url.database
+        or url.database == ":memory:"
+        or url.database.startswith("file:")
+    ):
         return None
     return Path(url.database).expanduser().resolve()
 

@@ -19,13 +19,14 @@ server, Rasa's tracker store, the console); `make migrate` and
 
 Rasa's own `events` table is Rasa's: its tracker store creates it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import importlib
 import logging
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Set, Union
 
@@ -50,15 +51,29 @@ BASELINE = "0001"  # the first release's tables (migrations/versions/0001_first_
 
 # The tables the migrations own. tests/test_migrations.py checks that this is
 # exactly what the table definitions in TABLE_MODULES describe.
-PROJECT_TABLES = frozenset({
-    "appointment_requests", "pending_form_answers", "sms_opt_outs",
-    "console_users", "console_sessions", "console_login_throttle", "console_audit_log",
-    "conversation_reviews", "intent_corrections", "conversation_summaries", "console_meta",
-})
+PROJECT_TABLES = frozenset(
+    {
+        "appointment_requests",
+        "pending_form_answers",
+        "sms_opt_outs",
+        "console_users",
+        "console_sessions",
+        "console_login_throttle",
+        "console_audit_log",
+        "conversation_reviews",
+        "intent_corrections",
+        "conversation_summaries",
+        "console_meta",
+    }
+)
 # Modules whose module-level `metadata` defines those tables (for autogenerate and
 # the test that compares the migrated schema with the code). Imported only then.
-TABLE_MODULES = ("actions.appointment_store", "stores.form_answers", "console.db",
-                 "channels.sms.opt_outs")
+TABLE_MODULES = (
+    "actions.appointment_store",
+    "stores.form_answers",
+    "console.db",
+    "channels.sms.opt_outs",
+)
 
 # Revisions after the baseline whose columns console/db.py's `migrate()` used to
 # add in place, with the columns that show a database already has them.
@@ -112,6 +127,7 @@ def upgrade_to_head(target: Union[str, sa.engine.Engine]) -> sa.engine.Engine:
         with locked_transaction(engine) as conn:
             if not _at_head(conn):  # alembic runs (and logs) only when there is work
                 from alembic import command
+
                 command.upgrade(alembic_config(conn), "head")
         _upgraded.add(_key(engine))
     return engine
@@ -120,8 +136,9 @@ def upgrade_to_head(target: Union[str, sa.engine.Engine]) -> sa.engine.Engine:
 def _at_head(connection: sa.engine.Connection) -> bool:
     if not sa.inspect(connection).has_table("alembic_version"):
         return False
-    stored = {row[0] for row in connection.execute(
-        sa.text("SELECT version_num FROM alembic_version"))}
+    stored = {
+        row[0] for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+    }
     return stored == {head_revision()}
 
 
@@ -130,7 +147,7 @@ def current_revision(engine: sa.engine.Engine) -> Optional[str]:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-@lru_cache(maxsize=None)
+@cache
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -142,8 +159,10 @@ def _pre_existing_columns(connection: sa.engine.Connection) -> Optional[Dict[str
     names = set(inspector.get_table_names())
     if "alembic_version" in names or not names & PROJECT_TABLES:
         return None
-    return {name: {column["name"] for column in inspector.get_columns(name)}
-            for name in names & PROJECT_TABLES}
+    return {
+        name: {column["name"] for column in inspector.get_columns(name)}
+        for name in names & PROJECT_TABLES
+    }
 
 
 def applied_revision(columns: Dict[str, Set[str]]) -> str:
@@ -170,8 +189,12 @@ def adopt_unversioned(connection: sa.engine.Connection, script: ScriptDirectory)
     with Operations.context(context):
         script.get_revision(BASELINE).module.upgrade()
     context.stamp(script, applied)
-    logger.warning("database made before the schema migrations: adopted at revision %s "
-                   "(%d of the project's tables were there)", applied, len(columns))
+    logger.warning(
+        "database made before the schema migrations: adopted at revision %s "
+        "(%d of the project's tables were there)",
+        applied,
+        len(columns),
+    )
     return applied
 
 

@@ -11,6 +11,7 @@ then hard-linked into place, so two processes starting at the same moment
 (`make run` starts the action server and the Rasa server together) read the
 same complete value and never a half-written file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,10 @@ def _read_existing(path: Path) -> str:
         logger.warning("%s was readable by others (mode %o); changed it to 0600.", path, mode)
     value = path.read_text(encoding="utf-8").strip()
     if not value:
-        raise RuntimeError(f"{path} is empty; delete it (a new secret is generated) "
-                           "or set the variable that replaces it")
+        raise RuntimeError(
+            f"{path} is empty; delete it (a new secret is generated) "
+            "or set the variable that replaces it"
+        )
     return value
 
 
@@ -44,8 +47,9 @@ def read_or_create_secret(path: Path, variable: Optional[str] = None) -> str:
     variable that would replace the file, named in the warnings (production
     should set it and back it up)."""
     path = Path(path)
-    advice = (f" {variable} is not set; set it in production and keep it backed up."
-              if variable else "")
+    advice = (
+        f" {variable} is not set; set it in production and keep it backed up." if variable else ""
+    )
     if path.exists():
         value = _read_existing(path)
         if variable:

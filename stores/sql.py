@@ -11,6 +11,7 @@
 
 SQLAlchemy Core only; no Rasa import.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,7 @@ def is_postgresql(engine: sa.engine.Engine) -> bool:
 
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock, derived from the job name."""
-    digest = hashlib.sha256(f"achilles:{name}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"achilles:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -48,8 +49,9 @@ def lock_schema(conn: sa.engine.Connection) -> None:
     """PostgreSQL: waits for, then holds until the transaction ends, the lock every
     schema change of the project's tables takes. Other databases: nothing."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                     {"key": advisory_key(SCHEMA_LOCK)})
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(SCHEMA_LOCK)}
+        )
 
 
 def _local_lock(engine: sa.engine.Engine, name: str) -> threading.Lock:
@@ -59,8 +61,9 @@ def _local_lock(engine: sa.engine.Engine, name: str) -> threading.Lock:
 
 
 @contextlib.contextmanager
-def single_node(engine: sa.engine.Engine, name: str, wait: bool = False,
-                timeout_s: float = 30.0) -> Iterator[bool]:
+def single_node(
+    engine: sa.engine.Engine, name: str, wait: bool = False, timeout_s: float = 30.0
+) -> Iterator[bool]:
     """Yields True if this process now runs job `name` and no other node does.
 
     wait=False: yields False at once when another node holds the job.
@@ -84,8 +87,11 @@ def single_node(engine: sa.engine.Engine, name: str, wait: bool = False,
         deadline = time.monotonic() + (timeout_s if wait else 0.0)
         while True:
             with conn.begin():
-                acquired = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                             {"key": key}).scalar())
+                acquired = bool(
+                    conn.execute(
+                        sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+                    ).scalar()
+                )
             if acquired or time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
@@ -96,8 +102,9 @@ def single_node(engine: sa.engine.Engine, name: str, wait: bool = False,
                 with conn.begin():
                     conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         except Exception:  # the session is gone, and with it the lock
-            logger.warning("could not release advisory lock %s; dropping the connection",
-                           name, exc_info=True)
+            logger.warning(
+                "could not release advisory lock %s; dropping the connection", name, exc_info=True
+            )
             conn.invalidate()
         finally:
             conn.close()

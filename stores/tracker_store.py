@@ -47,6 +47,7 @@ The engine is re-created with `hide_parameters=True` (errors never show the
 values being written), and a SQLite file is created owner-only
 (stores/private_storage.py).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -60,15 +61,22 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
-from rasa.shared.core.events import (ActiveLoop, BotUttered, Event, Restarted, SessionStarted,
-                                     SlotSet, UserUttered)
+from rasa.shared.core.events import (
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from stores.private_storage import secure_database_url
-from console.masking import NAME, PHONE, Masker, mask_names
 from cluster.settings import check_cluster_config
+from console.masking import NAME, PHONE, Masker, mask_names
 from stores import form_answers
+from stores.private_storage import secure_database_url
 from stores.schema import upgrade_to_head
 
 logger = logging.getLogger(__name__)
@@ -86,7 +94,8 @@ class TurnStorageHealth:
 
 
 _current_turn: contextvars.ContextVar[Optional[TurnStorageHealth]] = contextvars.ContextVar(
-    "turn_storage_health", default=None)
+    "turn_storage_health", default=None
+)
 
 
 def begin_turn() -> TurnStorageHealth:
@@ -119,6 +128,7 @@ def _masker() -> Masker:
     global _MASKER
     if _MASKER is None:
         from actions.config import load_settings
+
         _MASKER = Masker([load_settings().office_phone])
     return _MASKER
 
@@ -133,19 +143,21 @@ def rejected_answer(text: str, slot: str, names: Sequence[str]) -> str:
     masked = _masker().mask(text, names)
     if slot == "patient_phone":
         masked = _DIGIT_RUN.sub(
-            lambda m: PHONE if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), masked)
+            lambda m: PHONE if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), masked
+        )
     return masked
 
 
-def redacted_event_dicts(events: Sequence[Event], start: int
-                         ) -> Tuple[List[Dict[str, Any]], List[Tuple[str, Optional[str]]]]:
+def redacted_event_dicts(
+    events: Sequence[Event], start: int
+) -> Tuple[List[Dict[str, Any]], List[Tuple[str, Optional[str]]]]:
     """What to store for events[start:], and the form answers they set (slot, value).
 
     `events` is the whole tracker (so a message is judged by the form state
     before it and the slots set after it in the same turn)."""
     loop: Optional[str] = None
     requested: Optional[str] = None
-    asked: Dict[int, str] = {}                 # user event index -> slot being asked
+    asked: Dict[int, str] = {}  # user event index -> slot being asked
     values: Dict[str, List[str]] = {slot: [] for slot in REDACTED_SLOTS}
     for i, event in enumerate(events):
         if isinstance(event, (Restarted, SessionStarted)):
@@ -155,8 +167,12 @@ def redacted_event_dicts(events: Sequence[Event], start: int
         elif isinstance(event, SlotSet):
             if event.key == REQUESTED_SLOT:
                 requested = event.value
-            elif event.key in REDACTED_SLOTS and isinstance(event.value, str) \
-                    and event.value and event.value not in REDACTED_SLOTS.values():
+            elif (
+                event.key in REDACTED_SLOTS
+                and isinstance(event.value, str)
+                and event.value
+                and event.value not in REDACTED_SLOTS.values()
+            ):
                 values[event.key].append(event.value)
         elif isinstance(event, UserUttered):
             if loop == FORM_NAME and requested in REDACTED_SLOTS:
@@ -165,7 +181,7 @@ def redacted_event_dicts(events: Sequence[Event], start: int
     def accepted(i: int, slot: str) -> bool:
         """The form kept this message as the slot's value (last setting in the turn)."""
         value: Optional[Any] = None
-        for event in events[i + 1:]:
+        for event in events[i + 1 :]:
             if isinstance(event, UserUttered):
                 break
             if isinstance(event, SlotSet) and event.key == slot:
@@ -188,9 +204,10 @@ def redacted_event_dicts(events: Sequence[Event], start: int
         if i in asked and isinstance(event, UserUttered) and event.text:
             slot = asked[i]
             raw = event.text
-            replacement = (REDACTED_SLOTS[slot] if accepted(i, slot)
-                           else rejected_answer(raw, slot, names))
-            data = _map_strings(data, lambda s: s.replace(raw, replacement))
+            replacement = (
+                REDACTED_SLOTS[slot] if accepted(i, slot) else rejected_answer(raw, slot, names)
+            )
+            data = _map_strings(data, lambda s, raw=raw, new=replacement: s.replace(raw, new))
         elif isinstance(event, SlotSet) and event.key in REDACTED_SLOTS:
             answers.append((event.key, None if event.value is None else str(event.value)))
             if event.value is not None:
@@ -219,22 +236,31 @@ class ObservedSQLTrackerStore(SQLTrackerStore):
         self.form_answers_ttl = form_answers.ttl_seconds()
         self._last_purge = 0.0
 
-    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool
-                        ) -> Optional[DialogueStateTracker]:
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
         """As Rasa's (only the `data` column), with the form's answers put back where
         "<name>"/"<phone>" is stored, and the number of stored events kept."""
         with self.session_scope() as session:
-            rows = (self._event_query(
-                session, sender_id,
-                fetch_events_from_all_sessions=fetch_events_from_all_sessions)
-                .with_entities(self.SQLEvent.data).all())
+            rows = (
+                self._event_query(
+                    session,
+                    sender_id,
+                    fetch_events_from_all_sessions=fetch_events_from_all_sessions,
+                )
+                .with_entities(self.SQLEvent.data)
+                .all()
+            )
             if not (self.domain and rows):
                 return None
             pending = form_answers.answers(session, sender_id, self.form_answers_ttl)
         events = [json.loads(data) for (data,) in rows]
         for event in events:
-            if event.get("event") == SlotSet.type_name and event.get("name") in REDACTED_SLOTS \
-                    and event.get("value") == REDACTED_SLOTS[event["name"]]:
+            if (
+                event.get("event") == SlotSet.type_name
+                and event.get("name") in REDACTED_SLOTS
+                and event.get("value") == REDACTED_SLOTS[event["name"]]
+            ):
                 # expired or already handled: the form asks again
                 event["value"] = pending.get(event["name"])
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -251,20 +277,27 @@ class ObservedSQLTrackerStore(SQLTrackerStore):
         events = list(tracker.events)
         with self.session_scope() as session:
             if known is None or known > len(events):  # not read here: count as Rasa does
-                stored = self._event_query(session, tracker.sender_id,
-                                           fetch_events_from_all_sessions=False).count()
+                stored = self._event_query(
+                    session, tracker.sender_id, fetch_events_from_all_sessions=False
+                ).count()
             else:
                 stored = known
             rows, answers = redacted_event_dicts(events, stored)
-            values = [dict(
-                sender_id=tracker.sender_id,
-                type_name=event.type_name,
-                timestamp=data.get("timestamp"),
-                intent_name=(data.get("parse_data") or {}).get("intent", {}).get(
-                    INTENT_NAME_KEY) if isinstance(event, UserUttered) else None,
-                action_name=data.get("name"),
-                data=json.dumps(data),
-            ) for event, data in zip(itertools.islice(events, stored, None), rows)]
+            values = [
+                dict(
+                    sender_id=tracker.sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=(data.get("parse_data") or {})
+                    .get("intent", {})
+                    .get(INTENT_NAME_KEY)
+                    if isinstance(event, UserUttered)
+                    else None,
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                )
+                for event, data in zip(itertools.islice(events, stored, None), rows)
+            ]
             if values:
                 session.execute(self.SQLEvent.__table__.insert(), values)
             for slot, value in answers:

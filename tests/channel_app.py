@@ -8,6 +8,7 @@ talk real HTTP and socket.io to them; only the dialogue is replaced, by
 in-flight limit). Starting takes well under a second, so each test can have
 its own server with its own limits. Stopped by the `with` block that started it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,9 +82,11 @@ class ChannelServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self.server = self.loop.run_until_complete(self.app.create_server(
-                host="127.0.0.1", port=self.port, return_asyncio_server=True,
-                access_log=False))
+            self.server = self.loop.run_until_complete(
+                self.app.create_server(
+                    host="127.0.0.1", port=self.port, return_asyncio_server=True, access_log=False
+                )
+            )
             self.loop.run_until_complete(self.server.startup())
             self.loop.run_until_complete(self.server.after_start())
         except BaseException as error:  # reported to the starting thread
@@ -110,7 +113,7 @@ class ChannelServer:
     def release_turns(self) -> None:
         self.call(lambda: self.agent.hold.set() if self.agent.hold else None)
 
-    def start(self) -> "ChannelServer":
+    def start(self) -> ChannelServer:
         self.thread.start()
         self.ready.wait(30)
         if self.error is not None:
@@ -151,19 +154,21 @@ class WidgetClient:
 
     def __init__(self, ws) -> None:
         self.ws = ws
-        self.events: "asyncio.Queue[tuple]" = asyncio.Queue()
+        self.events: asyncio.Queue[tuple] = asyncio.Queue()
         self.reader: Optional[asyncio.Task] = None
 
     @classmethod
-    async def connect(cls, base_url: str, origin: str, headers: Optional[Dict] = None,
-                      timeout: float = 10) -> "WidgetClient":
+    async def connect(
+        cls, base_url: str, origin: str, headers: Optional[Dict] = None, timeout: float = 10
+    ) -> WidgetClient:
         import json
 
         import websockets
 
         url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        ws = await websockets.connect(url, origin=origin, extra_headers=headers or {},
-                                      open_timeout=timeout)
+        ws = await websockets.connect(
+            url, origin=origin, extra_headers=headers or {}, open_timeout=timeout
+        )
         opening = await asyncio.wait_for(ws.recv(), timeout)
         assert opening.startswith("0"), opening
         await ws.send("40")

@@ -2,11 +2,12 @@
 
 Test modules import helpers from helper modules (servers.py, trackers.py), never
 from a conftest.py: pytest loads each folder's conftest.py as the module `conftest`."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rasa_sdk.executor import CollectingDispatcher  # noqa: E402
 
 from trackers import make_tracker  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:

@@ -1,5 +1,6 @@
 """What the deploy/ tests share (tests/test_deploy_*.py): where the files are,
 the site's host names, and the Procfile's processes."""
+
 from __future__ import annotations
 
 from typing import Dict

@@ -5,6 +5,7 @@ Servers listen on 127.0.0.1 only, on free ports, and are stopped by whoever
 started them (context manager). Defaults of the servers' settings come from
 where they are defined (channels/settings.py), not repeated here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # scripts (bench/, eval/) import this file too
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from channels.settings import (  # noqa: E402
-    DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT, MAX_PUBLIC_BODY_BYTES)
+from channels.settings import DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT, MAX_PUBLIC_BODY_BYTES  # noqa: E402
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
@@ -58,8 +58,9 @@ def wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen
 
 def makefile_default(name: str) -> Optional[str]:
     """The value `export NAME ?= value` in the Makefile gives `make run`."""
-    match = re.search(rf"^export {name} \??= *(\S+)", (PROJECT_ROOT / "Makefile").read_text(),
-                      re.MULTILINE)
+    match = re.search(
+        rf"^export {name} \??= *(\S+)", (PROJECT_ROOT / "Makefile").read_text(), re.MULTILINE
+    )
     return match.group(1) if match else None
 
 
@@ -101,19 +102,30 @@ class ActionServer:
         """What the Rasa server sends (endpoints.yml)."""
         return {"Authorization": f"Bearer {self.env['ACTION_SERVER_TOKEN']}"}
 
-    def start(self, timeout: float = 60) -> "ActionServer":
+    def start(self, timeout: float = 60) -> ActionServer:
         log = open(self.log_path, "ab")
         # as in the Procfile: loopback, shared token (actions/server.py), and the
         # action server's own body limit (a session's tracker)
-        env = dict(self.env, SANIC_REQUEST_MAX_SIZE=self.env.get(
-            "ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE") or "65536"))
+        env = dict(
+            self.env,
+            SANIC_REQUEST_MAX_SIZE=self.env.get(
+                "ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE") or "65536"
+            ),
+        )
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(lambda: requests.get(f"{self.url}/health", timeout=2).ok,
-                   timeout, "action server", self.proc)
+        wait_until(
+            lambda: requests.get(f"{self.url}/health", timeout=2).ok,
+            timeout,
+            "action server",
+            self.proc,
+        )
         return self
 
     def stop(self) -> None:
@@ -134,21 +146,41 @@ class RasaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 300))) -> "RasaServer":
+    def start(
+        self, timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 300))
+    ) -> RasaServer:
         log = open(self.log_path, "ab")
         # as in the Procfile: one BLAS/OpenMP thread unless the environment says
         # otherwise (perf/blas_threads.py; tests/test_rest_e2e.py checks it)
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env}
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL_PATH),
-             "--interface", "127.0.0.1", "--port", str(self.port),
-             "--endpoints", "endpoints.yml", "--credentials", str(self.credentials),
-             *self.extra_args],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL_PATH),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                str(self.credentials),
+                *self.extra_args,
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(lambda: requests.get(f"{self.url}/webhooks/rest/", timeout=2).ok,
-                   timeout, "rasa server", self.proc)
+        wait_until(
+            lambda: requests.get(f"{self.url}/webhooks/rest/", timeout=2).ok,
+            timeout,
+            "rasa server",
+            self.proc,
+        )
         return self
 
     def stop(self) -> None:
@@ -156,8 +188,11 @@ class RasaServer:
         self.proc = None
 
     def say(self, sender: str, message, timeout: float = 30) -> requests.Response:
-        return requests.post(f"{self.url}/webhooks/rest/webhook",
-                             json={"sender": sender, "message": message}, timeout=timeout)
+        return requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
 
     def texts(self, sender: str, message) -> List[str]:
         response = self.say(sender, message)
@@ -179,8 +214,9 @@ def stop_process(proc: Optional[subprocess.Popen]) -> None:
 
 
 @contextlib.contextmanager
-def running_assistant(workdir: Path, credentials: Optional[Path] = None,
-                      **env_overrides: str) -> Iterator[RasaServer]:
+def running_assistant(
+    workdir: Path, credentials: Optional[Path] = None, **env_overrides: str
+) -> Iterator[RasaServer]:
     """Action server + Rasa server on free loopback ports, with a fresh SQLite DB
     in `workdir` (unless DATABASE_URL is given). Yields the Rasa server; its
     `.action_server` attribute is the action server."""
@@ -194,8 +230,12 @@ def running_assistant(workdir: Path, credentials: Optional[Path] = None,
     )
     env.update(env_overrides)
     actions = ActionServer(action_port, env, workdir / "actions.log")
-    rasa = RasaServer(rasa_port, env, workdir / "rasa.log",
-                      credentials=credentials or PROJECT_ROOT / "credentials.yml")
+    rasa = RasaServer(
+        rasa_port,
+        env,
+        workdir / "rasa.log",
+        credentials=credentials or PROJECT_ROOT / "credentials.yml",
+    )
     try:
         actions.start()
         rasa.start()

@@ -1,4 +1,5 @@
 """The action package registers every action the domain names, and nothing broken."""
+
 from __future__ import annotations
 
 from rasa_sdk.executor import ActionExecutor

@@ -8,6 +8,7 @@ ports; each test stops what it started. That the Rasa server sends the token
 (endpoints.yml) is also shown end to end by every test that gets an answer
 from an action (tests/test_rest_e2e.py, tests/test_reliability.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,19 @@ from typing import Dict, List, Optional
 import pytest
 import requests
 
-from stores.secret_files import read_or_create_secret
 from actions.server_auth import authorized, load_token
-from servers import (ACTION_SERVER_TOKEN, PROJECT_ROOT, VENV_BIN, ActionServer, base_env,
-                     free_port, makefile_default, stop_process, wait_until)
+from servers import (
+    ACTION_SERVER_TOKEN,
+    PROJECT_ROOT,
+    VENV_BIN,
+    ActionServer,
+    base_env,
+    free_port,
+    makefile_default,
+    stop_process,
+    wait_until,
+)
+from stores.secret_files import read_or_create_secret
 
 PYTHON = str(VENV_BIN / "python")
 
@@ -59,7 +69,7 @@ def listening_addresses(port: int) -> List[str]:
             if width == 8:
                 found.append(socket.inet_ntop(socket.AF_INET, raw[::-1]))
             else:  # four little-endian 32-bit words
-                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
                 found.append(socket.inet_ntop(socket.AF_INET6, words))
     return found
 
@@ -68,30 +78,56 @@ def start_procfile_process(process: str, env: Dict[str, str], log: Path) -> subp
     """One Procfile line through the shell, as honcho runs it (under make)."""
     env = dict(env)
     env.setdefault("ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE"))
-    return subprocess.Popen(["/bin/sh", "-c", procfile_command(process)], cwd=PROJECT_ROOT,
-                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        ["/bin/sh", "-c", procfile_command(process)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 # ------------------------------------------------- forged calls to /webhook --
 
+
 def forged_submit_call(sender: str) -> Dict:
     """What an attacker would POST: a complete appointment with consent."""
-    slots = {"patient_name": "Forged Person", "patient_phone": "(310) 555-0199",
-             "preferred_time": "any", "visit_reason": "spam", "contact_consent": True,
-             "requested_slot": None}
-    latest = {"text": "yes", "intent": {"name": "affirm", "confidence": 1.0},
-              "entities": [], "intent_ranking": []}
+    slots = {
+        "patient_name": "Forged Person",
+        "patient_phone": "(310) 555-0199",
+        "preferred_time": "any",
+        "visit_reason": "spam",
+        "contact_consent": True,
+        "requested_slot": None,
+    }
+    latest = {
+        "text": "yes",
+        "intent": {"name": "affirm", "confidence": 1.0},
+        "entities": [],
+        "intent_ranking": [],
+    }
     return {
         "next_action": "action_submit_appointment",
         "sender_id": sender,
         "version": "3.6.21",
         "domain": {},
         "tracker": {
-            "sender_id": sender, "slots": slots, "latest_message": latest,
-            "events": [{"event": "user", "timestamp": time.time(), "text": "yes",
-                        "parse_data": latest, "input_channel": "rest"}],
-            "paused": False, "followup_action": None, "active_loop": {},
+            "sender_id": sender,
+            "slots": slots,
+            "latest_message": latest,
+            "events": [
+                {
+                    "event": "user",
+                    "timestamp": time.time(),
+                    "text": "yes",
+                    "parse_data": latest,
+                    "input_channel": "rest",
+                }
+            ],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
             "latest_action_name": "appointment_form",
         },
     }
@@ -103,7 +139,8 @@ def stored_requests(db_path: Path) -> List[tuple]:
     with sqlite3.connect(db_path) as conn:
         try:
             return conn.execute(
-                "select conversation_id, patient_name from appointment_requests").fetchall()
+                "select conversation_id, patient_name from appointment_requests"
+            ).fetchall()
         except sqlite3.OperationalError:  # no table yet: nothing was ever stored
             return []
 
@@ -112,8 +149,11 @@ def stored_requests(db_path: Path) -> List[tuple]:
 def action_server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("action-auth")
     port = free_port()
-    env = base_env(DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
-                   ACTION_PORT=str(port), ACTION_REQUEST_MAX_SIZE="100000")
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
+        ACTION_PORT=str(port),
+        ACTION_REQUEST_MAX_SIZE="100000",
+    )
     server = ActionServer(port, env, workdir / "actions.log").start(timeout=120)
     server.db_path = workdir / "conversations.db"  # type: ignore[attr-defined]
     try:
@@ -122,20 +162,26 @@ def action_server(tmp_path_factory):
         server.stop()
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer wrong-token-0123456789abcdef0123456789abcdef"},
-    {"Authorization": f"Bearer {ACTION_SERVER_TOKEN[:-1]}"},
-    {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}x"},
-    {"Authorization": ACTION_SERVER_TOKEN},  # no scheme
-    {"Authorization": f"Basic {ACTION_SERVER_TOKEN}"},
-    {"X-Action-Token": ACTION_SERVER_TOKEN},
-], ids=["none", "wrong", "truncated", "extended", "no-scheme", "basic", "other-header"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789abcdef0123456789abcdef"},
+        {"Authorization": f"Bearer {ACTION_SERVER_TOKEN[:-1]}"},
+        {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}x"},
+        {"Authorization": ACTION_SERVER_TOKEN},  # no scheme
+        {"Authorization": f"Basic {ACTION_SERVER_TOKEN}"},
+        {"X-Action-Token": ACTION_SERVER_TOKEN},
+    ],
+    ids=["none", "wrong", "truncated", "extended", "no-scheme", "basic", "other-header"],
+)
 def test_a_forged_tracker_without_the_right_token_gets_401_and_stores_nothing(
-        action_server, headers):
+    action_server, headers
+):
     sender = f"forged-{uuid.uuid4().hex[:8]}"
-    response = requests.post(f"{action_server.url}/webhook", json=forged_submit_call(sender),
-                             headers=headers, timeout=30)
+    response = requests.post(
+        f"{action_server.url}/webhook", json=forged_submit_call(sender), headers=headers, timeout=30
+    )
     assert response.status_code == 401
     assert response.json() == {"error": "unauthorized"}
     assert sender not in {row[0] for row in stored_requests(action_server.db_path)}
@@ -143,8 +189,11 @@ def test_a_forged_tracker_without_the_right_token_gets_401_and_stores_nothing(
 
 def test_the_token_in_the_query_string_is_not_accepted(action_server):
     sender = f"forged-{uuid.uuid4().hex[:8]}"
-    response = requests.post(f"{action_server.url}/webhook?token={ACTION_SERVER_TOKEN}",
-                             json=forged_submit_call(sender), timeout=30)
+    response = requests.post(
+        f"{action_server.url}/webhook?token={ACTION_SERVER_TOKEN}",
+        json=forged_submit_call(sender),
+        timeout=30,
+    )
     assert response.status_code == 401
 
 
@@ -152,8 +201,12 @@ def test_with_the_right_token_the_same_call_runs_the_action(action_server):
     """The positive control: the forged call above is a valid action call, so it
     is the token alone that stops it."""
     sender = f"rasa-{uuid.uuid4().hex[:8]}"
-    response = requests.post(f"{action_server.url}/webhook", json=forged_submit_call(sender),
-                             headers=action_server.auth_headers, timeout=30)
+    response = requests.post(
+        f"{action_server.url}/webhook",
+        json=forged_submit_call(sender),
+        headers=action_server.auth_headers,
+        timeout=30,
+    )
     assert response.status_code == 200, response.text[:300]
     assert "request has been sent" in json.dumps(response.json())
     assert (sender, "Forged Person") in stored_requests(action_server.db_path)
@@ -161,8 +214,9 @@ def test_with_the_right_token_the_same_call_runs_the_action(action_server):
 
 def test_action_list_needs_the_token_and_health_does_not(action_server):
     assert requests.get(f"{action_server.url}/actions", timeout=10).status_code == 401
-    listed = requests.get(f"{action_server.url}/actions", headers=action_server.auth_headers,
-                          timeout=10)
+    listed = requests.get(
+        f"{action_server.url}/actions", headers=action_server.auth_headers, timeout=10
+    )
     assert listed.status_code == 200
     assert {"name": "action_submit_appointment"} in listed.json()
     assert requests.get(f"{action_server.url}/health", timeout=10).json() == {"status": "ok"}
@@ -170,29 +224,41 @@ def test_action_list_needs_the_token_and_health_does_not(action_server):
 
 def test_browsers_get_no_cors_permission(action_server):
     response = requests.options(
-        f"{action_server.url}/webhook", timeout=10,
-        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        f"{action_server.url}/webhook",
+        timeout=10,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
 def test_the_body_limit_still_applies(action_server):
     body = b'{"x": "' + b"a" * 200_000 + b'"}'  # ACTION_REQUEST_MAX_SIZE=100000 (fixture)
-    response = requests.post(f"{action_server.url}/webhook", data=body, timeout=30,
-                             headers=dict(action_server.auth_headers,
-                                          **{"Content-Type": "application/json"}))
+    response = requests.post(
+        f"{action_server.url}/webhook",
+        data=body,
+        timeout=30,
+        headers=dict(action_server.auth_headers, **{"Content-Type": "application/json"}),
+    )
     assert response.status_code == 413
 
 
 def test_token_check_is_exact():
     token = "t" * 40
     assert authorized(f"Bearer {token}", token)
-    for header in (None, "", "Bearer", f"Bearer {token[:-1]}", f"bearer {token}",
-                   f"Bearer {token}{token}"):
+    for header in (
+        None,
+        "",
+        "Bearer",
+        f"Bearer {token[:-1]}",
+        f"bearer {token}",
+        f"Bearer {token}{token}",
+    ):
         assert not authorized(header, token), header
     assert not authorized("Bearer ", "")  # an empty secret never matches
 
 
 # ------------------------------------------------------------- the token --
+
 
 def test_token_comes_from_the_environment_or_one_private_file(tmp_path):
     path = tmp_path / "var" / "action_server_token"
@@ -228,9 +294,14 @@ def test_rasa_reads_the_token_header_from_endpoints_yml():
     from rasa.core.utils import read_endpoints_from_path
     from rasa.shared.exceptions import RasaException
 
-    env = {"DATABASE_URL": "sqlite://", "LOCK_STORE_TYPE": "in_memory", "REDIS_HOST": "x",
-           "REDIS_PORT": "1", "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
-           "ACTION_SERVER_TOKEN": "k" * 40}
+    env = {
+        "DATABASE_URL": "sqlite://",
+        "LOCK_STORE_TYPE": "in_memory",
+        "REDIS_HOST": "x",
+        "REDIS_PORT": "1",
+        "ACTION_SERVER_URL": "http://127.0.0.1:1/webhook",
+        "ACTION_SERVER_TOKEN": "k" * 40,
+    }
     saved = {k: os.environ.get(k) for k in env}
     try:
         os.environ.update(env)
@@ -257,7 +328,12 @@ def test_the_procfile_gives_rasa_the_same_token_the_action_server_reads(tmp_path
     assert wrapper.endswith("-m actions.server_auth")
     printed = subprocess.run(
         ["/bin/sh", "-c", f"{wrapper} /bin/sh -c 'echo \"$ACTION_SERVER_TOKEN\"'"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.strip() == token_file.read_text().strip() == load_token(env)
 
@@ -269,22 +345,32 @@ def test_the_procfile_processes_answer_with_nothing_configured(tmp_path):
     from actions.content import get_content
 
     action_port, rasa_port = free_port(), free_port()
-    env = base_env(ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
-                   ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-                   ACTION_SERVER_TOKEN_FILE=str(tmp_path / "var" / "action_server_token"),
-                   DATABASE_URL=f"sqlite:///{tmp_path / 'conversations.db'}")
+    env = base_env(
+        ACTION_PORT=str(action_port),
+        RASA_PORT=str(rasa_port),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        ACTION_SERVER_TOKEN_FILE=str(tmp_path / "var" / "action_server_token"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'conversations.db'}",
+    )
     for name in ("ACTION_SERVER_TOKEN", "HOST", "ACTION_HOST"):
         env.pop(name)
     actions = start_procfile_process("actions", env, tmp_path / "actions.log")
     rasa = start_procfile_process("rasa", env, tmp_path / "rasa.log")
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{rasa_port}/webhooks/rest/",
-                                        timeout=2).ok,
-                   float(os.environ.get("RASA_START_TIMEOUT", 300)), "rasa server", rasa)
-        response = requests.post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
-                                 json={"sender": "procfile-smoke",
-                                       "message": "what are the symptoms of a torn achilles?"},
-                                 timeout=60)
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", timeout=2).ok,
+            float(os.environ.get("RASA_START_TIMEOUT", 300)),
+            "rasa server",
+            rasa,
+        )
+        response = requests.post(
+            f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+            json={
+                "sender": "procfile-smoke",
+                "message": "what are the symptoms of a torn achilles?",
+            },
+            timeout=60,
+        )
         assert response.status_code == 200
         texts = "\n".join(m.get("text", "") for m in response.json())
         assert get_content().topics["symptoms"].answer in texts  # action_answer_topic ran
@@ -298,16 +384,22 @@ def test_the_procfile_processes_answer_with_nothing_configured(tmp_path):
 
 # ------------------------------------------------------------- bind addresses --
 
+
 def test_action_server_listens_on_loopback_even_when_host_is_public(tmp_path):
     port = free_port()
-    env = base_env(HOST="0.0.0.0", ACTION_PORT=str(port),
-                   DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
+    env = base_env(
+        HOST="0.0.0.0", ACTION_PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}"
+    )
     env.pop("ACTION_HOST")
     env.pop("SANIC_HOST", None)
     proc = start_procfile_process("actions", env, tmp_path / "actions.log")
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok,
-                   120, "action server", proc)
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok,
+            120,
+            "action server",
+            proc,
+        )
         assert listening_addresses(port) == ["127.0.0.1"]
     finally:
         stop_process(proc)
@@ -315,26 +407,40 @@ def test_action_server_listens_on_loopback_even_when_host_is_public(tmp_path):
 
 def test_console_listens_on_loopback_even_when_host_is_public(tmp_path):
     port = free_port()
-    env = base_env(HOST="0.0.0.0", CONSOLE_PORT=str(port), CONSOLE_VAR_DIR=str(tmp_path),
-                   DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
+    env = base_env(
+        HOST="0.0.0.0",
+        CONSOLE_PORT=str(port),
+        CONSOLE_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
+    )
     env.pop("CONSOLE_HOST", None)
     proc = start_procfile_process("console", env, tmp_path / "console.log")
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/login", timeout=2)
-                   .status_code < 500, 120, "console", proc)
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code < 500,
+            120,
+            "console",
+            proc,
+        )
         assert listening_addresses(port) == ["127.0.0.1"]
     finally:
         stop_process(proc)
 
 
-@pytest.mark.parametrize("process, variable", [("actions", "ACTION_HOST"),
-                                               ("console", "CONSOLE_HOST")])
+@pytest.mark.parametrize(
+    "process, variable", [("actions", "ACTION_HOST"), ("console", "CONSOLE_HOST")]
+)
 @pytest.mark.parametrize("empty", ["", "   "])
 def test_an_empty_bind_address_refuses_to_start(tmp_path, process, variable, empty):
     port = free_port()
-    env = base_env(HOST="0.0.0.0", ACTION_PORT=str(port), CONSOLE_PORT=str(port),
-                   CONSOLE_VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
-                   **{variable: empty})
+    env = base_env(
+        HOST="0.0.0.0",
+        ACTION_PORT=str(port),
+        CONSOLE_PORT=str(port),
+        CONSOLE_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
+        **{variable: empty},
+    )
     proc = start_procfile_process(process, env, tmp_path / "out.log")
     try:
         code = proc.wait(timeout=120)
@@ -348,12 +454,19 @@ def test_an_empty_bind_address_refuses_to_start(tmp_path, process, variable, emp
 def test_an_explicit_action_host_is_used(tmp_path):
     """ACTION_HOST is honoured (here another loopback address, 127.0.0.2)."""
     port = free_port()
-    env = base_env(ACTION_HOST="127.0.0.2", ACTION_PORT=str(port),
-                   DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}")
+    env = base_env(
+        ACTION_HOST="127.0.0.2",
+        ACTION_PORT=str(port),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
+    )
     proc = start_procfile_process("actions", env, tmp_path / "actions.log")
     try:
-        wait_until(lambda: requests.get(f"http://127.0.0.2:{port}/health", timeout=2).ok,
-                   120, "action server", proc)
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.2:{port}/health", timeout=2).ok,
+            120,
+            "action server",
+            proc,
+        )
         assert listening_addresses(port) == ["127.0.0.2"]
     finally:
         stop_process(proc)

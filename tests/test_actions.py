@@ -1,4 +1,5 @@
 """Every custom action, run with a CollectingDispatcher and a Tracker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,11 +7,20 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from actions.answers import (ActionAnswerTopic, ActionClarifyOrHandoff, ActionDefaultFallback,
-                             ActionHandoff, ActionOutOfScope)
+from actions.answers import (
+    ActionAnswerTopic,
+    ActionClarifyOrHandoff,
+    ActionDefaultFallback,
+    ActionHandoff,
+    ActionOutOfScope,
+)
 from actions.appointment_store import appointment_requests, engine_for
-from actions.appointments import (ActionAskContactConsent, ActionSubmitAppointment,
-                                  ValidateAppointmentForm, normalise_us_phone)
+from actions.appointments import (
+    ActionAskContactConsent,
+    ActionSubmitAppointment,
+    ValidateAppointmentForm,
+    normalise_us_phone,
+)
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
 from actions.session import ActionSessionStart
@@ -33,7 +43,7 @@ def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispat
     expected = topic.answer + (f"\n\n{CONTENT.safety.safety_line}" if topic.safety_line else "")
     assert message["text"] == expected
     payloads = [b["payload"] for b in message["buttons"]]
-    assert payloads[:len(topic.related)] == [f"/{CONTENT.topics[k].intent}" for k in topic.related]
+    assert payloads[: len(topic.related)] == [f"/{CONTENT.topics[k].intent}" for k in topic.related]
     assert payloads[-2:] == ["/request_appointment", "/request_human"]
 
 
@@ -44,8 +54,10 @@ def test_answer_topic_uses_the_short_variant_on_sms(dispatcher):
 
 
 def test_moderately_sure_answer_says_so_and_offers_the_runner_up(dispatcher):
-    ranking = [{"name": "ask_recovery", "confidence": 0.55},
-               {"name": "ask_physical_therapy", "confidence": 0.3}]
+    ranking = [
+        {"name": "ask_recovery", "confidence": 0.55},
+        {"name": "ask_physical_therapy", "confidence": 0.3},
+    ]
     run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_recovery", 0.55, ranking))
     [message] = dispatcher.messages
     assert message["text"].startswith("Here is what our page says about recovery:")
@@ -84,8 +96,11 @@ def test_medicine_and_risk_questions_get_the_reviewed_lead(dispatcher):
 
 
 def test_questions_about_warning_signs_get_the_reviewed_list(dispatcher):
-    run(ActionAnswerTopic(), dispatcher, make_tracker("what does a clot feel like",
-                                                      "ask_warning_signs"))
+    run(
+        ActionAnswerTopic(),
+        dispatcher,
+        make_tracker("what does a clot feel like", "ask_warning_signs"),
+    )
     text = dispatcher.messages[0]["text"]
     assert text == CONTENT.safety.warning_signs
     assert "Call 911" in text and DEFAULT_OFFICE_PHONE in text
@@ -113,12 +128,14 @@ def test_answer_topic_hands_off_for_an_intent_without_content(dispatcher):
     assert DEFAULT_OFFICE_PHONE in text and "don't have information" in text
 
 
-RANKING = [{"name": "nlu_fallback", "confidence": 0.5},
-           {"name": "ask_recovery", "confidence": 0.41},
-           {"name": "out_of_scope", "confidence": 0.3},
-           {"name": "ask_physical_therapy", "confidence": 0.2},
-           {"name": "ask_orthotics", "confidence": 0.05},
-           {"name": "ask_pars", "confidence": 0.01}]
+RANKING = [
+    {"name": "nlu_fallback", "confidence": 0.5},
+    {"name": "ask_recovery", "confidence": 0.41},
+    {"name": "out_of_scope", "confidence": 0.3},
+    {"name": "ask_physical_therapy", "confidence": 0.2},
+    {"name": "ask_orthotics", "confidence": 0.05},
+    {"name": "ask_pars", "confidence": 0.01},
+]
 
 
 def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
@@ -128,14 +145,20 @@ def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
     assert "Did you mean" in message["text"]
     assert CONTENT.safety.safety_line in message["text"]  # never a bare "Did you mean"
     assert [b["payload"] for b in message["buttons"]] == [
-        "/ask_recovery", "/ask_physical_therapy", "/ask_orthotics", "/request_human"]
+        "/ask_recovery",
+        "/ask_physical_therapy",
+        "/ask_orthotics",
+        "/request_human",
+    ]
 
 
 def test_second_fallback_in_a_row_hands_off(dispatcher):
-    earlier = [{"event": "user", "text": "walk when"},
-               {"event": "action", "name": "action_clarify_or_handoff"},
-               {"event": "bot", "text": "Did you mean"},
-               {"event": "action", "name": "action_listen"}]
+    earlier = [
+        {"event": "user", "text": "walk when"},
+        {"event": "action", "name": "action_clarify_or_handoff"},
+        {"event": "bot", "text": "Did you mean"},
+        {"event": "action", "name": "action_listen"},
+    ]
     tracker = make_tracker("still unclear", "nlu_fallback", 0.5, ranking=RANKING, events=earlier)
     run(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
@@ -150,11 +173,14 @@ def test_fallback_without_topic_candidates_hands_off(dispatcher):
     assert DEFAULT_OFFICE_PHONE in dispatcher.messages[0]["text"]
 
 
-@pytest.mark.parametrize("action, phrase", [
-    (ActionHandoff(), "Our staff"),
-    (ActionOutOfScope(), "only answer questions about Achilles tendon rupture"),
-    (ActionDefaultFallback(), "lost track"),
-])
+@pytest.mark.parametrize(
+    "action, phrase",
+    [
+        (ActionHandoff(), "Our staff"),
+        (ActionOutOfScope(), "only answer questions about Achilles tendon rupture"),
+        (ActionDefaultFallback(), "lost track"),
+    ],
+)
 def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatcher):
     events = run(action, dispatcher, make_tracker("x", "out_of_scope"))
     text = dispatcher.messages[0]["text"]
@@ -175,15 +201,18 @@ def test_session_start_sends_disclaimer_and_sets_configured_contacts(dispatcher,
     assert events[-1]["name"] == "action_listen"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("310 555 0123", "(310) 555-0123"),
-    ("+1 (310) 555-0123", "(310) 555-0123"),
-    ("3105550123", "(310) 555-0123"),
-    ("555-0123", None),
-    ("011 555 0123", None),
-    ("call me maybe", None),
-    ("1234567890123", None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("310 555 0123", "(310) 555-0123"),
+        ("+1 (310) 555-0123", "(310) 555-0123"),
+        ("3105550123", "(310) 555-0123"),
+        ("555-0123", None),
+        ("011 555 0123", None),
+        ("call me maybe", None),
+        ("1234567890123", None),
+    ],
+)
 def test_us_phone_normalisation(raw, expected):
     assert normalise_us_phone(raw) == expected
 
@@ -196,10 +225,13 @@ def validate(slot, value, tracker, dispatcher):
 
 def test_form_accepts_a_name_and_a_phone(dispatcher):
     tracker = make_tracker("Maria  Lopez", "greet", 0.4)
-    assert validate("patient_name", "Maria  Lopez", tracker, dispatcher) == {"patient_name": "Maria Lopez"}
+    assert validate("patient_name", "Maria  Lopez", tracker, dispatcher) == {
+        "patient_name": "Maria Lopez"
+    }
     tracker = make_tracker("310.555.0123", "out_of_scope", 0.4)
     assert validate("patient_phone", "310.555.0123", tracker, dispatcher) == {
-        "patient_phone": "(310) 555-0123"}
+        "patient_phone": "(310) 555-0123"
+    }
     assert dispatcher.messages == []
 
 
@@ -211,29 +243,37 @@ def test_form_rejects_a_bad_phone_and_explains(dispatcher):
 
 def test_form_rejects_a_sentence_as_a_name(dispatcher):
     text = "I hurt my leg playing tennis 3 days ago and it is bad"
-    assert validate("patient_name", text, make_tracker(text, "ask_symptoms", 0.3),
-                    dispatcher) == {"patient_name": None}
+    assert validate("patient_name", text, make_tracker(text, "ask_symptoms", 0.3), dispatcher) == {
+        "patient_name": None
+    }
     assert "your name" in dispatcher.messages[0]["text"]
 
 
 def test_a_topic_question_inside_the_form_is_answered_then_re_asked(dispatcher):
     tracker = make_tracker("how long is recovery?", "ask_recovery", 0.97)
     assert validate("patient_phone", "how long is recovery?", tracker, dispatcher) == {
-        "patient_phone": None}
+        "patient_phone": None
+    }
     assert dispatcher.messages[0]["text"].startswith(CONTENT.topics["recovery"].answer)
     assert "back to your appointment" in dispatcher.messages[1]["text"]
 
 
 def test_a_question_the_page_does_not_answer_inside_the_form_is_handed_off_then_re_asked(
-        dispatcher):
+    dispatcher,
+):
     tracker = make_tracker("can I drive in the boot?", "ask_driving", 0.9)
     assert validate("preferred_time", "can I drive in the boot?", tracker, dispatcher) == {
-        "preferred_time": None}
+        "preferred_time": None
+    }
     assert "doesn't cover driving" in dispatcher.messages[0]["text"]
 
 
-FILLED = {"patient_name": "Maria Lopez", "patient_phone": "(310) 555-0123",
-          "preferred_time": "weekday mornings", "visit_reason": "possible tear last week"}
+FILLED = {
+    "patient_name": "Maria Lopez",
+    "patient_phone": "(310) 555-0123",
+    "preferred_time": "weekday mornings",
+    "visit_reason": "possible tear last week",
+}
 
 
 def test_consent_question_shows_the_request(dispatcher):
@@ -259,8 +299,13 @@ def stored_rows(url):
 
 
 def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
-    tracker = make_tracker("yes", "affirm", slots=dict(FILLED, contact_consent=True),
-                           sender_id="conv-42", channel="socketio")
+    tracker = make_tracker(
+        "yes",
+        "affirm",
+        slots=dict(FILLED, contact_consent=True),
+        sender_id="conv-42",
+        channel="socketio",
+    )
     events = run(ActionSubmitAppointment(), dispatcher, tracker)
     [row] = stored_rows(database)
     assert row["conversation_id"] == "conv-42" and row["channel"] == "socketio"
@@ -270,8 +315,15 @@ def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
     assert "Thank you, Maria" in dispatcher.messages[0]["text"]
     assert dispatcher.messages[0]["private"] is True  # name and phone: not kept by the widget
     assert {e["name"]: e["value"] for e in events} == {
-        s: None for s in ("patient_name", "patient_phone", "preferred_time",
-                          "visit_reason", "contact_consent")}
+        s: None
+        for s in (
+            "patient_name",
+            "patient_phone",
+            "preferred_time",
+            "visit_reason",
+            "contact_consent",
+        )
+    }
 
 
 def test_submit_without_consent_stores_nothing(dispatcher, database):
@@ -289,17 +341,29 @@ def test_submit_tells_the_patient_to_call_when_storage_fails(dispatcher, monkeyp
     assert "could not send" in text and DEFAULT_OFFICE_PHONE in text
 
 
-FORGOTTEN = {"requested_slot": None, "patient_name": None, "patient_phone": None,
-             "preferred_time": None, "visit_reason": None, "contact_consent": None}
+FORGOTTEN = {
+    "requested_slot": None,
+    "patient_name": None,
+    "patient_phone": None,
+    "preferred_time": None,
+    "visit_reason": None,
+    "contact_consent": None,
+}
 
 
 def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
     from actions.appointments import ActionPauseAppointment
 
-    tracker = make_tracker("my chest hurts", "emergency", active_loop="appointment_form",
-                           slots={"patient_name": "Maria Lopez",
-                                  "requested_slot": "patient_phone",
-                                  "patient_phone": "my chest hurts"})
+    tracker = make_tracker(
+        "my chest hurts",
+        "emergency",
+        active_loop="appointment_form",
+        slots={
+            "patient_name": "Maria Lopez",
+            "requested_slot": "patient_phone",
+            "patient_phone": "my chest hurts",
+        },
+    )
     events = run(ActionPauseAppointment(), dispatcher, tracker)
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
@@ -310,9 +374,16 @@ def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
 def test_cancel_leaves_the_form_and_forgets_every_answer(dispatcher):
     from actions.appointments import ActionCancelAppointment
 
-    tracker = make_tracker("cancel", "cancel", active_loop="appointment_form",
-                           slots={"patient_name": "Maria Lopez", "patient_phone": "(310) 555-0123",
-                                  "requested_slot": "preferred_time"})
+    tracker = make_tracker(
+        "cancel",
+        "cancel",
+        active_loop="appointment_form",
+        slots={
+            "patient_name": "Maria Lopez",
+            "patient_phone": "(310) 555-0123",
+            "requested_slot": "preferred_time",
+        },
+    )
     events = run(ActionCancelAppointment(), dispatcher, tracker)
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == FORGOTTEN

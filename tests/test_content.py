@@ -1,4 +1,5 @@
 """The content file: schema, coverage of intents, traceability to the page."""
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,11 @@ def test_related_topics_exist_and_are_not_self(content):
 def test_every_question_intent_has_exactly_one_answer(domain):
     """Each ask_* intent is answered from the page, handed off by name, or (warning
     signs) answered from the reviewed safety file."""
-    intents = [t["intent"] for t in TOPICS.values()] + \
-        [u["intent"] for u in RAW["not_covered"].values()] + ["ask_warning_signs"]
+    intents = (
+        [t["intent"] for t in TOPICS.values()]
+        + [u["intent"] for u in RAW["not_covered"].values()]
+        + ["ask_warning_signs"]
+    )
     assert len(intents) == len(set(intents))
     assert set(intents) == {i for i in domain["intents"] if i.startswith("ask_")}
 

@@ -11,6 +11,7 @@ The two word lists are short and reviewed with the content, so any word that
 is not the page's own is visible to the clinician who signs the file. A whole
 sentence is the unit, so one invented claim fails the test.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,11 @@ def words(text: str, content_only: bool = True) -> List[Set[str]]:
     """Each (content) word as {lower form, lemma}."""
     model = nlp()
     text = PLACEHOLDER.sub(" ", text).replace("**", " ")
-    return [{t.lower_, t.lemma_.lower()} for t in model(text)
-            if t.is_alpha and not (content_only and t.lower_ in model.Defaults.stop_words)]
+    return [
+        {t.lower_, t.lemma_.lower()}
+        for t in model(text)
+        if t.is_alpha and not (content_only and t.lower_ in model.Defaults.stop_words)
+    ]
 
 
 def numbers(text: str) -> Set[str]:
@@ -72,8 +76,9 @@ def unsupported(answer: str, sources: List[str]) -> List[str]:
 @pytest.mark.parametrize("key", sorted(RAW["topics"]))
 def test_every_answer_sentence_rests_on_its_sources(key):
     topic = RAW["topics"][key]
-    problems = unsupported(topic["answer"], topic["sources"]) + \
-        unsupported(topic["short"], topic["sources"])
+    problems = unsupported(topic["answer"], topic["sources"]) + unsupported(
+        topic["short"], topic["sources"]
+    )
     assert problems == [], "\n".join(problems)
 
 

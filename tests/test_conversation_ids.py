@@ -11,6 +11,7 @@ Real HTTP and socket.io against the real channels in a Sanic server on
 loopback (tests/channel_app.py: only Rasa's dialogue is a stand-in). The real
 Rasa server refuses the same ids too (tests/test_rest_e2e.py).
 """
+
 from __future__ import annotations
 
 import stat
@@ -40,14 +41,19 @@ def origins(monkeypatch):
 
 
 def post(server, sender: str) -> requests.Response:
-    return requests.post(f"{server.url}/webhooks/rest/webhook", timeout=30,
-                         json={"sender": sender, "message": "what did I say before?"})
+    return requests.post(
+        f"{server.url}/webhooks/rest/webhook",
+        timeout=30,
+        json={"sender": sender, "message": "what did I say before?"},
+    )
 
 
 # ------------------------------------------------------------------ REST
 
-@pytest.mark.parametrize("sender", [IDS.mint(), SMS_ID, SMS_ID.upper(), "web-anything-at-all",
-                                    "WEB-" + IDS.mint()[4:]])
+
+@pytest.mark.parametrize(
+    "sender", [IDS.mint(), SMS_ID, SMS_ID.upper(), "web-anything-at-all", "WEB-" + IDS.mint()[4:]]
+)
 def test_rest_refuses_conversation_ids_of_the_widget_and_sms(sender):
     with channel_server(SafeRestInput()) as server:
         response = post(server, sender)
@@ -81,6 +87,7 @@ def test_the_prefixes_refused_by_rest_are_the_ones_the_channels_mint():
 
 # ------------------------------------------------------------------ widget (socket.io)
 
+
 @pytest.mark.asyncio
 async def test_the_widget_gets_a_signed_id_and_keeps_it_across_reconnects():
     async def scenario(server):
@@ -104,12 +111,14 @@ async def test_the_widget_gets_a_signed_id_and_keeps_it_across_reconnects():
 async def test_a_widget_client_cannot_pick_another_conversation_s_id():
     victim = IDS.mint()  # a real widget conversation: its id was leaked somehow
     forged_tag = victim[:-6] + ("000000" if not victim.endswith("000000") else "111111")
-    attempts = ["patient-123",                      # someone's REST conversation
-                SMS_ID,                             # someone's SMS conversation
-                LEGACY_WIDGET_ID,                   # an old, unsigned widget id
-                forged_tag,                         # a signature that does not match
-                SessionIds(b"another key").mint(),  # signed with another key
-                "web-" + "a" * 32 + "-" + "b" * 32]
+    attempts = [
+        "patient-123",  # someone's REST conversation
+        SMS_ID,  # someone's SMS conversation
+        LEGACY_WIDGET_ID,  # an old, unsigned widget id
+        forged_tag,  # a signature that does not match
+        SessionIds(b"another key").mint(),  # signed with another key
+        "web-" + "a" * 32 + "-" + "b" * 32,
+    ]
 
     async def scenario(server):
         attacker = await WidgetClient.connect(server.url, ORIGIN)
@@ -141,8 +150,10 @@ def test_a_signed_id_is_only_valid_with_the_key_that_signed_it():
 
 def test_the_id_key_comes_from_the_environment_or_one_private_file(tmp_path):
     path = tmp_path / "var" / "widget_id_secret"
-    assert widget_id_secret({"WIDGET_ID_SECRET": "from-env",
-                             "WIDGET_ID_SECRET_FILE": str(path)}) == b"from-env"
+    assert (
+        widget_id_secret({"WIDGET_ID_SECRET": "from-env", "WIDGET_ID_SECRET_FILE": str(path)})
+        == b"from-env"
+    )
     assert not path.exists()
     generated = widget_id_secret({"WIDGET_ID_SECRET_FILE": str(path)})
     assert len(generated) == 64 and stat.S_IMODE(path.stat().st_mode) == 0o600

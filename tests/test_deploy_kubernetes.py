@@ -2,6 +2,7 @@
 endpoints.yml, the Procfile and each other. No cluster and no helm here: the
 charts themselves are not rendered.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,9 @@ def test_kubernetes_values_match_the_project():
     tracker = rasa["applicationSettings"]["endpoints"]["trackerStore"]
     assert tracker["type"] == endpoints["tracker_store"]["type"]
     assert tracker["url"] == endpoints["tracker_store"]["url"] == "${DATABASE_URL}"
-    assert all(tracker[k] is None for k in ("dialect", "port", "username", "password", "db",
-                                            "login_db"))
+    assert all(
+        tracker[k] is None for k in ("dialect", "port", "username", "password", "db", "login_db")
+    )
     lock = rasa["applicationSettings"]["endpoints"]["lockStore"]
     assert lock["enabled"] and lock["type"] == "redis"
     assert rasa["replicaCount"] >= 2
@@ -54,7 +56,9 @@ def test_kubernetes_values_match_the_project():
     assert "secretKeyRef" in action_env["DATABASE_URL"]["valueFrom"]
     # the releases find each other
     url = rasa["rasa-action-server"]["external"]["url"]
-    assert url == f"http://{actions['fullnameOverride']}/webhook" and actions["service"]["port"] == 80
+    assert (
+        url == f"http://{actions['fullnameOverride']}/webhook" and actions["service"]["port"] == 80
+    )
     assert rasa["redis"]["external"]["host"] == "achilles-redis-master"
     assert rasa["redis"]["existingSecret"] == redis["auth"]["existingSecret"]
     assert rasa["redis"]["existingSecretPasswordKey"] == redis["auth"]["existingSecretPasswordKey"]
@@ -66,6 +70,10 @@ def test_kubernetes_values_match_the_project():
     assert [p["path"] for p in ingress["extraPaths"]] == ["/socket.io/"]
     assert ingress["extraPaths"][0]["backend"]["service"]["name"] == rasa["fullnameOverride"]
     assert ingress["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "64k"
-    for name in ("values-rasa.yaml", "values-rasa-action-server.yaml",
-                 "values-postgresql.yaml", "values-redis.yaml"):
+    for name in (
+        "values-rasa.yaml",
+        "values-rasa-action-server.yaml",
+        "values-postgresql.yaml",
+        "values-redis.yaml",
+    ):
         assert "NOT EXERCISED" in (K8S / name).read_text(), name

@@ -9,6 +9,7 @@ Skipped, with the reason, when nginx or openssl is missing (`apt-get install
 nginx`). The rest of deploy/: tests/test_deploy_systemd.py and
 tests/test_deploy_kubernetes.py.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,18 +38,36 @@ OPENSSL = shutil.which("openssl")
 
 needs_nginx = pytest.mark.skipif(
     NGINX is None or OPENSSL is None,
-    reason="nginx or openssl is not installed (Debian: apt-get install nginx openssl)")
+    reason="nginx or openssl is not installed (Debian: apt-get install nginx openssl)",
+)
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> Tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={ASSISTANT}",
-                    "-addext", f"subjectAltName=DNS:{ASSISTANT},DNS:{CONSOLE}",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            OPENSSL,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={ASSISTANT}",
+            "-addext",
+            f"subjectAltName=DNS:{ASSISTANT},DNS:{CONSOLE}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -57,36 +76,48 @@ def nginx_config(folder: Path, site: str, cert: Path, key: Path) -> Path:
     http {}), with the certificate and logs in `folder`."""
     site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
     site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", site)
-    site = re.sub(r"(access_log|error_log)\s+/var/log/nginx/(\S+?)(\s|;)",
-                  lambda m: f"{m.group(1)} {folder / m.group(2)}{m.group(3)}", site)
+    site = re.sub(
+        r"(access_log|error_log)\s+/var/log/nginx/(\S+?)(\s|;)",
+        lambda m: f"{m.group(1)} {folder / m.group(2)}{m.group(3)}",
+        site,
+    )
     (folder / "site.conf").write_text(site)
     for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (folder / temp).mkdir(exist_ok=True)
     main = folder / "nginx.conf"
-    main.write_text("\n".join([
-        "user root;" if os.geteuid() == 0 else "",  # workers write request bodies to folder
-        "worker_processes 1;",
-        "daemon off;",
-        f"pid {folder / 'nginx.pid'};",
-        f"error_log {folder / 'error.log'} info;",
-        "events { worker_connections 128; }",
-        "http {",
-        "    include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else "",
-        f"    client_body_temp_path {folder / 'body'};",
-        f"    proxy_temp_path {folder / 'proxy'};",
-        f"    fastcgi_temp_path {folder / 'fastcgi'};",
-        f"    uwsgi_temp_path {folder / 'uwsgi'};",
-        f"    scgi_temp_path {folder / 'scgi'};",
-        f"    include {folder / 'site.conf'};",
-        "}", ""]))
+    main.write_text(
+        "\n".join(
+            [
+                "user root;" if os.geteuid() == 0 else "",  # workers write request bodies to folder
+                "worker_processes 1;",
+                "daemon off;",
+                f"pid {folder / 'nginx.pid'};",
+                f"error_log {folder / 'error.log'} info;",
+                "events { worker_connections 128; }",
+                "http {",
+                "    include /etc/nginx/mime.types;"
+                if Path("/etc/nginx/mime.types").exists()
+                else "",
+                f"    client_body_temp_path {folder / 'body'};",
+                f"    proxy_temp_path {folder / 'proxy'};",
+                f"    fastcgi_temp_path {folder / 'fastcgi'};",
+                f"    uwsgi_temp_path {folder / 'uwsgi'};",
+                f"    scgi_temp_path {folder / 'scgi'};",
+                f"    include {folder / 'site.conf'};",
+                "}",
+                "",
+            ]
+        )
+    )
     return main
 
 
 @needs_nginx
 def test_nginx_accepts_the_site_file(tmp_path, certificate):
     main = nginx_config(tmp_path, SITE.read_text(), *certificate)
-    result = subprocess.run([NGINX, "-t", "-c", str(main), "-p", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [NGINX, "-t", "-c", str(main), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
 
@@ -107,9 +138,13 @@ class Echo:
             def handle_any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
-                record = {"upstream": echo.name, "method": self.command, "path": self.path,
-                          "headers": {k.lower(): v for k, v in self.headers.items()},
-                          "body_len": length}
+                record = {
+                    "upstream": echo.name,
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body_len": length,
+                }
                 seen.append(record)
                 if (self.headers.get("Upgrade") or "").lower() == "websocket":
                     self.send_response(101)
@@ -153,23 +188,29 @@ def proxied(tmp_path_factory, certificate) -> Iterator[Dict]:
     site = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{ports['https']} ssl;", site)
     site = re.sub(r"listen 80;", f"listen 127.0.0.1:{ports['http']};", site)
     site = re.sub(r"listen 127\.0\.0\.1:5050;", f"listen 127.0.0.1:{ports['actions_front']};", site)
-    replacements = {"achilles_rasa": [dead, echoes["rasa"].port],
-                    "achilles_rasa_socketio": [dead, echoes["rasa"].port],
-                    "achilles_actions": [echoes["actions"].port, dead],
-                    "achilles_widget": [echoes["widget"].port],
-                    "achilles_console": [echoes["console"].port]}
+    replacements = {
+        "achilles_rasa": [dead, echoes["rasa"].port],
+        "achilles_rasa_socketio": [dead, echoes["rasa"].port],
+        "achilles_actions": [echoes["actions"].port, dead],
+        "achilles_widget": [echoes["widget"].port],
+        "achilles_console": [echoes["console"].port],
+    }
 
     def rewrite(match):
         name, body = match.group(1), match.group(2)
         servers = iter(replacements[name])
-        body = re.sub(r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(servers)}",
-                      body)
+        body = re.sub(
+            r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(servers)}", body
+        )
         return f"upstream {name} {{{body}}}"
 
     site = re.sub(r"upstream\s+(\w+)\s*\{(.*?)\}", rewrite, site, flags=re.DOTALL)
     main = nginx_config(folder, site, *certificate)
-    proc = subprocess.Popen([NGINX, "-c", str(main), "-p", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [NGINX, "-c", str(main), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -194,8 +235,14 @@ def proxied(tmp_path_factory, certificate) -> Iterator[Dict]:
 
 def https(proxied, method: str, path: str, host: str = ASSISTANT, **kwargs) -> requests.Response:
     headers = {"Host": host, **kwargs.pop("headers", {})}
-    return requests.request(method, f"https://127.0.0.1:{proxied['ports']['https']}{path}",
-                            headers=headers, verify=False, timeout=15, **kwargs)
+    return requests.request(
+        method,
+        f"https://127.0.0.1:{proxied['ports']['https']}{path}",
+        headers=headers,
+        verify=False,
+        timeout=15,
+        **kwargs,
+    )
 
 
 @needs_nginx
@@ -203,9 +250,17 @@ def test_twilio_webhook_reaches_rasa_with_the_original_host_scheme_and_uri(proxi
     form = {"From": "+13105550100", "Body": "hello", "MessageSid": "SM1", "FromCity": ""}
     # several calls: one of the two Rasa servers refuses connections (restarting)
     for _ in range(4):
-        response = https(proxied, "POST", "/webhooks/twilio/webhook?x=1&y=%2F", data=form,
-                         headers={"X-Twilio-Signature": "sig",
-                                  "X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.test"})
+        response = https(
+            proxied,
+            "POST",
+            "/webhooks/twilio/webhook?x=1&y=%2F",
+            data=form,
+            headers={
+                "X-Twilio-Signature": "sig",
+                "X-Forwarded-Proto": "http",
+                "X-Forwarded-Host": "evil.test",
+            },
+        )
         assert response.status_code == 200, response.text
         echoed = response.json()
         assert echoed["upstream"] == "rasa"
@@ -227,12 +282,22 @@ def test_twilio_webhook_reaches_rasa_with_the_original_host_scheme_and_uri(proxi
 @needs_nginx
 def test_bodies_over_64k_are_refused_by_nginx(proxied):
     before = len(proxied["seen"])
-    big = https(proxied, "POST", "/webhooks/rest/webhook", data=b"a" * (64 * 1024 + 1),
-                headers={"Content-Type": "application/json"})
+    big = https(
+        proxied,
+        "POST",
+        "/webhooks/rest/webhook",
+        data=b"a" * (64 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
     assert big.status_code == 413
     assert len(proxied["seen"]) == before  # never reached Rasa
-    fits = https(proxied, "POST", "/webhooks/rest/webhook", data=b"a" * (60 * 1024),
-                 headers={"Content-Type": "application/json"})
+    fits = https(
+        proxied,
+        "POST",
+        "/webhooks/rest/webhook",
+        data=b"a" * (60 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
     assert fits.status_code == 200 and fits.json()["body_len"] == 60 * 1024
 
 
@@ -241,9 +306,11 @@ def test_socketio_is_upgraded_to_a_websocket_with_the_forwarded_headers(proxied)
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     key = base64.b64encode(os.urandom(16)).decode()
-    request = (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {ASSISTANT}\r\n"
-               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\nOrigin: https://www.example.com\r\n\r\n")
+    request = (
+        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {ASSISTANT}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\nOrigin: https://www.example.com\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", proxied["ports"]["https"]), timeout=15) as raw:
         with context.wrap_socket(raw, server_hostname=ASSISTANT) as tls:
             tls.sendall(request.encode())
@@ -267,8 +334,15 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
     assert https(proxied, "GET", "/vendor/socket.io.esm.min.js").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/webhooks/rest/").json()["upstream"] == "rasa"
     before = len(proxied["seen"])
-    for path in ("/", "/status", "/version", "/model/parse", "/conversations/x/tracker",
-                 "/widget.py", "/serve.py"):
+    for path in (
+        "/",
+        "/status",
+        "/version",
+        "/model/parse",
+        "/conversations/x/tracker",
+        "/widget.py",
+        "/serve.py",
+    ):
         assert https(proxied, "GET", path).status_code == 404, path
     assert len(proxied["seen"]) == before
 
@@ -282,8 +356,12 @@ def test_console_answers_only_the_office_network(proxied):
 
 @needs_nginx
 def test_plain_http_redirects_to_https(proxied):
-    response = requests.get(f"http://127.0.0.1:{proxied['ports']['http']}/webhooks/rest/?a=b",
-                            headers={"Host": ASSISTANT}, allow_redirects=False, timeout=10)
+    response = requests.get(
+        f"http://127.0.0.1:{proxied['ports']['http']}/webhooks/rest/?a=b",
+        headers={"Host": ASSISTANT},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert response.status_code == 301
     assert response.headers["Location"] == f"https://{ASSISTANT}/webhooks/rest/?a=b"
 
@@ -293,7 +371,8 @@ def test_action_calls_reach_a_live_action_server(proxied):
     url = f"http://127.0.0.1:{proxied['ports']['actions_front']}/webhook"
     tracker = json.dumps({"next_action": "action_answer_topic", "padding": "x" * 200_000})
     for _ in range(4):  # one of the two action servers refuses connections
-        response = requests.post(url, data=tracker, timeout=15,
-                                 headers={"Content-Type": "application/json"})
+        response = requests.post(
+            url, data=tracker, timeout=15, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 200
         assert response.json()["upstream"] == "actions"

@@ -7,6 +7,7 @@ agree between units, nginx and the environment file.
 
 systemd-analyze comes with systemd; without it that test is skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,15 +47,27 @@ def unit_settings(path: Path) -> Dict[str, List[str]]:
 
 
 def upstreams(site: str) -> Dict[str, List[str]]:
-    return {name: re.findall(r"^\s*server\s+(\S+?)[\s;]", body, re.MULTILINE)
-            for name, body in re.findall(r"upstream\s+(\w+)\s*\{(.*?)\}", site, re.DOTALL)}
+    return {
+        name: re.findall(r"^\s*server\s+(\S+?)[\s;]", body, re.MULTILINE)
+        for name, body in re.findall(r"upstream\s+(\w+)\s*\{(.*?)\}", site, re.DOTALL)
+    }
 
 
-LONG_RUNNING = ["achilles-rasa@.service", "achilles-actions@.service",
-                "achilles-widget.service", "achilles-console.service"]
-HARDENING = {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
-             "ReadWritePaths": "/srv/achilles/var", "PrivateTmp": "yes", "ProtectHome": "yes",
-             "User": "achilles", "CapabilityBoundingSet": ""}
+LONG_RUNNING = [
+    "achilles-rasa@.service",
+    "achilles-actions@.service",
+    "achilles-widget.service",
+    "achilles-console.service",
+]
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ReadWritePaths": "/srv/achilles/var",
+    "PrivateTmp": "yes",
+    "ProtectHome": "yes",
+    "User": "achilles",
+    "CapabilityBoundingSet": "",
+}
 
 
 def test_every_procfile_process_has_a_hardened_restarting_unit():
@@ -62,8 +75,10 @@ def test_every_procfile_process_has_a_hardened_restarting_unit():
     covered = set()
     for unit in LONG_RUNNING:
         settings = unit_settings(UNITS / unit)
-        run = re.fullmatch(r"/srv/achilles/\.venv/bin/python scripts/supervise\.py --run (\w+)",
-                           settings["ExecStart"][0])
+        run = re.fullmatch(
+            r"/srv/achilles/\.venv/bin/python scripts/supervise\.py --run (\w+)",
+            settings["ExecStart"][0],
+        )
         assert run and run.group(1) in names, (unit, settings["ExecStart"])
         covered.add(run.group(1))
         for key, value in HARDENING.items():
@@ -72,7 +87,8 @@ def test_every_procfile_process_has_a_hardened_restarting_unit():
         assert settings["RestartMaxDelaySec"] and settings["StartLimitIntervalSec"] == ["0"]
         assert settings["EnvironmentFile"] == ["/etc/achilles/achilles.env"]
         assert settings["ExecStartPost"][0].startswith(
-            "/srv/achilles/.venv/bin/python deploy/wait_ready.py http://127.0.0.1:")
+            "/srv/achilles/.venv/bin/python deploy/wait_ready.py http://127.0.0.1:"
+        )
         assert "achilles.target" in settings["PartOf"]
     assert covered == set(names)
 
@@ -123,24 +139,48 @@ def test_systemd_analyze_verifies_the_units(tmp_path):
         (tmp_path / unit.name).write_text(text.replace("/srv/achilles", str(PROJECT_ROOT)))
     for template, port in (("achilles-rasa@.service", 5005), ("achilles-actions@.service", 5055)):
         shutil.copy(tmp_path / template, tmp_path / template.replace("@", f"@{port}"))
-    names = ["achilles-rasa@5005.service", "achilles-actions@5055.service",
-             "achilles-widget.service", "achilles-console.service",
-             "achilles-backup.service", "achilles-backup.timer", "achilles.target"]
-    version = int(re.search(r"systemd (\d+)", subprocess.run(
-        [SYSTEMD_ANALYZE, "--version"], capture_output=True, text=True).stdout).group(1))
+    names = [
+        "achilles-rasa@5005.service",
+        "achilles-actions@5055.service",
+        "achilles-widget.service",
+        "achilles-console.service",
+        "achilles-backup.service",
+        "achilles-backup.timer",
+        "achilles.target",
+    ]
+    version = int(
+        re.search(
+            r"systemd (\d+)",
+            subprocess.run([SYSTEMD_ANALYZE, "--version"], capture_output=True, text=True).stdout,
+        ).group(1)
+    )
     # RestartSteps/RestartMaxDelaySec arrived in systemd 254 (Debian 13)
     tolerated = r"Unknown key '(RestartSteps|RestartMaxDelaySec)'" if version < 254 else r"^$"
-    result = subprocess.run([SYSTEMD_ANALYZE, "verify", "--man=no", *names], cwd=tmp_path,
-                            capture_output=True, text=True)
-    problems = [line for line in (result.stdout + result.stderr).splitlines()
-                if line.strip() and not re.search(tolerated, line)]
+    result = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", "--man=no", *names],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.strip() and not re.search(tolerated, line)
+    ]
     assert result.returncode == 0 and not problems, "\n".join(problems)
     # control: verify does catch a unit whose program is missing
     broken = tmp_path / "achilles-broken.service"
-    broken.write_text((tmp_path / "achilles-widget.service").read_text().replace(
-        f"ExecStart={PROJECT_ROOT}/.venv/bin/python", "ExecStart=/nonexistent/python"))
-    control = subprocess.run([SYSTEMD_ANALYZE, "verify", "--man=no", broken.name],
-                             cwd=tmp_path, capture_output=True, text=True)
+    broken.write_text(
+        (tmp_path / "achilles-widget.service")
+        .read_text()
+        .replace(f"ExecStart={PROJECT_ROOT}/.venv/bin/python", "ExecStart=/nonexistent/python")
+    )
+    control = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", "--man=no", broken.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert control.returncode != 0 and "/nonexistent/python" in control.stderr
 
 
@@ -148,22 +188,41 @@ def test_a_unit_command_runs_the_procfile_process_and_wait_ready_sees_it(tmp_pat
     """ExecStart (`supervise.py --run widget`) and ExecStartPost (wait_ready.py)
     as a unit runs them, on a free port."""
     port = free_port()
-    env = dict(os.environ, HOST="127.0.0.1", WIDGET_PORT=str(port), RASA_PORT="5005",
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, HOST="127.0.0.1", WIDGET_PORT=str(port), RASA_PORT="5005", PYTHONUNBUFFERED="1"
+    )
     python = str(PROJECT_ROOT / ".venv" / "bin" / "python")
-    proc = subprocess.Popen([python, "scripts/supervise.py", "--run", "widget"], env=env,
-                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [python, "scripts/supervise.py", "--run", "widget"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        ready = subprocess.run([python, str(DEPLOY / "wait_ready.py"),
-                                f"http://127.0.0.1:{port}/widget.js", "--timeout", "30"],
-                               capture_output=True, text=True, timeout=60)
+        ready = subprocess.run(
+            [
+                python,
+                str(DEPLOY / "wait_ready.py"),
+                f"http://127.0.0.1:{port}/widget.js",
+                "--timeout",
+                "30",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ready.returncode == 0, ready.stderr
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert b"widget/serve.py" in cmdline  # the server itself, exec'd under the same PID
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=10)
-    closed = subprocess.run([python, str(DEPLOY / "wait_ready.py"), f"http://127.0.0.1:{port}/",
-                             "--timeout", "1"], capture_output=True, text=True, timeout=30)
+    closed = subprocess.run(
+        [python, str(DEPLOY / "wait_ready.py"), f"http://127.0.0.1:{port}/", "--timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert closed.returncode == 1 and "not ready" in closed.stderr

@@ -1,4 +1,5 @@
 """Domain consistency with configuration and training data."""
+
 from __future__ import annotations
 
 from pathlib import Path

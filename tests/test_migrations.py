@@ -8,6 +8,7 @@ migrations are adopted; several processes upgrading one fresh database at once.
 At head the schema is exactly what the table definitions in the code describe
 (alembic's autogenerate comparison), so a model change without a migration fails.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,6 +41,7 @@ def postgres():
     from cluster.packages import postgres_bin
     from cluster.postgres import DB_USER, PostgresServer
     from cluster.processes import free_port, wait_until
+
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="achilles-migrations-test-"))
@@ -60,23 +62,31 @@ def postgres():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def new_database(request, tmp_path):
     """A function returning the URL of a new, empty database on the backend."""
+
     def make() -> str:
         number = next(_numbers)
         if request.param == "sqlite":
             return f"sqlite:///{tmp_path / f'db{number}.db'}"
         pg = request.getfixturevalue("postgres")
         pg.server.sql(f"CREATE DATABASE migrations_{number} OWNER {pg.user}")
-        return (f"postgresql://{pg.user}:{pg.password}@127.0.0.1:{pg.server.port}/"
-                f"migrations_{number}")
+        return (
+            f"postgresql://{pg.user}:{pg.password}@127.0.0.1:{pg.server.port}/migrations_{number}"
+        )
+
     return make
 
 
 def differences(engine: sa.engine.Engine, metadata: sa.MetaData = None):
     """What autogenerate would put into a new migration (nothing, at head)."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "include_object": schema.include_object, "compare_type": True,
-            "compare_server_default": True})
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_object": schema.include_object,
+                "compare_type": True,
+                "compare_server_default": True,
+            },
+        )
         return compare_metadata(context, metadata or schema.owned_metadata())
 
 
@@ -92,29 +102,42 @@ def assert_at_head(engine: sa.engine.Engine) -> None:
 
 # ---------------------------------------------------------------- the databases of before
 
+
 def first_release_metadata() -> sa.MetaData:
     """The tables the first release's create_all made: the two that later got columns
     as they were then, the other six as they are still defined today."""
     metadata = sa.MetaData()
     today = schema.owned_metadata()
-    for name in ("appointment_requests", "console_login_throttle", "conversation_reviews",
-                 "intent_corrections", "conversation_summaries", "console_meta"):
+    for name in (
+        "appointment_requests",
+        "console_login_throttle",
+        "conversation_reviews",
+        "intent_corrections",
+        "conversation_summaries",
+        "console_meta",
+    ):
         today.tables[name].to_metadata(metadata)
-    sa.Table("console_users", metadata,
-             sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("username", sa.String(120), nullable=False, unique=True),
-             sa.Column("password_hash", sa.String(255), nullable=False),
-             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-             sa.Column("last_login_at", sa.DateTime(timezone=True)),
-             sa.Column("is_active", sa.Boolean, nullable=False, default=True))
-    sa.Table("console_audit_log", metadata,
-             sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-             sa.Column("username", sa.String(120), nullable=False),
-             sa.Column("action", sa.String(64), nullable=False),
-             sa.Column("sender_id", sa.String(255), index=True),
-             sa.Column("detail", sa.Text),
-             sa.Column("remote_addr", sa.String(64)))
+    sa.Table(
+        "console_users",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("username", sa.String(120), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True)),
+        sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    )
+    sa.Table(
+        "console_audit_log",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("username", sa.String(120), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("sender_id", sa.String(255), index=True),
+        sa.Column("detail", sa.Text),
+        sa.Column("remote_addr", sa.String(64)),
+    )
     return metadata
 
 
@@ -133,13 +156,17 @@ def rows(engine: sa.engine.Engine, table: str):
 
 
 def insert_appointment(conn) -> None:
-    conn.execute(sa.text(
-        "INSERT INTO appointment_requests (created_at, conversation_id, channel, patient_name, "
-        "phone, consent) VALUES (:at, 'c-1', 'rest', 'Maria Lopez', '310 555 0123', :yes)"),
-        {"at": NOW, "yes": True})
+    conn.execute(
+        sa.text(
+            "INSERT INTO appointment_requests (created_at, conversation_id, channel, patient_name, "
+            "phone, consent) VALUES (:at, 'c-1', 'rest', 'Maria Lopez', '310 555 0123', :yes)"
+        ),
+        {"at": NOW, "yes": True},
+    )
 
 
 # ---------------------------------------------------------------- tests
+
 
 def test_a_fresh_database_reaches_head(new_database):
     engine = schema.upgrade_to_head(new_database())
@@ -162,13 +189,21 @@ def test_a_first_release_database_keeps_its_rows_and_users_become_admins(new_dat
     engine = engine_for(new_database())
     first_release_metadata().create_all(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO console_users (username, password_hash, created_at, is_active) "
-            "VALUES ('maria', 'scrypt:32768:8:1$salt$hash', :at, :yes), "
-            "('omar', 'pbkdf2:sha256$salt$hash', :at, :no)"),
-            {"at": NOW, "yes": True, "no": False})
-        conn.execute(sa.text("INSERT INTO console_audit_log (at, username, action, detail) "
-                             "VALUES (:at, 'maria', 'login', 'kept')"), {"at": NOW})
+        conn.execute(
+            sa.text(
+                "INSERT INTO console_users (username, password_hash, created_at, is_active) "
+                "VALUES ('maria', 'scrypt:32768:8:1$salt$hash', :at, :yes), "
+                "('omar', 'pbkdf2:sha256$salt$hash', :at, :no)"
+            ),
+            {"at": NOW, "yes": True, "no": False},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO console_audit_log (at, username, action, detail) "
+                "VALUES (:at, 'maria', 'login', 'kept')"
+            ),
+            {"at": NOW},
+        )
         insert_appointment(conn)
         conn.execute(sa.text("INSERT INTO console_meta (key, value) VALUES ('k', 'v')"))
     users_before = rows(engine, "console_users")
@@ -181,14 +216,20 @@ def test_a_first_release_database_keeps_its_rows_and_users_become_admins(new_dat
     assert all(r.totp_secret is None and r.totp_last_step is None for r in users.values())
     audit = rows(engine, "console_audit_log")
     assert [(r.username, r.action, r.detail, r.row_hash) for r in audit] == [
-        ("maria", "login", "kept", None)]
-    assert [(r.patient_name, r.phone, r.status) for r in rows(engine, "appointment_requests")] \
-        == [("Maria Lopez", "310 555 0123", "new")]
+        ("maria", "login", "kept", None)
+    ]
+    assert [(r.patient_name, r.phone, r.status) for r in rows(engine, "appointment_requests")] == [
+        ("Maria Lopez", "310 555 0123", "new")
+    ]
     assert [tuple(r) for r in rows(engine, "console_meta")] == [("k", "v")]
     with engine.begin() as conn:  # new users get the least privilege again
-        conn.execute(sa.text("INSERT INTO console_users (username, password_hash, created_at, "
-                             "is_active) VALUES ('new', 'x', :at, :yes)"),
-                     {"at": NOW, "yes": True})
+        conn.execute(
+            sa.text(
+                "INSERT INTO console_users (username, password_hash, created_at, "
+                "is_active) VALUES ('new', 'x', :at, :yes)"
+            ),
+            {"at": NOW, "yes": True},
+        )
     assert {r.username: r.role for r in rows(engine, "console_users")}["new"] == "reviewer"
 
 
@@ -210,9 +251,13 @@ def test_a_database_made_by_create_all_is_adopted(new_database, services, caplog
         if "appointment_requests" in tables:
             insert_appointment(conn)
         if "console_users" in tables:
-            conn.execute(sa.text(
-                "INSERT INTO console_users (username, password_hash, created_at, is_active, "
-                "role) VALUES ('rita', 'x', :at, :yes, 'reviewer')"), {"at": NOW, "yes": True})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO console_users (username, password_hash, created_at, is_active, "
+                    "role) VALUES ('rita', 'x', :at, :yes, 'reviewer')"
+                ),
+                {"at": NOW, "yes": True},
+            )
     with caplog.at_level("WARNING", logger="stores.schema"):
         schema.upgrade_to_head(engine)
     assert f"adopted at revision {stamped}" in caplog.text
@@ -221,7 +266,8 @@ def test_a_database_made_by_create_all_is_adopted(new_database, services, caplog
         assert [r.patient_name for r in rows(engine, "appointment_requests")] == ["Maria Lopez"]
     if "console_users" in tables:  # roles given since are kept: no second backfill
         assert [(r.username, r.role) for r in rows(engine, "console_users")] == [
-            ("rita", "reviewer")]
+            ("rita", "reviewer")
+        ]
 
 
 def test_older_code_creating_the_sms_table_after_the_migrations_changes_nothing(new_database):
@@ -229,6 +275,7 @@ def test_older_code_creating_the_sms_table_after_the_migrations_changes_nothing(
     create_all for the SMS table under the schema lock: after the migrations it
     changes nothing."""
     from stores.sql import lock_schema
+
     sms = schema.owned_metadata()
     engine = engine_for(new_database())
     schema.upgrade_to_head(engine)
@@ -243,9 +290,14 @@ def test_the_command_line_upgrade(new_database, tmp_path):
     url = new_database()
     create_all_of(url, *schema.PROJECT_TABLES - {"sms_opt_outs"})
     for _ in range(2):  # the second run finds nothing to do
-        done = subprocess.run([str(Path(sys.executable).with_name("alembic")), "upgrade", "head"],
-                              cwd=PROJECT_ROOT, env={"DATABASE_URL": url, "PATH": "/usr/bin"},
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("alembic")), "upgrade", "head"],
+            cwd=PROJECT_ROOT,
+            env={"DATABASE_URL": url, "PATH": "/usr/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
     assert_at_head(engine_for(url))
 
@@ -261,9 +313,15 @@ upgrade_to_head(sys.argv[1])
 def test_several_processes_upgrade_one_fresh_database_at_once(new_database):
     url = new_database()
     start = time.time() + 3  # after every process has imported alembic
-    procs = [subprocess.Popen([sys.executable, "-c", UPGRADE_AT, url, str(start)],
-                              cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADE_AT, url, str(start)],
+            cwd=PROJECT_ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 4, errors
     assert_at_head(engine_for(url))

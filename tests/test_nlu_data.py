@@ -1,4 +1,5 @@
 """Training data quality: volume, independence of the held-out set, no page copying."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,11 @@ COPY_RUN_WORDS = 8  # a run this long shared with the page counts as copying
 def examples(path: Path) -> dict:
     found = defaultdict(list)
     for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-        found[block["intent"]] += [line[2:].strip() for line in block["examples"].splitlines()
-                                   if line.strip().startswith("- ")]
+        found[block["intent"]] += [
+            line[2:].strip()
+            for line in block["examples"].splitlines()
+            if line.strip().startswith("- ")
+        ]
     return found
 
 
@@ -54,27 +58,39 @@ def test_heldout_set_covers_every_trained_intent():
 
 def test_heldout_messages_are_never_trained_on():
     trained = {key(x) for items in training_examples().values() for x in items}
-    leaked = [x for items in examples(ROOT / "eval" / "heldout_nlu.yml").values()
-              for x in items if key(x) in trained]
+    leaked = [
+        x
+        for items in examples(ROOT / "eval" / "heldout_nlu.yml").values()
+        for x in items
+        if key(x) in trained
+    ]
     assert leaked == []
 
 
 def test_training_examples_do_not_copy_the_page():
     page_words = words(PAGE)
-    page_runs = {tuple(page_words[i:i + COPY_RUN_WORDS])
-                 for i in range(len(page_words) - COPY_RUN_WORDS + 1)}
+    page_runs = {
+        tuple(page_words[i : i + COPY_RUN_WORDS])
+        for i in range(len(page_words) - COPY_RUN_WORDS + 1)
+    }
     copied = []
     for items in training_examples().values():
         for text in items:
             w = words(text)
-            if any(tuple(w[i:i + COPY_RUN_WORDS]) in page_runs
-                   for i in range(len(w) - COPY_RUN_WORDS + 1)):
+            if any(
+                tuple(w[i : i + COPY_RUN_WORDS]) in page_runs
+                for i in range(len(w) - COPY_RUN_WORDS + 1)
+            ):
                 copied.append(text)
     assert copied == []
 
 
-DEV_TEXTS = {m["text"] for m in yaml.safe_load(
-    (ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))["messages"]}
+DEV_TEXTS = {
+    m["text"]
+    for m in yaml.safe_load((ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))[
+        "messages"
+    ]
+}
 
 
 def evaluation_texts():
@@ -90,8 +106,11 @@ def evaluation_texts():
 def test_dev_set_and_probes_are_never_trained_on():
     # (text without Latin letters has no key to compare; it is checked by hand)
     trained = {key(x) for items in training_examples().values() for x in items} - {""}
-    leaked = [x for x in evaluation_texts() if key(x) in trained
-              and (len(words(x)) >= 4 or x in DEV_TEXTS)]
+    leaked = [
+        x
+        for x in evaluation_texts()
+        if key(x) in trained and (len(words(x)) >= 4 or x in DEV_TEXTS)
+    ]
     assert leaked == []  # short probe turns such as "hi" may match a greeting
 
 

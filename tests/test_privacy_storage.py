@@ -4,6 +4,7 @@ appointment form, owner-only files, engines that never log values, scheduled ret
 No Rasa server here: the tracker store is used directly, as the Rasa server
 does (tests/test_rest_e2e.py runs the same through the real servers).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,39 +36,67 @@ def _events(*events):
 def form_turns():
     """A form run as Rasa 3.6 records it: extraction sets the raw text, validation
     the cleaned value; a rejected phone first, then a good one; the consent summary."""
-    from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, SessionStarted,
-                                         SlotSet, UserUttered)
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActiveLoop,
+        BotUttered,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
 
     def user(text, intent="nlu_fallback"):
-        return UserUttered(text, {"name": intent, "confidence": 0.5},
-                           parse_data={"text": text, "intent": {"name": intent, "confidence": 0.5},
-                                       "entities": []})
+        return UserUttered(
+            text,
+            {"name": intent, "confidence": 0.5},
+            parse_data={
+                "text": text,
+                "intent": {"name": intent, "confidence": 0.5},
+                "entities": [],
+            },
+        )
+
     return [
-        ActionExecuted("action_session_start"), SessionStarted(),
-        ActionExecuted("action_listen"), user("I want an appointment", "request_appointment"),
-        ActionExecuted("appointment_form"), ActiveLoop("appointment_form"),
-        SlotSet("requested_slot", "patient_name"), BotUttered("What is your full name?"),
-        ActionExecuted("action_listen"), user(NAME),
-        SlotSet("patient_name", NAME), ActionExecuted("appointment_form"),
-        SlotSet("patient_name", NAME), SlotSet("requested_slot", "patient_phone"),
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        user("I want an appointment", "request_appointment"),
+        ActionExecuted("appointment_form"),
+        ActiveLoop("appointment_form"),
+        SlotSet("requested_slot", "patient_name"),
+        BotUttered("What is your full name?"),
+        ActionExecuted("action_listen"),
+        user(NAME),
+        SlotSet("patient_name", NAME),
+        ActionExecuted("appointment_form"),
+        SlotSet("patient_name", NAME),
+        SlotSet("requested_slot", "patient_phone"),
         BotUttered("What phone number should the office call?"),
-        ActionExecuted("action_listen"), user("555 01 88"),
-        SlotSet("patient_phone", "555 01 88"), ActionExecuted("appointment_form"),
+        ActionExecuted("action_listen"),
+        user("555 01 88"),
+        SlotSet("patient_phone", "555 01 88"),
+        ActionExecuted("appointment_form"),
         BotUttered("That doesn't look like a 10-digit US phone number."),
         SlotSet("patient_phone", None),
-        ActionExecuted("action_listen"), user(RAW_PHONE),
-        SlotSet("patient_phone", RAW_PHONE), ActionExecuted("appointment_form"),
-        SlotSet("patient_phone", PHONE), SlotSet("requested_slot", "contact_consent"),
+        ActionExecuted("action_listen"),
+        user(RAW_PHONE),
+        SlotSet("patient_phone", RAW_PHONE),
+        ActionExecuted("appointment_form"),
+        SlotSet("patient_phone", PHONE),
+        SlotSet("requested_slot", "contact_consent"),
         ActionExecuted("action_ask_contact_consent"),
-        BotUttered(f"Here is your request:\n- Name: {NAME}\n- Phone: {PHONE}\n"
-                   "- Best time: mornings\nDo you agree? (yes / no)",
-                   data={"buttons": [{"title": "Yes, send it", "payload": "/affirm"}]}),
+        BotUttered(
+            f"Here is your request:\n- Name: {NAME}\n- Phone: {PHONE}\n"
+            "- Best time: mornings\nDo you agree? (yes / no)",
+            data={"buttons": [{"title": "Yes, send it", "payload": "/affirm"}]},
+        ),
         ActionExecuted("action_listen"),
     ]
 
 
 def test_form_answers_are_redacted_before_they_are_written():
     from stores.tracker_store import redacted_event_dicts
+
     events = form_turns()
     rows, answers = redacted_event_dicts(events, 0)
     stored = json.dumps(rows)
@@ -84,12 +113,18 @@ def test_form_answers_are_redacted_before_they_are_written():
 
 def test_an_escalation_typed_instead_of_the_name_is_kept_for_staff_and_triage():
     from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
+
     from stores.tracker_store import redacted_event_dicts
+
     text = "my calf is hot and swollen since the surgery"
-    events = [ActiveLoop("appointment_form"), SlotSet("requested_slot", "patient_name"),
-              UserUttered(text, {"name": "urgent_problem", "confidence": 1.0},
-                          parse_data={"text": text}),
-              ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("patient_name", None)]
+    events = [
+        ActiveLoop("appointment_form"),
+        SlotSet("requested_slot", "patient_name"),
+        UserUttered(text, {"name": "urgent_problem", "confidence": 1.0}, parse_data={"text": text}),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        SlotSet("patient_name", None),
+    ]
     rows, answers = redacted_event_dicts(events, 0)
     assert rows[2]["text"] == text and rows[2]["parse_data"]["text"] == text
     assert answers == [("patient_name", None)]
@@ -98,33 +133,44 @@ def test_an_escalation_typed_instead_of_the_name_is_kept_for_staff_and_triage():
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     from rasa.shared.core.domain import Domain
+
     from stores.tracker_store import ObservedSQLTrackerStore
+
     monkeypatch.delenv("FORM_ANSWERS_TTL_MINUTES", raising=False)
     url = f"sqlite:///{tmp_path / 'var' / 'conversations.db'}"
-    return ObservedSQLTrackerStore(domain=Domain.load(str(PROJECT_ROOT / "domain.yml")),
-                                   host=url)
+    return ObservedSQLTrackerStore(domain=Domain.load(str(PROJECT_ROOT / "domain.yml")), host=url)
 
 
 def tracker_of(store, sender, events):
     from rasa.shared.core.trackers import DialogueStateTracker
+
     return DialogueStateTracker.from_events(sender, events, store.domain.slots)
 
 
 def stored_rows(store, sender):
     with store.engine.connect() as conn:
-        return conn.execute(sa.text("select type_name, intent_name, action_name, data "
-                                    "from events where sender_id = :s order by id"),
-                            {"s": sender}).all()
+        return conn.execute(
+            sa.text(
+                "select type_name, intent_name, action_name, data "
+                "from events where sender_id = :s order by id"
+            ),
+            {"s": sender},
+        ).all()
 
 
 def pending(store, sender):
     with store.engine.connect() as conn:
-        return dict(conn.execute(sa.text("select slot, value from pending_form_answers "
-                                         "where sender_id = :s"), {"s": sender}).all())
+        return dict(
+            conn.execute(
+                sa.text("select slot, value from pending_form_answers where sender_id = :s"),
+                {"s": sender},
+            ).all()
+        )
 
 
 def test_tracker_store_writes_tokens_and_gives_the_form_its_answers_back(store):
     from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet
+
     sender = "form-1"
     tracker = tracker_of(store, sender, form_turns())
     asyncio.run(store.save(tracker))
@@ -136,9 +182,13 @@ def test_tracker_store_writes_tokens_and_gives_the_form_its_answers_back(store):
     again = asyncio.run(store.retrieve(sender))
     assert again.get_slot("patient_name") == NAME and again.get_slot("patient_phone") == PHONE
     # the form ends (submit / cancel / pause reset the slots): the answers go
-    for event in [ActionExecuted("action_submit_appointment"),
-                  BotUttered(f"Thank you, Jamie. We will call you at {PHONE}."),
-                  ActiveLoop(None), SlotSet("patient_name", None), SlotSet("patient_phone", None)]:
+    for event in [
+        ActionExecuted("action_submit_appointment"),
+        BotUttered(f"Thank you, Jamie. We will call you at {PHONE}."),
+        ActiveLoop(None),
+        SlotSet("patient_name", None),
+        SlotSet("patient_phone", None),
+    ]:
         again.update(event)
     asyncio.run(store.save(again))
     everything = json.dumps([tuple(r) for r in stored_rows(store, sender)])
@@ -154,11 +204,14 @@ def test_answers_of_an_abandoned_form_expire(store):
     sender = "form-abandoned"
     asyncio.run(store.save(tracker_of(store, sender, form_turns())))
     with store.engine.begin() as conn:
-        conn.execute(sa.text("update pending_form_answers set updated_at = :t"),
-                     {"t": time.time() - store.form_answers_ttl - 5})
+        conn.execute(
+            sa.text("update pending_form_answers set updated_at = :t"),
+            {"t": time.time() - store.form_answers_ttl - 5},
+        )
     tracker = asyncio.run(store.retrieve(sender))
     assert tracker.get_slot("patient_name") is None  # the form asks again
     from stores import form_answers
+
     with store.engine.begin() as conn:
         assert form_answers.purge_expired(conn, store.form_answers_ttl) == 2
     assert pending(store, sender) == {}
@@ -170,6 +223,7 @@ def mode(path: Path) -> int:
 
 def test_database_folder_and_file_are_owner_only(tmp_path):
     from stores.private_storage import secure_database_url
+
     old = os.umask(0o022)
     try:
         path = secure_database_url(f"sqlite:///{tmp_path / 'new' / 'var' / 'c.db'}")
@@ -189,12 +243,15 @@ def test_every_process_creates_the_database_owner_only(tmp_path):
     """Rasa's tracker store, the action server's store and the console, each first
     to open a fresh database under a permissive umask (022)."""
     from rasa.shared.core.domain import Domain
+
     from actions.appointment_store import engine_for as actions_engine
     from console.db import engine_for as console_engine
     from stores.tracker_store import ObservedSQLTrackerStore
+
     openers = {
         "rasa": lambda url: ObservedSQLTrackerStore(
-            domain=Domain.load(str(PROJECT_ROOT / "domain.yml")), host=url),
+            domain=Domain.load(str(PROJECT_ROOT / "domain.yml")), host=url
+        ),
         "actions": actions_engine,
         "console": console_engine,
     }
@@ -214,11 +271,16 @@ def test_every_process_creates_the_database_owner_only(tmp_path):
 
 def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
     from rasa.shared.core.events import UserUttered
+
     text = "my number is 310 555 0199 and my calf hurts"
     tracker = tracker_of(store, "fails", [UserUttered(text, {"name": "greet", "confidence": 1})])
     with store.engine.begin() as conn:  # the database refuses the write
-        conn.execute(sa.text("create trigger refuse before insert on events "
-                             "begin select raise(abort, 'disk says no'); end"))
+        conn.execute(
+            sa.text(
+                "create trigger refuse before insert on events "
+                "begin select raise(abort, 'disk says no'); end"
+            )
+        )
     with caplog.at_level(logging.DEBUG), pytest.raises(sa.exc.SQLAlchemyError) as failure:
         asyncio.run(store.save(tracker))
     assert "INSERT INTO events" in str(failure.value)
@@ -226,22 +288,36 @@ def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
     assert "555 0199" not in caplog.text
 
 
-def test_a_failed_appointment_insert_logs_no_name_or_phone(tmp_path, caplog, dispatcher,
-                                                           monkeypatch):
+def test_a_failed_appointment_insert_logs_no_name_or_phone(
+    tmp_path, caplog, dispatcher, monkeypatch
+):
     from actions.appointments import ActionSubmitAppointment
     from trackers import make_tracker
+
     db = tmp_path / "a.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.begin() as conn:  # a table that refuses every insert
-        conn.execute(sa.text("create table appointment_requests (id integer primary key, "
-                             "created_at timestamp, conversation_id text, channel text, "
-                             "patient_name text, phone text check (phone = 'never'), "
-                             "preferred_time text, reason text, consent boolean, status text, "
-                             "status_changed_by text, status_changed_at timestamp)"))
-    tracker = make_tracker("yes", "affirm", slots={
-        "patient_name": "Maria Lopez", "patient_phone": "(310) 555-0123",
-        "preferred_time": "mornings", "visit_reason": "torn tendon", "contact_consent": True})
+        conn.execute(
+            sa.text(
+                "create table appointment_requests (id integer primary key, "
+                "created_at timestamp, conversation_id text, channel text, "
+                "patient_name text, phone text check (phone = 'never'), "
+                "preferred_time text, reason text, consent boolean, status text, "
+                "status_changed_by text, status_changed_at timestamp)"
+            )
+        )
+    tracker = make_tracker(
+        "yes",
+        "affirm",
+        slots={
+            "patient_name": "Maria Lopez",
+            "patient_phone": "(310) 555-0123",
+            "preferred_time": "mornings",
+            "visit_reason": "torn tendon",
+            "contact_consent": True,
+        },
+    )
     with caplog.at_level(logging.DEBUG):
         asyncio.run(ActionSubmitAppointment().run(dispatcher, tracker, {}))
     assert "could not send" in dispatcher.messages[0]["text"]
@@ -253,11 +329,19 @@ def test_a_failed_appointment_insert_logs_no_name_or_phone(tmp_path, caplog, dis
 
 def test_the_console_engine_hides_values_in_errors(tmp_path):
     from console.db import engine_for, intent_corrections
+
     engine = engine_for(f"sqlite:///{tmp_path / 'c.db'}")
     with pytest.raises(sa.exc.IntegrityError) as failure, engine.begin() as conn:
-        conn.execute(intent_corrections.insert().values(
-            sender_id="s", event_id=1, text="call me at 310 555 0199", corrected_intent=None,
-            created_by="alice", created_at=None))
+        conn.execute(
+            intent_corrections.insert().values(
+                sender_id="s",
+                event_id=1,
+                text="call me at 310 555 0199",
+                corrected_intent=None,
+                created_by="alice",
+                created_at=None,
+            )
+        )
     assert "555 0199" not in str(failure.value)
 
 
@@ -266,12 +350,13 @@ def test_every_engine_in_the_code_hides_parameters():
     calls = []
     for path in PROJECT_ROOT.rglob("*.py"):
         rel = path.relative_to(PROJECT_ROOT)
-        if rel.parts[0] in {".venv", "tests", "build", "node_modules"} or \
-                rel.parts[0].startswith(".venv"):
+        if rel.parts[0] in {".venv", "tests", "build", "node_modules"} or rel.parts[0].startswith(
+            ".venv"
+        ):
             continue
         text = path.read_text(encoding="utf-8")
         for match in re.finditer(r"create_engine\(", text):
-            call = text[match.start():text.find("\n\n", match.start())]
+            call = text[match.start() : text.find("\n\n", match.start())]
             depth, end = 0, None
             for i, ch in enumerate(call):
                 depth += ch == "("
@@ -279,7 +364,7 @@ def test_every_engine_in_the_code_hides_parameters():
                 if depth == 0 and ch == ")":
                     end = i
                     break
-            calls.append((str(rel), call[:end + 1]))
+            calls.append((str(rel), call[: end + 1]))
     assert len(calls) >= 3, calls
     for rel, call in calls:
         assert "hide_parameters=True" in call, (rel, call)
@@ -294,34 +379,59 @@ def test_the_console_server_runs_retention_on_its_own(tmp_path):
     expired form answers without cron."""
     from bench import synthetic
     from console.db import engine_for, events
-    from stores.form_answers import pending_form_answers
     from servers import free_port, stop_process, wait_until
+    from stores.form_answers import pending_form_answers
+
     url = f"sqlite:///{tmp_path / 'var' / 'conversations.db'}"
     engine = engine_for(url)
     synthetic.insert_conversation(engine, "t-old", time.time() - 120 * 86400, "appointment")
     synthetic.insert_conversation(engine, "t-new", time.time() - 3600, "topic")
     with engine.begin() as conn:
-        conn.execute(pending_form_answers.insert(), [
-            dict(sender_id="t-gone", slot="patient_phone", value="(310) 555-0123",
-                 updated_at=time.time() - 7200),
-            dict(sender_id="t-new", slot="patient_name", value="Maria Lopez",
-                 updated_at=time.time())])
+        conn.execute(
+            pending_form_answers.insert(),
+            [
+                dict(
+                    sender_id="t-gone",
+                    slot="patient_phone",
+                    value="(310) 555-0123",
+                    updated_at=time.time() - 7200,
+                ),
+                dict(
+                    sender_id="t-new",
+                    slot="patient_name",
+                    value="Maria Lopez",
+                    updated_at=time.time(),
+                ),
+            ],
+        )
 
     def count(table, sender):
         with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(table)
-                                .where(table.c.sender_id == sender)).scalar()
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.sender_id == sender)
+            ).scalar()
 
     assert count(events, "t-old") > 10
-    env = dict(os.environ, DATABASE_URL=url, CONSOLE_SECRET_KEY="k" * 32,
-               CONSOLE_VAR_DIR=str(tmp_path / "var"), RETENTION_DAYS="90",
-               RETENTION_INTERVAL_MINUTES="60", FORM_ANSWERS_TTL_MINUTES="60")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        CONSOLE_SECRET_KEY="k" * 32,
+        CONSOLE_VAR_DIR=str(tmp_path / "var"),
+        RETENTION_DAYS="90",
+        RETENTION_INTERVAL_MINUTES="60",
+        FORM_ANSWERS_TTL_MINUTES="60",
+    )
     env.pop("PYTHONPATH", None)
     port = free_port()
     log = open(tmp_path / "console.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=PROJECT_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: count(events, "t-old") == 0, 60, "retention", proc)
         wait_until(lambda: count(pending_form_answers, "t-gone") == 0, 30, "form answers", proc)

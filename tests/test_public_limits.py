@@ -5,6 +5,7 @@ Real HTTP and socket.io against the real channels in a Sanic server on
 loopback (tests/channel_app.py: only Rasa's dialogue is a stand-in), each test
 with its own small limits from the environment.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,12 @@ ORIGIN = "http://127.0.0.1:8080"
 
 
 def post(server, sender: str, message: str = "hi", **headers) -> requests.Response:
-    return requests.post(f"{server.url}/webhooks/rest/webhook", timeout=30, headers=headers,
-                         json={"sender": sender, "message": message})
+    return requests.post(
+        f"{server.url}/webhooks/rest/webhook",
+        timeout=30,
+        headers=headers,
+        json={"sender": sender, "message": message},
+    )
 
 
 def new_sender() -> str:
@@ -49,6 +54,7 @@ def limits(monkeypatch):
 
 # ------------------------------------------------------------------ REST per address
 
+
 def test_rotating_sender_ids_from_one_address_get_429_after_the_per_ip_limit(limits):
     with channel_server(SafeRestInput()) as server:
         statuses = [post(server, new_sender()) for _ in range(8)]
@@ -60,8 +66,10 @@ def test_rotating_sender_ids_from_one_address_get_429_after_the_per_ip_limit(lim
 
 def test_a_forged_x_forwarded_for_is_ignored_when_no_proxy_is_trusted(limits):
     with channel_server(SafeRestInput()) as server:
-        statuses = [post(server, new_sender(), **{"X-Forwarded-For": f"198.51.100.{i}"})
-                    .status_code for i in range(8)]
+        statuses = [
+            post(server, new_sender(), **{"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+            for i in range(8)
+        ]
     assert statuses == [200] * 5 + [429] * 3
 
 
@@ -69,32 +77,39 @@ def test_behind_one_trusted_proxy_the_address_it_saw_counts(limits):
     limits.setenv("TRUSTED_PROXY_COUNT", "1")
     with channel_server(SafeRestInput()) as server:
         # eight patients behind the proxy: each its own allowance
-        patients = [post(server, new_sender(), **{"X-Forwarded-For": f"203.0.113.{i}"})
-                    .status_code for i in range(8)]
+        patients = [
+            post(server, new_sender(), **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(8)
+        ]
         # one client forging the part of the header it controls: still one address
-        forger = [post(server, new_sender(),
-                       **{"X-Forwarded-For": f"10.9.9.{i}, 192.0.2.77"}).status_code
-                  for i in range(8)]
+        forger = [
+            post(server, new_sender(), **{"X-Forwarded-For": f"10.9.9.{i}, 192.0.2.77"}).status_code
+            for i in range(8)
+        ]
     assert patients == [200] * 8
     assert forger == [200] * 5 + [429] * 3
 
 
-@pytest.mark.parametrize("peer, header, trusted, expected", [
-    ("10.0.0.2", None, 0, "10.0.0.2"),
-    ("10.0.0.2", "1.2.3.4", 0, "10.0.0.2"),                 # not trusted: ignored
-    ("10.0.0.2", "1.2.3.4", 1, "1.2.3.4"),
-    ("10.0.0.2", "6.6.6.6, 1.2.3.4", 1, "1.2.3.4"),         # client-written part ignored
-    ("10.0.0.2", ["6.6.6.6", "1.2.3.4"], 1, "1.2.3.4"),     # several header lines
-    ("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.1", 2, "1.2.3.4"),
-    ("10.0.0.2", "1.2.3.4", 2, "10.0.0.2"),                 # shorter than the proxy chain
-    ("10.0.0.2", "not-an-ip", 1, "10.0.0.2"),
-    ("10.0.0.2", "2001:db8::1", 1, "2001:db8::1"),
-])
+@pytest.mark.parametrize(
+    "peer, header, trusted, expected",
+    [
+        ("10.0.0.2", None, 0, "10.0.0.2"),
+        ("10.0.0.2", "1.2.3.4", 0, "10.0.0.2"),  # not trusted: ignored
+        ("10.0.0.2", "1.2.3.4", 1, "1.2.3.4"),
+        ("10.0.0.2", "6.6.6.6, 1.2.3.4", 1, "1.2.3.4"),  # client-written part ignored
+        ("10.0.0.2", ["6.6.6.6", "1.2.3.4"], 1, "1.2.3.4"),  # several header lines
+        ("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.1", 2, "1.2.3.4"),
+        ("10.0.0.2", "1.2.3.4", 2, "10.0.0.2"),  # shorter than the proxy chain
+        ("10.0.0.2", "not-an-ip", 1, "10.0.0.2"),
+        ("10.0.0.2", "2001:db8::1", 1, "2001:db8::1"),
+    ],
+)
 def test_client_address(peer, header, trusted, expected):
     assert client_address(peer, header, trusted) == expected
 
 
 # ------------------------------------------------------------------ body size
+
 
 def test_the_makefile_gives_sanic_the_channels_body_limit():
     """Sanic bounds REST bodies (SANIC_REQUEST_MAX_SIZE, Makefile); the socket.io and
@@ -104,14 +119,17 @@ def test_the_makefile_gives_sanic_the_channels_body_limit():
 
 # ------------------------------------------------------------------ turns in flight
 
+
 def test_too_many_turns_in_flight_get_a_polite_503_with_the_phone(limits):
     limits.setenv("RATE_LIMIT_PER_IP", "1000/minute")
     limits.setenv("MAX_CONCURRENT_TURNS", "3")
     with channel_server(SafeRestInput()) as server:
         server.hold_turns()
         held: List[requests.Response] = []
-        threads = [threading.Thread(target=lambda: held.append(post(server, new_sender())))
-                   for _ in range(3)]
+        threads = [
+            threading.Thread(target=lambda: held.append(post(server, new_sender())))
+            for _ in range(3)
+        ]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 20
@@ -131,6 +149,7 @@ def test_too_many_turns_in_flight_get_a_polite_503_with_the_phone(limits):
 
 # ------------------------------------------------------------------ socket.io
 
+
 async def wait_for(check, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -143,12 +162,17 @@ async def test_widget_connections_per_address_are_capped(limits):
     limits.setenv("WIDGET_CONNECTIONS_PER_IP", "2")
 
     async def scenario(server):
-        first, second = await WidgetClient.connect(server.url, ORIGIN), await WidgetClient.connect(server.url, ORIGIN)
+        first, second = (
+            await WidgetClient.connect(server.url, ORIGIN),
+            await WidgetClient.connect(server.url, ORIGIN),
+        )
         with pytest.raises(ConnectionRefused):
             await WidgetClient.connect(server.url, ORIGIN)
         await first.close()
         await asyncio.sleep(0.5)
-        third = await WidgetClient.connect(server.url, ORIGIN)  # a closed connection frees its place
+        third = await WidgetClient.connect(
+            server.url, ORIGIN
+        )  # a closed connection frees its place
         await second.close()
         await third.close()
 
@@ -181,12 +205,14 @@ async def test_widget_turns_beyond_the_in_flight_limit_get_the_busy_answer(limit
     limits.setenv("MAX_CONCURRENT_TURNS", "1")
 
     async def scenario(server):
-        waiting, other = await WidgetClient.connect(server.url, ORIGIN), await WidgetClient.connect(server.url, ORIGIN)
+        waiting, other = (
+            await WidgetClient.connect(server.url, ORIGIN),
+            await WidgetClient.connect(server.url, ORIGIN),
+        )
         await waiting.start_session()
         await other.start_session()
         server.hold_turns()
-        await waiting.emit("user_uttered", {"message": "hello",
-                                            "session_id": waiting.session_id})
+        await waiting.emit("user_uttered", {"message": "hello", "session_id": waiting.session_id})
         await wait_for(lambda: server.agent.in_turn == 1)
         busy = await other.say("hello")
         server.release_turns()

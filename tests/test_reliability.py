@@ -15,13 +15,13 @@ a connection to the action server and writing the request; Sanic's default
 reply. test_action_server_keeps_an_idle_connection_open checks the Makefile's
 own setting and is an expected failure until the Makefile exports it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -38,8 +38,7 @@ import sqlalchemy as sa
 
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
-from servers import (PROJECT_ROOT, ActionServer, RasaServer, base_env, free_port,
-                     makefile_default)
+from servers import ActionServer, RasaServer, base_env, free_port, makefile_default
 
 CONTENT = get_content()
 PHONE = DEFAULT_OFFICE_PHONE
@@ -54,11 +53,16 @@ makefile_export = makefile_default
 KEEP_ALIVE = {"SANIC_KEEP_ALIVE_TIMEOUT": makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") or "120"}
 
 TOPIC_QUESTIONS = [
-    "what are the symptoms of a torn achilles?", "how is a ruptured achilles diagnosed",
-    "can a torn achilles heal without surgery", "what is PARS surgery?",
-    "how long is recovery after achilles surgery", "who is the doctor",
-    "what causes the achilles to rupture", "waht are the symtoms of achilles rupture",
-    "how painful is achilles surgery", "when can i start physical therapy",
+    "what are the symptoms of a torn achilles?",
+    "how is a ruptured achilles diagnosed",
+    "can a torn achilles heal without surgery",
+    "what is PARS surgery?",
+    "how long is recovery after achilles surgery",
+    "who is the doctor",
+    "what causes the achilles to rupture",
+    "waht are the symtoms of achilles rupture",
+    "how painful is achilles surgery",
+    "when can i start physical therapy",
 ]
 
 
@@ -69,8 +73,10 @@ def assistant_pair(workdir: Path, **env_overrides: str) -> Iterator[RasaServer]:
     env = base_env(
         DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
-        **{**KEEP_ALIVE, **env_overrides})
+        ACTION_PORT=str(action_port),
+        RASA_PORT=str(rasa_port),
+        **{**KEEP_ALIVE, **env_overrides},
+    )
     actions = ActionServer(action_port, env, workdir / "actions.log")
     rasa = RasaServer(rasa_port, env, workdir / "rasa.log")
     rasa.action_server = actions  # type: ignore[attr-defined]
@@ -113,9 +119,12 @@ def say(assistant: RasaServer, sender: str, text: str, timeout: float = 60) -> L
 
 def user_texts(db, sender: str) -> List[str]:
     with db.connect() as conn:
-        rows = conn.execute(sa.text(
-            "select data from events where sender_id = :s and type_name = 'user' order by id"),
-            {"s": sender}).all()
+        rows = conn.execute(
+            sa.text(
+                "select data from events where sender_id = :s and type_name = 'user' order by id"
+            ),
+            {"s": sender},
+        ).all()
     return [json.loads(r.data)["text"] for r in rows]
 
 
@@ -125,28 +134,37 @@ def log_text(assistant: RasaServer) -> str:
 
 # --------------------------------------------------------------- exposure --
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/conversations/x/tracker"),
-    ("POST", "/conversations/x/tracker/events"),
-    ("GET", "/conversations/x/story"),
-    ("GET", "/model"),
-    ("PUT", "/model"),
-    ("POST", "/model/parse"),
-    ("POST", "/model/predict"),
-    ("GET", "/status"),
-    ("GET", "/version"),
-    ("GET", "/domain"),
-])
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/conversations/x/tracker"),
+        ("POST", "/conversations/x/tracker/events"),
+        ("GET", "/conversations/x/story"),
+        ("GET", "/model"),
+        ("PUT", "/model"),
+        ("POST", "/model/parse"),
+        ("POST", "/model/predict"),
+        ("GET", "/status"),
+        ("GET", "/version"),
+        ("GET", "/domain"),
+    ],
+)
 def test_the_rasa_http_api_is_not_exposed(assistant, method, path):
-    response = requests.request(method, f"{assistant.url}{path}", timeout=10,
-                                json={"text": "hi", "event": "restart"})
+    response = requests.request(
+        method, f"{assistant.url}{path}", timeout=10, json={"text": "hi", "event": "restart"}
+    )
     assert response.status_code in (401, 403, 404), (path, response.status_code)
 
 
 def test_an_oversized_body_gets_413_and_the_server_keeps_answering(assistant):
     body = json.dumps({"sender": new_sender(), "message": "a" * 200_000})
-    response = requests.post(f"{assistant.url}/webhooks/rest/webhook", data=body,
-                             headers={"Content-Type": "application/json"}, timeout=30)
+    response = requests.post(
+        f"{assistant.url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 413
     assert say(assistant, new_sender(), "hello")
 
@@ -160,6 +178,7 @@ def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
 
     async def scenario():
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+
             async def post(sender, text):
                 start = time.perf_counter()
                 async with http.post(url, json={"sender": sender, "message": text}) as r:
@@ -191,21 +210,27 @@ def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
     assert all(status == 200 for status, _ in during)
     normal = statistics.median(quiet)
     flooded = statistics.median(t for _, t in during)
-    print(f"patient latency: alone {normal * 1000:.0f} ms, during a {len(statuses)}-request "
-          f"flood {flooded * 1000:.0f} ms")
+    print(
+        f"patient latency: alone {normal * 1000:.0f} ms, during a {len(statuses)}-request "
+        f"flood {flooded * 1000:.0f} ms"
+    )
     # 429s cost the server about a millisecond each; allow for a noisy shared machine
     assert flooded <= max(3 * normal, normal + 1.0)
 
 
 # --------------------------------------------------------------------- load --
 
-def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(
-        assistant, db):
+
+def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(assistant, db):
     conversations = {
-        new_sender("load"): [TOPIC_QUESTIONS[(i + k) % len(TOPIC_QUESTIONS)]
-                             if k not in (0, 9) else ("hello" if k == 0 else "thanks")
-                             for k in range(10)]
-        for i in range(50)}
+        new_sender("load"): [
+            TOPIC_QUESTIONS[(i + k) % len(TOPIC_QUESTIONS)]
+            if k not in (0, 9)
+            else ("hello" if k == 0 else "thanks")
+            for k in range(10)
+        ]
+        for i in range(50)
+    }
     url = f"{assistant.url}/webhooks/rest/webhook"
     failures: List[str] = []
 
@@ -218,8 +243,9 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
 
     async def run_all():
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector,
-                                         timeout=aiohttp.ClientTimeout(total=180)) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=180)
+        ) as http:
             await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
 
     start = time.perf_counter()
@@ -228,9 +254,12 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
     print(f"500 turns in {elapsed:.1f}s ({500 / elapsed:.1f} messages/s)")
     assert not failures, failures[:5]
     with db.connect() as conn:
-        rows = conn.execute(sa.text(
-            "select sender_id, data from events where type_name = 'user' and sender_id like "
-            "'load-%' order by id")).all()
+        rows = conn.execute(
+            sa.text(
+                "select sender_id, data from events where type_name = 'user' and sender_id like "
+                "'load-%' order by id"
+            )
+        ).all()
     stored: Dict[str, List[str]] = {}
     for row in rows:
         stored.setdefault(row.sender_id, []).append(json.loads(row.data)["text"])
@@ -241,11 +270,13 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
 
 # ------------------------------------------------------------ action server --
 
-LONG_STORY = ("Hi, my husband is 52 and hurt his left achilles at the gym three weeks ago. "
-              "We saw an orthopedist last week who talked about surgery but also said a boot "
-              "with wedges could work. He is diabetic and a bit overweight, works on his feet "
-              "all day, and we are trying to understand the options before the next visit, "
-              "so we are reading everything we can find and writing our questions down. ")
+LONG_STORY = (
+    "Hi, my husband is 52 and hurt his left achilles at the gym three weeks ago. "
+    "We saw an orthopedist last week who talked about surgery but also said a boot "
+    "with wedges could work. He is diabetic and a bit overweight, works on his feet "
+    "all day, and we are trying to understand the options before the next visit, "
+    "so we are reading everything we can find and writing our questions down. "
+)
 
 
 def test_a_long_conversation_keeps_getting_real_answers(assistant, db):
@@ -257,21 +288,30 @@ def test_a_long_conversation_keeps_getting_real_answers(assistant, db):
         reply = joined(say(assistant, sender, text[:1000]))
         assert TROUBLE not in reply, (k, reply[:200])
     with db.connect() as conn:
-        stored = conn.execute(sa.text("select sum(length(data)) from events where sender_id = :s"),
-                              {"s": sender}).scalar()
-        answered = conn.execute(sa.text(
-            "select count(*) from events where sender_id = :s and type_name = 'action' "
-            "and action_name = 'action_answer_topic'"), {"s": sender}).scalar()
+        stored = conn.execute(
+            sa.text("select sum(length(data)) from events where sender_id = :s"), {"s": sender}
+        ).scalar()
+        answered = conn.execute(
+            sa.text(
+                "select count(*) from events where sender_id = :s and type_name = 'action' "
+                "and action_name = 'action_answer_topic'"
+            ),
+            {"s": sender},
+        ).scalar()
     assert stored > 65536  # the session really was bigger than the webhook limit
     assert answered >= 15  # and the action server answered (not safety or fallback replies)
 
 
-
-@pytest.mark.xfail(makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") is None, strict=True, reason=(
-    "the Makefile does not export SANIC_KEEP_ALIVE_TIMEOUT: the action server closes a "
-    "connection Rasa opened but has not written to within 5 s (Sanic's default), which "
-    "loses ~5% of turns under 50 concurrent conversations. Needs "
-    "`export SANIC_KEEP_ALIVE_TIMEOUT ?= 120` in the Makefile (bench/README.md)."))
+@pytest.mark.xfail(
+    makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") is None,
+    strict=True,
+    reason=(
+        "the Makefile does not export SANIC_KEEP_ALIVE_TIMEOUT: the action server closes a "
+        "connection Rasa opened but has not written to within 5 s (Sanic's default), which "
+        "loses ~5% of turns under 50 concurrent conversations. Needs "
+        "`export SANIC_KEEP_ALIVE_TIMEOUT ?= 120` in the Makefile (bench/README.md)."
+    ),
+)
 def test_action_server_keeps_an_idle_connection_open(tmp_path):
     """A fresh connection that stays silent for 7 s (Rasa busy) is still served."""
     value = makefile_export("SANIC_KEEP_ALIVE_TIMEOUT")
@@ -317,6 +357,7 @@ def test_killed_action_server_still_gets_the_patient_the_phone_number_then_recov
 
 # --------------------------------------------------------------- Rasa restart --
 
+
 def test_a_rasa_restart_keeps_the_conversation_mid_appointment_form(assistant, db):
     sender = new_sender("restart")
     assert "full name" in joined(say(assistant, sender, "I want to book an appointment"))
@@ -332,11 +373,17 @@ def test_a_rasa_restart_keeps_the_conversation_mid_appointment_form(assistant, d
     assert "Thank you, Jamie" in done  # the name given before the restart
     # the form's name and phone are stored as tokens (stores/tracker_store.py, issue #10)
     assert user_texts(db, sender) == [
-        "I want to book an appointment", "<name>", "<phone>", "afternoons",
-        "heard a pop playing tennis", "yes"]
+        "I want to book an appointment",
+        "<name>",
+        "<phone>",
+        "afternoons",
+        "heard a pop playing tennis",
+        "yes",
+    ]
 
 
 # ----------------------------------------------------------- database trouble --
+
 
 @contextlib.contextmanager
 def exclusive_lock(db_path: Path) -> Iterator[None]:
@@ -361,12 +408,15 @@ def locked_db_turn(assistant, db):
         start = time.perf_counter()
         response = assistant.say(sender, "how is a ruptured achilles diagnosed", timeout=120)
         elapsed = time.perf_counter() - start
-    return {"sender": sender, "response": response, "elapsed": elapsed,
-            "log": log_text(assistant)[log_before:]}
+    return {
+        "sender": sender,
+        "response": response,
+        "elapsed": elapsed,
+        "log": log_text(assistant)[log_before:],
+    }
 
 
-def test_database_locked_the_patient_still_gets_a_reply_and_the_error_is_logged(
-        locked_db_turn):
+def test_database_locked_the_patient_still_gets_a_reply_and_the_error_is_logged(locked_db_turn):
     response = locked_db_turn["response"]
     assert response.status_code == 200
     assert response.json(), "silence while the database is locked"
@@ -379,7 +429,8 @@ def test_database_locked_the_reply_carries_the_office_phone_number(locked_db_tur
 
 
 def test_database_recovers_without_a_restart_when_the_lock_is_released(
-        assistant, db, locked_db_turn):
+    assistant, db, locked_db_turn
+):
     sender = locked_db_turn["sender"]
     after = say(assistant, sender, "who is the doctor")
     assert CONTENT.topics["doctor"].answer in joined(after)

@@ -4,6 +4,7 @@
 so a pin changed in requirements.txt / requirements-test.txt without re-locking,
 or a package upgraded by hand in the venv, fails here.
 """
+
 from __future__ import annotations
 
 import importlib.metadata as md
@@ -73,8 +74,9 @@ def test_every_locked_package_is_pinned_with_hashes():
 def test_every_requirement_is_in_the_lock_at_an_allowed_version(source, req):
     assert norm(req.name) in LOCKED, f"{req} ({source}) is missing from requirements.lock"
     version = LOCKED[norm(req.name)][0]
-    assert req.specifier.contains(version, prereleases=True), \
+    assert req.specifier.contains(version, prereleases=True), (
         f"{source} says {req}, the lock has {version}: re-lock (header of requirements.lock)"
+    )
 
 
 def test_the_known_cves_are_out():
@@ -86,8 +88,12 @@ def test_the_known_cves_are_out():
 def test_installed_distributions_match_the_lock():
     installed = {norm(d.metadata["Name"]): d.version for d in md.distributions()}
     named = {norm(r.name) for _, r in REQUIREMENTS}
-    drift = {name: (version, installed.get(name)) for name, (version, _) in LOCKED.items()
-             if installed.get(name) != version}
-    assert not {n: v for n, v in drift.items() if n in named}, \
+    drift = {
+        name: (version, installed.get(name))
+        for name, (version, _) in LOCKED.items()
+        if installed.get(name) != version
+    }
+    assert not {n: v for n, v in drift.items() if n in named}, (
         f"installed differs from the lock for required packages: {drift}"
+    )
     assert not drift, f"installed differs from the lock (lock, installed): {drift}"

@@ -1,14 +1,34 @@
 """The channel sanitiser: bad input becomes something Rasa can answer politely."""
+
 from __future__ import annotations
 
 import pytest
 
-from channels.sanitize import (EMPTY_MESSAGE, MAX_MESSAGE_CHARS, OTHER_LANGUAGE,
-                               button_intents, sanitize_user_text)
+from channels.sanitize import (
+    EMPTY_MESSAGE,
+    MAX_MESSAGE_CHARS,
+    OTHER_LANGUAGE,
+    button_intents,
+    sanitize_user_text,
+)
 
 
-@pytest.mark.parametrize("raw", [None, "", "   \n\t ", "😀😀😀", "\x00\x01\x02", "?!...",
-                                 12345, {"text": "hi"}, b"\xff\xfe\x00", "/", "//"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "   \n\t ",
+        "😀😀😀",
+        "\x00\x01\x02",
+        "?!...",
+        12345,
+        {"text": "hi"},
+        b"\xff\xfe\x00",
+        "/",
+        "//",
+    ],
+)
 def test_unreadable_input_becomes_empty_message(raw):
     assert sanitize_user_text(raw) == EMPTY_MESSAGE
 
@@ -23,8 +43,17 @@ def test_huge_input_is_bounded_at_a_word_boundary():
     assert text.endswith("achilles")
 
 
-@pytest.mark.parametrize("raw", ["/restart", "/session_start", '/emergency{"x": 1}',
-                                 "/back", "/nlu_fallback", "/ask_symptoms{\"a\":1}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/restart",
+        "/session_start",
+        '/emergency{"x": 1}',
+        "/back",
+        "/nlu_fallback",
+        '/ask_symptoms{"a":1}',
+    ],
+)
 def test_typed_commands_cannot_trigger_intents(raw):
     assert not sanitize_user_text(raw).startswith("/")
 
@@ -36,8 +65,9 @@ def test_button_payloads_pass_through():
     assert sanitize_user_text("/request_appointment") == "/request_appointment"
 
 
-@pytest.mark.parametrize("raw", ["ما هو تمزق وتر العرقوب", "跟腱断裂是什么",
-                                 "Что такое разрыв ахиллова сухожилия?"])
+@pytest.mark.parametrize(
+    "raw", ["ما هو تمزق وتر العرقوب", "跟腱断裂是什么", "Что такое разрыв ахиллова сухожилия?"]
+)
 def test_non_latin_scripts_are_flagged_as_other_language(raw):
     assert sanitize_user_text(raw) == OTHER_LANGUAGE
 

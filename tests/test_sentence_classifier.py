@@ -1,4 +1,5 @@
 """The sentence-aware intent classifier: whole message, parts, the second question."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,17 +13,29 @@ from nlu_components.sentence_classifier import SentenceIntentClassifier, split_p
 
 EXAMPLES = {
     "ask_conservative_treatment": [
-        "can it heal without surgery", "can a torn achilles heal in a cast",
-        "is a boot without an operation enough", "non surgical treatment for a rupture",
-        "can I skip surgery and just wear a cast", "will it heal on its own in a boot"],
+        "can it heal without surgery",
+        "can a torn achilles heal in a cast",
+        "is a boot without an operation enough",
+        "non surgical treatment for a rupture",
+        "can I skip surgery and just wear a cast",
+        "will it heal on its own in a boot",
+    ],
     "ask_driving": [
-        "when can I drive again", "can I drive with the boot on",
-        "how long until I am allowed to drive", "is it safe to drive after the repair",
-        "driving with a right foot injury", "when will I be able to drive my car"],
+        "when can I drive again",
+        "can I drive with the boot on",
+        "how long until I am allowed to drive",
+        "is it safe to drive after the repair",
+        "driving with a right foot injury",
+        "when will I be able to drive my car",
+    ],
     "ask_symptoms": [
-        "what does a torn achilles feel like", "signs of a ruptured achilles",
-        "felt a pop in my heel is that a tear", "symptoms of achilles rupture",
-        "can't stand on my toes did I tear it", "it felt like being kicked in the leg"],
+        "what does a torn achilles feel like",
+        "signs of a ruptured achilles",
+        "felt a pop in my heel is that a tear",
+        "symptoms of achilles rupture",
+        "can't stand on my toes did I tear it",
+        "it felt like being kicked in the leg",
+    ],
     "greet": ["hi", "hello there", "good morning", "hey", "hi there", "hello"],
 }
 
@@ -59,9 +72,11 @@ def test_short_message_is_classified_as_a_whole(classifier):
 
 
 def test_long_post_answers_one_question_and_keeps_the_other(classifier):
-    post = ("I ruptured my achilles playing pickleball three weeks ago and the urgent care "
-            "doctor put me in a splint. Can it heal in a cast without surgery? "
-            "Also, when can I drive again?")
+    post = (
+        "I ruptured my achilles playing pickleball three weeks ago and the urgent care "
+        "doctor put me in a splint. Can it heal in a cast without surgery? "
+        "Also, when can I drive again?"
+    )
     message = classify(classifier, post)
     names = {message.get("intent")["name"], message.get("secondary_intent")}
     assert names == {"ask_conservative_treatment", "ask_driving"}
@@ -71,5 +86,8 @@ def test_diet_ranking_is_blended_not_ignored(classifier):
     text = "hello, can I drive"
     alone = classify(classifier, text).get("intent_ranking")
     pushed = classify(classifier, text, diet=[{"name": "greet", "confidence": 1.0}])
-    greet = lambda ranking: next(r["confidence"] for r in ranking if r["name"] == "greet")
+
+    def greet(ranking):
+        return next(r["confidence"] for r in ranking if r["name"] == "greet")
+
     assert greet(pushed.get("intent_ranking")) > greet(alone)

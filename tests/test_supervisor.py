@@ -16,6 +16,7 @@ Rasa itself needs ~35 s to load its model on the 2-core reference machine when
 idle and 1-2 min when busy, so a killed Rasa cannot answer within 30 s:
 its limit is RASA_RESTART_TIMEOUT (default 180 s) and the time taken is printed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,15 +56,21 @@ class Supervision:
         self.mark = f"supervision-test-{uuid.uuid4().hex}"
         self.seen_pids: Set[int] = set()
         self.foreground = workdir / "foreground.log"
-        env = {k: v for k, v in os.environ.items()
-               # let the Makefile derive its defaults, as under `make run`
-               if k not in ("ACTION_SERVER_URL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            # let the Makefile derive its defaults, as under `make run`
+            if k not in ("ACTION_SERVER_URL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+        }
         env.update(
             HOST="127.0.0.1",
-            RASA_PORT=str(self.ports["rasa"]), ACTION_PORT=str(self.ports["actions"]),
-            WIDGET_PORT=str(self.ports["widget"]), CONSOLE_PORT=str(self.ports["console"]),
+            RASA_PORT=str(self.ports["rasa"]),
+            ACTION_PORT=str(self.ports["actions"]),
+            WIDGET_PORT=str(self.ports["widget"]),
+            CONSOLE_PORT=str(self.ports["console"]),
             DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
-            VAR_DIR=str(self.var), CONSOLE_VAR_DIR=str(self.var),
+            VAR_DIR=str(self.var),
+            CONSOLE_VAR_DIR=str(self.var),
             RASA_TELEMETRY_ENABLED="false",
             SUPERVISION_TEST_MARK=self.mark,
         )
@@ -76,8 +83,12 @@ class Supervision:
         out = open(self.foreground, "wb")
         self.proc = subprocess.Popen(
             ["make", "-s", "--no-print-directory", "-C", str(PROJECT_ROOT), "supervise"],
-            env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     @property
     def rpc(self):
@@ -111,9 +122,11 @@ class Supervision:
 
     def assistant_answers(self) -> bool:
         """A real answer to a question: Rasa and the action server both serve."""
-        response = requests.post(f"{self.url('rasa')}/webhooks/rest/webhook", timeout=30,
-                                 json={"sender": f"sup-{uuid.uuid4().hex[:10]}",
-                                       "message": QUESTION})
+        response = requests.post(
+            f"{self.url('rasa')}/webhooks/rest/webhook",
+            timeout=30,
+            json={"sender": f"sup-{uuid.uuid4().hex[:10]}", "message": QUESTION},
+        )
         text = "\n".join(m.get("text") or "" for m in response.json()) if response.ok else ""
         return CONTENT.topics["symptoms"].answer in text and TROUBLE not in text
 
@@ -182,7 +195,7 @@ def test_every_procfile_process_runs_with_its_output_prefixed_and_logged(supervi
     assert set(PROCESSES) <= set(pids), pids
     assert all(pids[name] and alive(pids[name]) for name in PROCESSES), pids
     for name in PROCESSES:
-        assert wait_for(lambda: supervision.serves(name), RESTART_TIMEOUT, name) >= 0
+        assert wait_for(lambda name=name: supervision.serves(name), RESTART_TIMEOUT, name) >= 0
     # the supervised PID is the server itself (the shell exec'd it), listening on its port
     for name in PROCESSES:
         cmdline = Path(f"/proc/{pids[name]}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -193,8 +206,9 @@ def test_every_procfile_process_runs_with_its_output_prefixed_and_logged(supervi
     assert "Action server on http://127.0.0.1:" in (logs / "actions.log").read_text()
     shown = supervision.foreground.read_text(errors="replace")
     # echoed with the name prefix, like honcho
-    assert re.search(r"^\d\d:\d\d:\d\d actions +\| .*Action server on http://127\.0\.0\.1:", shown,
-                     re.MULTILINE), shown[-2000:]
+    assert re.search(
+        r"^\d\d:\d\d:\d\d actions +\| .*Action server on http://127\.0\.0\.1:", shown, re.MULTILINE
+    ), shown[-2000:]
     width = max(map(len, PROCESSES))
     for name in PROCESSES:
         assert f" {name.ljust(width)} | " in shown, name
@@ -211,12 +225,21 @@ def test_a_killed_process_is_restarted_while_the_others_keep_their_pids(supervis
         if name != "rasa" or victim != "actions":  # Rasa's answers need the action server
             assert supervision.serves(name), f"{name} stopped serving when {victim} was killed"
     limit = RASA_RESTART_TIMEOUT if victim == "rasa" else RESTART_TIMEOUT
-    wait_for(lambda: supervision.pids()[victim] not in (0, before[victim]), limit,
-             f"a new {victim} process")
-    wait_for(lambda: supervision.serves(victim), limit - (time.monotonic() - killed_at),
-             f"{victim} serving again")
-    wait_for(supervision.assistant_answers, limit - (time.monotonic() - killed_at),
-             f"the assistant answering after {victim} was killed")
+    wait_for(
+        lambda: supervision.pids()[victim] not in (0, before[victim]),
+        limit,
+        f"a new {victim} process",
+    )
+    wait_for(
+        lambda: supervision.serves(victim),
+        limit - (time.monotonic() - killed_at),
+        f"{victim} serving again",
+    )
+    wait_for(
+        supervision.assistant_answers,
+        limit - (time.monotonic() - killed_at),
+        f"the assistant answering after {victim} was killed",
+    )
     took = time.monotonic() - killed_at
     print(f"{victim}: killed, restarted and the assistant answered again in {took:.1f}s")
     after = supervision.pids()
@@ -224,8 +247,10 @@ def test_a_killed_process_is_restarted_while_the_others_keep_their_pids(supervis
     for name in others:
         assert after[name] == before[name], f"{name} was restarted when {victim} was killed"
         assert alive(after[name])
-    assert "exited: %s (terminated by SIGKILL; not expected)" % victim in \
-        (supervision.var / "logs" / "supervisord.log").read_text()
+    assert (
+        f"exited: {victim} (terminated by SIGKILL; not expected)"
+        in (supervision.var / "logs" / "supervisord.log").read_text()
+    )
 
 
 def test_sigterm_stops_everything_and_leaves_no_process(supervision):

@@ -6,6 +6,7 @@ style, with typos, multi-turn context and Spanish; see their headers.
 - at most 3% of the look-alikes escalate at all.
 `python eval/triage_probes.py` prints the same figures per category.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,9 @@ def outcomes(tmp_path_factory):
     return {(o.probe.source, o.probe.id): o for o in results}
 
 
-@pytest.mark.parametrize("probe", [p for p in PROBES if p.tier != "none"],
-                         ids=lambda p: f"{p.source}-{p.id}")
+@pytest.mark.parametrize(
+    "probe", [p for p in PROBES if p.tier != "none"], ids=lambda p: f"{p.source}-{p.id}"
+)
 def test_urgent_probe_escalates_to_its_tier(outcomes, probe):
     outcome = outcomes[(probe.source, probe.id)]
     assert outcome.tiers[-1] == probe.tier, (probe.turns, outcome.tiers)

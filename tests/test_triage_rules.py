@@ -3,12 +3,12 @@
 Each case is one behaviour a clinician asked for; the probe sets
 (tests/test_triage_probes.py) measure the whole assistant on many more.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from nlu_components.triage_rules import (TriageRules, decide_conversation, load_rules,
-                                         tokens_of)
+from nlu_components.triage_rules import TriageRules, decide_conversation, load_rules, tokens_of
 
 RULES = load_rules()
 
@@ -17,69 +17,80 @@ def tier(text: str, post_op_known: bool = False):
     return RULES.read(text).tier(RULES.ranks, post_op_known)
 
 
-@pytest.mark.parametrize("text, expected", [
-    # tier 1 whatever the context
-    ("I have chest pain", "emergency"),
-    ("cant catch my breath just sitting here", "emergency"),
-    ("coughing up blood this morning", "emergency"),
-    ("I passed out in the kitchen", "emergency"),
-    ("my toes are blue and cold", "emergency"),
-    ("pins and needles in my toes, the cast is way too tight", "emergency"),
-    ("me duele el pecho y no puedo respirar", "emergency"),
-    # tier 2 with post-op context in the message
-    ("my calf is hot and swollen 10 days after my surgery", "urgent_problem"),
-    ("my calf is hot and swollen after surgery, will it go away?", "urgent_problem"),
-    ("incision is leaking yellow stuff", "urgent_problem"),
-    ("temp is 101.5 after the op", "urgent_problem"),
-    ("running 38.6 two days after my repair", "urgent_problem"),
-    ("slipped on my crutches and felt a snap, repair was 3 weeks ago", "urgent_problem"),
-    ("tengo fiebre despues de la cirugia", "urgent_problem"),
-    # typos
-    ("my incison is oozing", "urgent_problem"),
-    ("calf is swolen since the operation", "urgent_problem"),
-    ("having trouble brething", "emergency"),
-    # a question that reports what is seen now
-    ("is it normal for the incision to ooze yellow fluid? had surgery last week", "urgent_problem"),
-    ("my temp is 101.4 tonight, is that normal after achilles surgery?", "urgent_problem"),
-    # one swollen, painful leg: a possible clot even without surgery
-    ("my calf hurts and that leg is twice as big as the other", "urgent_problem"),
-    # chills and a sore back of the knee after a repair
-    ("he had the repair 10 days ago and now he's shivering and the back of his knee aches",
-     "urgent_problem"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # tier 1 whatever the context
+        ("I have chest pain", "emergency"),
+        ("cant catch my breath just sitting here", "emergency"),
+        ("coughing up blood this morning", "emergency"),
+        ("I passed out in the kitchen", "emergency"),
+        ("my toes are blue and cold", "emergency"),
+        ("pins and needles in my toes, the cast is way too tight", "emergency"),
+        ("me duele el pecho y no puedo respirar", "emergency"),
+        # tier 2 with post-op context in the message
+        ("my calf is hot and swollen 10 days after my surgery", "urgent_problem"),
+        ("my calf is hot and swollen after surgery, will it go away?", "urgent_problem"),
+        ("incision is leaking yellow stuff", "urgent_problem"),
+        ("temp is 101.5 after the op", "urgent_problem"),
+        ("running 38.6 two days after my repair", "urgent_problem"),
+        ("slipped on my crutches and felt a snap, repair was 3 weeks ago", "urgent_problem"),
+        ("tengo fiebre despues de la cirugia", "urgent_problem"),
+        # typos
+        ("my incison is oozing", "urgent_problem"),
+        ("calf is swolen since the operation", "urgent_problem"),
+        ("having trouble brething", "emergency"),
+        # a question that reports what is seen now
+        (
+            "is it normal for the incision to ooze yellow fluid? had surgery last week",
+            "urgent_problem",
+        ),
+        ("my temp is 101.4 tonight, is that normal after achilles surgery?", "urgent_problem"),
+        # one swollen, painful leg: a possible clot even without surgery
+        ("my calf hurts and that leg is twice as big as the other", "urgent_problem"),
+        # chills and a sore back of the knee after a repair
+        (
+            "he had the repair 10 days ago and now he's shivering and the back of his knee aches",
+            "urgent_problem",
+        ),
+    ],
+)
 def test_reports_escalate_to_their_tier(text, expected):
     assert tier(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "what does a dvt feel like",
-    "how do I prevent blood clots after surgery",
-    "will my leg swell after surgery?",
-    "no fever, calf isn't swollen, just wondering when PT starts",
-    "heard a pop playing soccer, do I need surgery",
-    "how long is my leg in a cast after achilles surgery",
-    "questions about open repair vs PARS",
-    "I put a cold pack on my foot",
-    "my cast is white and itchy",
-    "I'm keeping the incision dry like they said",   # "keeping" is not "weeping"
-    "fewer problems after surgery?",                 # "fewer" is not "fever"
-    "had a blood clot back in 2019, does that matter for surgery?",
-    "went to the ER for chest tightness, they said it was heartburn and sent me home",
-    "I fell asleep with the boot on",
-    "It's 101 degrees outside, can I sit by the pool in my boot?",
-    "que se siente un coagulo",
-    # general questions about signs name no one: the warning-signs answer, not 911
-    "does chest pain after surgery always mean a clot?",
-    "can a tendon tear again after it was repaired?",
-    "how large is the scar after open surgery",
-    # ordinary post-op worries
-    "day 4 after the repair and my leg throbs when I let it hang down, normal?",
-    "the boot rubs a sore spot on my shin",
-    "do I really need the blood thinner shots every day after surgery?",
-    "my wife had her repair last month and I'm scared she'll fall on the stairs",
-    "felt a snap at basketball, urgent care put me in a boot, when can I see the doctor?",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what does a dvt feel like",
+        "how do I prevent blood clots after surgery",
+        "will my leg swell after surgery?",
+        "no fever, calf isn't swollen, just wondering when PT starts",
+        "heard a pop playing soccer, do I need surgery",
+        "how long is my leg in a cast after achilles surgery",
+        "questions about open repair vs PARS",
+        "I put a cold pack on my foot",
+        "my cast is white and itchy",
+        "I'm keeping the incision dry like they said",  # "keeping" is not "weeping"
+        "fewer problems after surgery?",  # "fewer" is not "fever"
+        "had a blood clot back in 2019, does that matter for surgery?",
+        "went to the ER for chest tightness, they said it was heartburn and sent me home",
+        "I fell asleep with the boot on",
+        "It's 101 degrees outside, can I sit by the pool in my boot?",
+        "que se siente un coagulo",
+        # general questions about signs name no one: the warning-signs answer, not 911
+        "does chest pain after surgery always mean a clot?",
+        "can a tendon tear again after it was repaired?",
+        "how large is the scar after open surgery",
+        # ordinary post-op worries
+        "day 4 after the repair and my leg throbs when I let it hang down, normal?",
+        "the boot rubs a sore spot on my shin",
+        "do I really need the blood thinner shots every day after surgery?",
+        "my wife had her repair last month and I'm scared she'll fall on the stairs",
+        "felt a snap at basketball, urgent care put me in a boot, when can I see the doctor?",
+        "",
+    ],
+)
 def test_look_alikes_do_not_escalate(text):
     assert tier(text) is None
 
@@ -102,14 +113,25 @@ def test_surgery_still_to_come_is_not_post_op_context():
     assert RULES.read("had surgery 10 days ago").post_op_context
 
 
-@pytest.mark.parametrize("earlier, latest, expected, reason", [
-    (["had my achilles repaired 10 days ago"], "now my calf is swollen and hot",
-     "urgent_problem", "earlier_context"),
-    (["my calf is really swollen and warm"], "oh and I had the repair 2 weeks ago",
-     "urgent_problem", "later_context"),
-    (["my toes look weird"], "they're cold and kind of grey", "emergency", "follow_up"),
-    (["how long until I can walk?"], "thanks, and is swimming ok later?", None, ""),
-])
+@pytest.mark.parametrize(
+    "earlier, latest, expected, reason",
+    [
+        (
+            ["had my achilles repaired 10 days ago"],
+            "now my calf is swollen and hot",
+            "urgent_problem",
+            "earlier_context",
+        ),
+        (
+            ["my calf is really swollen and warm"],
+            "oh and I had the repair 2 weeks ago",
+            "urgent_problem",
+            "later_context",
+        ),
+        (["my toes look weird"], "they're cold and kind of grey", "emergency", "follow_up"),
+        (["how long until I can walk?"], "thanks, and is swimming ok later?", None, ""),
+    ],
+)
 def test_conversation_decisions(earlier, latest, expected, reason):
     decision = decide_conversation(RULES, earlier, latest)
     assert (decision.tier, decision.reason) == (expected, reason)
@@ -128,6 +150,8 @@ def test_rules_come_from_the_reviewed_file(tmp_path):
 
     spec = yaml.safe_load(RED_FLAGS_PATH.read_text())
     assert RULES.read("my foot tingles like crazy").tier(RULES.ranks) is None
-    spec["categories"]["circulation"]["rules"].append({"groups": [{"terms": ["tingles like crazy"]}]})
+    spec["categories"]["circulation"]["rules"].append(
+        {"groups": [{"terms": ["tingles like crazy"]}]}
+    )
     edited = TriageRules(spec, RULES.common_words)
     assert edited.read("my foot tingles like crazy").tier(edited.ranks) == "emergency"

@@ -1,4 +1,5 @@
 """rasa-sdk trackers for testing actions without a Rasa server."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -6,11 +7,17 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 
 
-def make_tracker(text: str = "", intent: Optional[str] = None, confidence: float = 0.95,
-                 ranking: Optional[List[Dict[str, Any]]] = None,
-                 slots: Optional[Dict[str, Any]] = None, channel: str = "rest",
-                 events: Optional[List[Dict[str, Any]]] = None,
-                 active_loop: Optional[str] = None, sender_id: str = "test-user") -> Tracker:
+def make_tracker(
+    text: str = "",
+    intent: Optional[str] = None,
+    confidence: float = 0.95,
+    ranking: Optional[List[Dict[str, Any]]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    channel: str = "rest",
+    events: Optional[List[Dict[str, Any]]] = None,
+    active_loop: Optional[str] = None,
+    sender_id: str = "test-user",
+) -> Tracker:
     """A rasa-sdk Tracker whose latest message is `text` classified as `intent`."""
     latest = {
         "text": text,
@@ -18,8 +25,7 @@ def make_tracker(text: str = "", intent: Optional[str] = None, confidence: float
         "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
         "entities": [],
     }
-    user_event = {"event": "user", "text": text, "parse_data": latest,
-                  "input_channel": channel}
+    user_event = {"event": "user", "text": text, "parse_data": latest, "input_channel": channel}
     return Tracker(
         sender_id=sender_id,
         slots=slots or {},

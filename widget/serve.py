@@ -14,6 +14,7 @@ Environment: HOST (default 127.0.0.1), WIDGET_PORT (8080), RASA_PUBLIC_URL
 (the Rasa server as browsers reach it; default http://127.0.0.1:$RASA_PORT,
 RASA_PORT default 5005).
 """
+
 from __future__ import annotations
 
 import html
@@ -54,8 +55,15 @@ SCRIPT_HEADERS = {"Access-Control-Allow-Origin": "*"}
 def public_origin(url: str) -> str:
     """`http://127.0.0.1:5005/` -> `http://127.0.0.1:5005`; refuses anything else."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or parts.username or parts.password:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
         raise ValueError(f"RASA_PUBLIC_URL must be like http://127.0.0.1:5005, not {url!r}")
     netloc = parts.netloc.lower()
     if not re.fullmatch(r"([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?", netloc):
@@ -72,19 +80,21 @@ def settings(env: Mapping[str, str]) -> Tuple[str, int, str]:
 
 
 def demo_csp(rasa_origin: str) -> str:
-    ws_origin = "ws" + rasa_origin[len("http"):]
-    return "; ".join([
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        f"connect-src {rasa_origin} {ws_origin}",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-        "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
-    ])
+    ws_origin = "ws" + rasa_origin[len("http") :]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src {rasa_origin} {ws_origin}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    )
 
 
 class WidgetHandler(SimpleHTTPRequestHandler):
@@ -137,7 +147,8 @@ class WidgetHandler(SimpleHTTPRequestHandler):
             headers.update(SCRIPT_HEADERS)
         if target.suffix == ".html":
             text = body.decode("utf-8").replace(
-                SERVER_URL_PLACEHOLDER, html.escape(self.rasa_origin, quote=True))
+                SERVER_URL_PLACEHOLDER, html.escape(self.rasa_origin, quote=True)
+            )
             body = text.encode("utf-8")
             headers["Content-Security-Policy"] = demo_csp(self.rasa_origin)
             headers["X-Frame-Options"] = "DENY"
@@ -156,7 +167,7 @@ class WidgetHandler(SimpleHTTPRequestHandler):
 
     def send_error(self, code, message=None, explain=None) -> None:
         # Plain text errors, same security headers.
-        body = f"{int(code)} {message or ''}\n".encode("utf-8")
+        body = f"{int(code)} {message or ''}\n".encode()
         self.send_response(code, message)
         for name, value in COMMON_HEADERS.items():
             self.send_header(name, value)
@@ -188,8 +199,11 @@ def main() -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         if ":" in shown:
             shown = f"[{shown}]"
-        print(f"Widget demo: http://{shown}:{port}/demo/  "
-              f"(embed http://{shown}:{port}/widget.js; chat server {rasa_origin})", flush=True)
+        print(
+            f"Widget demo: http://{shown}:{port}/demo/  "
+            f"(embed http://{shown}:{port}/widget.js; chat server {rasa_origin})",
+            flush=True,
+        )
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:

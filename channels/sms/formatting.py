@@ -13,6 +13,7 @@ cheap to unit test.
   (Twilio refuses a Body over 1,600), cut at a paragraph, line, sentence or,
   failing those, word boundary.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,12 +21,25 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 TWILIO_MAX_BODY_CHARS = 1600  # Twilio refuses a longer Body
 
-_ASCII = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...",
-    "\u00a0": " ", "\u2022": "-", "\u00b7": "-",
-})
+_ASCII = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u2022": "-",
+        "\u00b7": "-",
+    }
+)
 _LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?\s*\)")
 _AUTOLINK = re.compile(r"<((?:https?|tel|mailto|sms):[^>\s]+)>")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
@@ -35,7 +49,7 @@ _LIST_MARKER = re.compile(r"^[ \t]*[-*+][ \t]+", re.M)
 _CODE = re.compile(r"`([^`\n]+)`")
 
 
-def _link_text(match: "re.Match[str]") -> str:
+def _link_text(match: re.Match[str]) -> str:
     label, url = match.group(1).strip(), match.group(2).strip()
     scheme, _, rest = url.partition(":")
     if scheme in ("tel", "sms", "mailto"):
@@ -49,9 +63,14 @@ def plain_text(text: Optional[str]) -> str:
     """Markdown-lite to plain SMS text (see the module docstring)."""
     text = (text or "").translate(_ASCII).replace("\r\n", "\n")
     text = _LINK.sub(_link_text, text)
-    text = _AUTOLINK.sub(lambda m: m.group(1).split(":", 1)[1]
-                         if m.group(1).startswith(("tel:", "mailto:", "sms:"))
-                         else m.group(1), text)
+    text = _AUTOLINK.sub(
+        lambda m: (
+            m.group(1).split(":", 1)[1]
+            if m.group(1).startswith(("tel:", "mailto:", "sms:"))
+            else m.group(1)
+        ),
+        text,
+    )
     text = _BOLD.sub(r"\2", text)
     text = _ITALIC.sub(r"\1", text)
     text = _CODE.sub(r"\1", text)
@@ -66,11 +85,11 @@ def plain_text(text: Optional[str]) -> str:
 def _is_link_button(button: Dict[str, Any]) -> bool:
     payload = str(button.get("url") or button.get("payload") or "")
     return button.get("type") in ("web_url", "url") or payload.startswith(
-        ("http://", "https://", "tel:"))
+        ("http://", "https://", "tel:")
+    )
 
 
-def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1
-                ) -> Tuple[str, List[str]]:
+def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1) -> Tuple[str, List[str]]:
     """("Reply 1 for Symptoms, 2 for Recovery.", ["/ask_symptoms", "/ask_recovery"]).
 
     Link buttons are written out ("Online form: https://..."), not numbered.
@@ -95,7 +114,8 @@ def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1
     if numbered:
         separator = "; " if any("," in title for title, _ in numbered) else ", "
         options = separator.join(
-            f"{first_number + i} for {title}" for i, (title, _) in enumerate(numbered))
+            f"{first_number + i} for {title}" for i, (title, _) in enumerate(numbered)
+        )
         lines.append(f"Reply {options}.")
     lines.extend(links)
     return "\n".join(lines), [payload for _, payload in numbered]

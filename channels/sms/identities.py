@@ -4,6 +4,7 @@ Conversations, opt-outs and logs name a patient by this keyed hash, never by
 the number (README.md here, "Privacy"). The secret comes from
 channels/settings.py `sms_id_secret()`.
 """
+
 from __future__ import annotations
 
 import hashlib

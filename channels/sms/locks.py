@@ -1,5 +1,6 @@
 """One asyncio lock per SMS conversation: its turns run one at a time, in
 arrival order, although each webhook call starts its turn in the background."""
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@ The latest menu of each conversation is kept in the state store (state.py,
 SMS_CHOICES_TTL_SECONDS), so a "1" reaching another replica works too. When the
 store fails, the patient's text goes to the assistant unchanged.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Kept in the project database (DATABASE_URL, the tracker store's), keyed by the
 hashed number, so an opt-out survives restarts and is shared by replicas. The
 table is defined and created here, and only here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,24 +52,28 @@ class OptOutStore:
 
     def is_opted_out_sync(self, number_hash: str) -> bool:
         with self._get_engine().connect() as conn:
-            value = conn.execute(sa.select(sms_opt_outs.c.opted_out).where(
-                sms_opt_outs.c.number_hash == number_hash)).scalar()
+            value = conn.execute(
+                sa.select(sms_opt_outs.c.opted_out).where(sms_opt_outs.c.number_hash == number_hash)
+            ).scalar()
         return bool(value)
 
     def set_sync(self, number_hash: str, opted_out: bool, keyword: Optional[str]) -> None:
-        values = dict(opted_out=opted_out, keyword=keyword,
-                      updated_at=dt.datetime.now(dt.timezone.utc))
+        values = dict(
+            opted_out=opted_out, keyword=keyword, updated_at=dt.datetime.now(dt.timezone.utc)
+        )
         engine = self._get_engine()
         for _ in range(2):
             with engine.begin() as conn:
-                updated = conn.execute(sms_opt_outs.update().where(
-                    sms_opt_outs.c.number_hash == number_hash).values(**values)).rowcount
+                updated = conn.execute(
+                    sms_opt_outs.update()
+                    .where(sms_opt_outs.c.number_hash == number_hash)
+                    .values(**values)
+                ).rowcount
             if updated:
                 return
             try:
                 with engine.begin() as conn:
-                    conn.execute(sms_opt_outs.insert().values(number_hash=number_hash,
-                                                              **values))
+                    conn.execute(sms_opt_outs.insert().values(number_hash=number_hash, **values))
                 return
             except sa.exc.IntegrityError:  # another replica inserted it: update it
                 continue
@@ -99,17 +104,21 @@ class OptOuts:
             return await self.store.is_opted_out(conversation_id)
         except Exception:
             known = await self._recent.get(conversation_id)
-            logger.exception("Could not read the opt-out state of %s; treating it as %s",
-                             conversation_id, "opted in" if known == "0" else "opted out")
+            logger.exception(
+                "Could not read the opt-out state of %s; treating it as %s",
+                conversation_id,
+                "opted in" if known == "0" else "opted out",
+            )
             return None if known is None else known == "1"
 
-    async def record(self, conversation_id: str, opted_out: bool,
-                     keyword: Optional[str]) -> None:
-        await self._recent.set(conversation_id, "1" if opted_out else "0",
-                               self.RECENT_TTL_SECONDS)
+    async def record(self, conversation_id: str, opted_out: bool, keyword: Optional[str]) -> None:
+        await self._recent.set(conversation_id, "1" if opted_out else "0", self.RECENT_TTL_SECONDS)
         try:
             await self.store.set(conversation_id, opted_out, keyword)
         except Exception:
-            logger.exception("Opt-%s of conversation %s NOT saved in the database (kept in "
-                             "this process's memory only); record it by hand",
-                             "out" if opted_out else "in", conversation_id)
+            logger.exception(
+                "Opt-%s of conversation %s NOT saved in the database (kept in "
+                "this process's memory only); record it by hand",
+                "out" if opted_out else "in",
+                conversation_id,
+            )

@@ -6,6 +6,7 @@ exponential back-off; nothing else), no logging of request parameters (the
 patient's number), and one base URL a test can point at a fake API. More in
 README.md here, "Sending".
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,9 @@ class TwilioMessageSender:
 
     def __init__(self, settings: SmsSettings) -> None:
         self._settings = settings
-        self._url = (f"{settings.api_base_url}/2010-04-01/Accounts/"
-                     f"{settings.account_sid}/Messages.json")
+        self._url = (
+            f"{settings.api_base_url}/2010-04-01/Accounts/{settings.account_sid}/Messages.json"
+        )
         self._auth = aiohttp.BasicAuth(settings.account_sid, settings.auth_token)
         self._session: Optional[aiohttp.ClientSession] = None
 
@@ -89,8 +91,9 @@ class TwilioMessageSender:
         for attempt in range(1, tries + 1):
             retry_after: Optional[float] = None
             try:
-                async with self._client().post(self._url, data=self._form(to, body),
-                                               auth=self._auth) as resp:
+                async with self._client().post(
+                    self._url, data=self._form(to, body), auth=self._auth
+                ) as resp:
                     if 200 <= resp.status < 300:
                         return SendResult(SendOutcome.SENT)
                     code = await self._error_code(resp)
@@ -104,9 +107,14 @@ class TwilioMessageSender:
                 problem = f"{type(exc).__name__}"
             if attempt < tries:
                 delay = self._backoff(attempt, retry_after)
-                logger.warning("SMS for conversation %s: attempt %d/%d failed (%s); "
-                               "retrying in %.2fs", conversation_id, attempt, tries,
-                               problem, delay)
+                logger.warning(
+                    "SMS for conversation %s: attempt %d/%d failed (%s); retrying in %.2fs",
+                    conversation_id,
+                    attempt,
+                    tries,
+                    problem,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         return SendResult(SendOutcome.FAILED, f"{tries} attempts, last: {problem}")
 

@@ -5,6 +5,7 @@ retries are dropped) and the numbered reply menus.
 gives `RedisStateStore`, so a retry or a "1" reaching another replica finds the
 same state. Raw phone numbers never go to the shared store.
 """
+
 from __future__ import annotations
 
 import time
@@ -38,9 +39,10 @@ class StateStore:
 class InMemoryStateStore(StateStore):
     """TTL dictionary, bounded (oldest entries go first). Event-loop only."""
 
-    def __init__(self, max_entries: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._items: "OrderedDict[str, Tuple[float, str]]" = OrderedDict()
+    def __init__(
+        self, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._items: OrderedDict[str, Tuple[float, str]] = OrderedDict()
         self._max = max_entries
         self._clock = clock
         self._writes = 0
@@ -92,14 +94,20 @@ class RedisStateStore(StateStore):
         self._prefix = prefix
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "RedisStateStore":
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> RedisStateStore:
         import redis.asyncio as redis  # installed with rasa; only needed here
 
         where = RedisSettings.load(env)
-        client = redis.Redis(host=where.host, port=where.port, db=where.db,
-                             password=where.password, decode_responses=True,
-                             # Redis down or hung: fail fast; every caller copes
-                             socket_timeout=2.0, socket_connect_timeout=2.0)
+        client = redis.Redis(
+            host=where.host,
+            port=where.port,
+            db=where.db,
+            password=where.password,
+            decode_responses=True,
+            # Redis down or hung: fail fast; every caller copes
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+        )
         return cls(client)
 
     @staticmethod
@@ -107,8 +115,7 @@ class RedisStateStore(StateStore):
         return max(1, int(ttl * 1000))
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
-        return bool(await self._client.set(self._prefix + key, value, nx=True,
-                                           px=self._ms(ttl)))
+        return bool(await self._client.set(self._prefix + key, value, nx=True, px=self._ms(ttl)))
 
     async def get(self, key: str) -> Optional[str]:
         value = await self._client.get(self._prefix + key)

@@ -1,5 +1,6 @@
 """Reading Twilio's webhook request: its form fields, the URL whose signature is
 checked, and the empty TwiML answer (the reply goes out later, sender.py)."""
+
 from __future__ import annotations
 
 from typing import List
@@ -25,8 +26,7 @@ class FormParams(dict):
 def parse_form(body: bytes) -> FormParams:
     """x-www-form-urlencoded body with blank values kept (Twilio signs them)."""
     params = FormParams()
-    for name, value in parse_qsl(body.decode("utf-8", errors="replace"),
-                                 keep_blank_values=True):
+    for name, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
         params.setdefault(name, []).append(value)
     return params
 

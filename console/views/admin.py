@@ -1,4 +1,5 @@
 """Admins' pages: the audit log and the users (roles, disable / enable)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,8 +24,12 @@ def audit_log_page():
     except ValueError:
         page = 1
     with services().engine.connect() as conn:
-        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())
-                            .limit(AUDIT_PAGE_SIZE).offset((page - 1) * AUDIT_PAGE_SIZE)).all()
+        rows = conn.execute(
+            sa.select(audit_log)
+            .order_by(audit_log.c.id.desc())
+            .limit(AUDIT_PAGE_SIZE)
+            .offset((page - 1) * AUDIT_PAGE_SIZE)
+        ).all()
     record("view_audit", detail=f"page={page}")
     return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
 
@@ -33,8 +38,9 @@ def audit_log_page():
 @requires("users")
 def users_page():
     record("view_users")
-    return render_template("users.html", users=accounts.list_users(services().engine),
-                           role_help=ROLE_HELP)
+    return render_template(
+        "users.html", users=accounts.list_users(services().engine), role_help=ROLE_HELP
+    )
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"], endpoint="user_update")

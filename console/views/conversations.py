@@ -1,6 +1,7 @@
 """The conversation list (filters, search, CSV export) and the transcript with its
 review form and intent corrections. Patient text is shown masked everywhere here
 (console/masking.py); every view and export is audited."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +10,18 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from console import audit, exports, queries, transcript
-from console.db import conversation_reviews, conversation_summaries as cs, intent_corrections, utcnow
-from console.web import (client_addr, local_time, masked_filters, record, requires,
-                         safe_local_path, services, who)
+from console.db import conversation_reviews, intent_corrections, utcnow
+from console.db import conversation_summaries as cs
+from console.web import (
+    client_addr,
+    local_time,
+    masked_filters,
+    record,
+    requires,
+    safe_local_path,
+    services,
+    who,
+)
 
 bp = Blueprint("conversations", __name__)
 
@@ -28,15 +38,26 @@ def conversation_list():
     with s.engine.connect() as conn:
         rows, total = queries.list_page(conn, filters, s.tz)
         channel_names = queries.channels(conn)
-    record("search" if filters.q else "view_list",
-           detail=masked_filters(filters, total=total, shown=[r.id for r in rows]))
+    record(
+        "search" if filters.q else "view_list",
+        detail=masked_filters(filters, total=total, shown=[r.id for r in rows]),
+    )
     pages = max(1, -(-total // queries.PAGE_SIZE))
     today = dt.datetime.now(s.tz).date()
-    last_week = {"date_from": (today - dt.timedelta(days=6)).isoformat(),
-                 "date_to": today.isoformat()}
-    return render_template("conversations.html", rows=rows, total=total, pages=pages,
-                           filters=filters, channels=channel_names,
-                           intents=s.intents + ["nlu_fallback"], last_week=last_week)
+    last_week = {
+        "date_from": (today - dt.timedelta(days=6)).isoformat(),
+        "date_to": today.isoformat(),
+    }
+    return render_template(
+        "conversations.html",
+        rows=rows,
+        total=total,
+        pages=pages,
+        filters=filters,
+        channels=channel_names,
+        intents=s.intents + ["nlu_fallback"],
+        last_week=last_week,
+    )
 
 
 @bp.route("/conversations.csv", methods=["POST"])
@@ -48,22 +69,34 @@ def export_csv():
     filters = queries.ListFilters.from_args(request.form)
     with s.engine.connect() as conn:
         count = queries.count_rows(conn, filters, s.tz)
-        rows = queries.all_rows(conn, filters, s.tz) if count <= s.settings.export_max_rows \
-            else None
+        rows = (
+            queries.all_rows(conn, filters, s.tz) if count <= s.settings.export_max_rows else None
+        )
     if rows is None:
         record("export_refused", detail=masked_filters(filters, rows=count))
         return render_template(
-            "error.html", code=413,
+            "error.html",
+            code=413,
             message=f"This export would have {count} conversations; at most "
-                    f"{s.settings.export_max_rows} can be exported at once. Narrow the "
-                    f"filters (dates, flags) and export in parts."), 413
+            f"{s.settings.export_max_rows} can be exported at once. Narrow the "
+            f"filters (dates, flags) and export in parts.",
+        ), 413
     body = exports.list_csv(rows, s.masker, local_time)
     with s.engine.begin() as conn:
-        audit.record_many(conn, who(), "export_csv", [r.sender_id for r in rows],
-                          detail=masked_filters(filters), remote_addr=client_addr())
+        audit.record_many(
+            conn,
+            who(),
+            "export_csv",
+            [r.sender_id for r in rows],
+            detail=masked_filters(filters),
+            remote_addr=client_addr(),
+        )
     stamp = dt.datetime.now(s.tz).strftime("%Y%m%d-%H%M")
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="conversations-{stamp}.csv"'})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="conversations-{stamp}.csv"'},
+    )
 
 
 def summary_or_404(conn, summary_id: int):
@@ -80,15 +113,24 @@ def show_transcript(summary_id: int):
     with s.engine.connect() as conn:
         summary = summary_or_404(conn, summary_id)
         items = transcript.build(conn, summary.sender_id, s.masker)
-        review = conn.execute(sa.select(conversation_reviews).where(
-            conversation_reviews.c.sender_id == summary.sender_id)).first()
+        review = conn.execute(
+            sa.select(conversation_reviews).where(
+                conversation_reviews.c.sender_id == summary.sender_id
+            )
+        ).first()
         appointment = conn.execute(
-            sa.select(queries.appointment_expr()).select_from(cs)
-            .where(cs.c.id == summary_id)).scalar()
+            sa.select(queries.appointment_expr()).select_from(cs).where(cs.c.id == summary_id)
+        ).scalar()
     record("view_conversation", summary.sender_id)
-    return render_template("transcript.html", summary=summary, items=items, review=review,
-                           appointment=appointment, intents=s.intents,
-                           back=safe_local_path(request.args.get("back")) or "")
+    return render_template(
+        "transcript.html",
+        summary=summary,
+        items=items,
+        review=review,
+        appointment=appointment,
+        intents=s.intents,
+        back=safe_local_path(request.args.get("back")) or "",
+    )
 
 
 @bp.route("/conversations/<int:summary_id>/review", methods=["POST"])
@@ -97,22 +139,40 @@ def review(summary_id: int):
     with services().engine.begin() as conn:
         summary = summary_or_404(conn, summary_id)
         reviewed = request.form.get("reviewed") in {"1", "on", "true"}
-        tags = ", ".join(dict.fromkeys(
-            t.strip() for t in (request.form.get("tags") or "").split(",") if t.strip()
-        ))[:MAX_TAGS_CHARS]
+        tags = ", ".join(
+            dict.fromkeys(
+                t.strip() for t in (request.form.get("tags") or "").split(",") if t.strip()
+            )
+        )[:MAX_TAGS_CHARS]
         note = (request.form.get("note") or "").strip()[:MAX_NOTE_CHARS]
-        values = dict(reviewed=reviewed, tags=tags, note=note, updated_by=who(),
-                      updated_at=utcnow())
-        updated = conn.execute(conversation_reviews.update().where(
-            conversation_reviews.c.sender_id == summary.sender_id).values(**values)).rowcount
+        values = dict(
+            reviewed=reviewed, tags=tags, note=note, updated_by=who(), updated_at=utcnow()
+        )
+        updated = conn.execute(
+            conversation_reviews.update()
+            .where(conversation_reviews.c.sender_id == summary.sender_id)
+            .values(**values)
+        ).rowcount
         if not updated:
-            conn.execute(conversation_reviews.insert().values(
-                sender_id=summary.sender_id, **values))
-        audit.record(conn, who(), "review", summary.sender_id,
-                     detail=f"reviewed={int(reviewed)} tags={tags}", remote_addr=client_addr())
+            conn.execute(
+                conversation_reviews.insert().values(sender_id=summary.sender_id, **values)
+            )
+        audit.record(
+            conn,
+            who(),
+            "review",
+            summary.sender_id,
+            detail=f"reviewed={int(reviewed)} tags={tags}",
+            remote_addr=client_addr(),
+        )
     flash("Review saved.")
-    return redirect(url_for("conversations.transcript", summary_id=summary_id,
-                            back=safe_local_path(request.form.get("back"))))
+    return redirect(
+        url_for(
+            "conversations.transcript",
+            summary_id=summary_id,
+            back=safe_local_path(request.form.get("back")),
+        )
+    )
 
 
 @bp.route("/conversations/<int:summary_id>/correct", methods=["POST"])
@@ -132,16 +192,36 @@ def correct(summary_id: int):
         if event is None:
             abort(404)
         text = transcript.masked_user_text(conn, summary.sender_id, event, s.masker)
-        values = dict(sender_id=summary.sender_id, event_id=event_id, text=text,
-                      predicted_intent=event.intent_name, corrected_intent=intent,
-                      created_by=who(), created_at=utcnow())
-        updated = conn.execute(intent_corrections.update().where(
-            intent_corrections.c.event_id == event_id).values(**values)).rowcount
+        values = dict(
+            sender_id=summary.sender_id,
+            event_id=event_id,
+            text=text,
+            predicted_intent=event.intent_name,
+            corrected_intent=intent,
+            created_by=who(),
+            created_at=utcnow(),
+        )
+        updated = conn.execute(
+            intent_corrections.update()
+            .where(intent_corrections.c.event_id == event_id)
+            .values(**values)
+        ).rowcount
         if not updated:
             conn.execute(intent_corrections.insert().values(**values))
-        audit.record(conn, who(), "correct_intent", summary.sender_id,
-                     detail=f"event={event_id} {event.intent_name}->{intent}",
-                     remote_addr=client_addr())
+        audit.record(
+            conn,
+            who(),
+            "correct_intent",
+            summary.sender_id,
+            detail=f"event={event_id} {event.intent_name}->{intent}",
+            remote_addr=client_addr(),
+        )
     flash(f"Saved: the right intent is {intent}.")
-    return redirect(url_for("conversations.transcript", summary_id=summary_id,
-                            back=safe_local_path(request.form.get("back"))) + f"#e{event_id}")
+    return redirect(
+        url_for(
+            "conversations.transcript",
+            summary_id=summary_id,
+            back=safe_local_path(request.form.get("back")),
+        )
+        + f"#e{event_id}"
+    )

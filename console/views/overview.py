@@ -1,5 +1,6 @@
 """The overview charts: conversations per day, fallback and hand-off rates, top
 intents, emergencies (console/queries.py `overview`)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request

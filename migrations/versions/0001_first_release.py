@@ -12,8 +12,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-12-03
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -146,5 +147,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the first release's tables hold the practice's data; "
-                              "they are not dropped by a downgrade")
+    raise NotImplementedError(
+        "the first release's tables hold the practice's data; they are not dropped by a downgrade"
+    )

@@ -63,24 +63,59 @@ Modules:
 - encoder.py: MiniLMEncoder (tokenizing, batching, the LRU cache) and get_encoder.
 The names below are the ones the NLU components, scripts and tests use.
 """
-from nlu_components.sentence_embeddings.encoder import (BACKENDS, DEFAULT_BATCH_SIZE,
-                                                        DEFAULT_CACHE_SIZE,
-                                                        DEFAULT_MAX_SEQ_LENGTH, MiniLMEncoder,
-                                                        get_encoder)
-from nlu_components.sentence_embeddings.model_files import (EMBEDDING_DIM, INSTALL_HINT,
-                                                            MODEL_DISTRIBUTION, MODEL_PACKAGE,
-                                                            MODEL_SHA256, MODEL_ZIP_NAME,
-                                                            ModelFiles, ModelIntegrityError,
-                                                            ModelNotFoundError, PathLike,
-                                                            find_model_zip, model_sha256,
-                                                            read_model_files)
-from nlu_components.sentence_embeddings.numpy_forward import erf32
-from nlu_components.sentence_embeddings.onnx_forward import (DEFAULT_THREADS, THREADS_ENV,
-                                                             build_onnx_model)
 
-__all__ = ["BACKENDS", "DEFAULT_BATCH_SIZE", "DEFAULT_CACHE_SIZE", "DEFAULT_MAX_SEQ_LENGTH",
-           "DEFAULT_THREADS", "EMBEDDING_DIM", "INSTALL_HINT", "MODEL_DISTRIBUTION",
-           "MODEL_PACKAGE", "MODEL_SHA256", "MODEL_ZIP_NAME", "MiniLMEncoder", "ModelFiles",
-           "ModelIntegrityError", "ModelNotFoundError", "PathLike", "THREADS_ENV",
-           "build_onnx_model", "erf32", "find_model_zip", "get_encoder", "model_sha256",
-           "read_model_files"]
+from nlu_components.sentence_embeddings.encoder import (
+    BACKENDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_MAX_SEQ_LENGTH,
+    MiniLMEncoder,
+    get_encoder,
+)
+from nlu_components.sentence_embeddings.model_files import (
+    EMBEDDING_DIM,
+    INSTALL_HINT,
+    MODEL_DISTRIBUTION,
+    MODEL_PACKAGE,
+    MODEL_SHA256,
+    MODEL_ZIP_NAME,
+    ModelFiles,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    PathLike,
+    find_model_zip,
+    model_sha256,
+    read_model_files,
+)
+from nlu_components.sentence_embeddings.numpy_forward import erf32
+from nlu_components.sentence_embeddings.onnx_forward import (
+    DEFAULT_THREADS,
+    THREADS_ENV,
+    build_onnx_model,
+)
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CACHE_SIZE",
+    "DEFAULT_MAX_SEQ_LENGTH",
+    "DEFAULT_THREADS",
+    "EMBEDDING_DIM",
+    "INSTALL_HINT",
+    "MODEL_DISTRIBUTION",
+    "MODEL_PACKAGE",
+    "MODEL_SHA256",
+    "MODEL_ZIP_NAME",
+    "MiniLMEncoder",
+    "ModelFiles",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "PathLike",
+    "THREADS_ENV",
+    "build_onnx_model",
+    "erf32",
+    "find_model_zip",
+    "get_encoder",
+    "model_sha256",
+    "read_model_files",
+]

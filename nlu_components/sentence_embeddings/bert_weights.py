@@ -1,4 +1,5 @@
 """The BertModel weights, laid out for both forward passes."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -48,32 +49,41 @@ class _BertWeights:
             + get("embeddings.token_type_embeddings.weight")[0],
             f32,
         )
-        self.emb_ln = (col(get("embeddings.LayerNorm.weight")),
-                       col(get("embeddings.LayerNorm.bias")))
+        self.emb_ln = (
+            col(get("embeddings.LayerNorm.weight")),
+            col(get("embeddings.LayerNorm.bias")),
+        )
         scale = 1.0 / np.sqrt(self.head_dim)
         self.layers: List[Dict[str, np.ndarray]] = []
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([
-                get(p + "attention.self.query.weight") * scale,
-                get(p + "attention.self.key.weight"),
-                get(p + "attention.self.value.weight"),
-            ])
-            qkv_b = np.concatenate([
-                get(p + "attention.self.query.bias") * scale,
-                get(p + "attention.self.key.bias"),
-                get(p + "attention.self.value.bias"),
-            ])
-            self.layers.append(dict(
-                qkv_w=np.ascontiguousarray(qkv_w, f32), qkv_b=col(qkv_b),
-                out_w=np.ascontiguousarray(get(p + "attention.output.dense.weight"), f32),
-                out_b=col(get(p + "attention.output.dense.bias")),
-                ln1_g=col(get(p + "attention.output.LayerNorm.weight")),
-                ln1_b=col(get(p + "attention.output.LayerNorm.bias")),
-                ff1_w=np.ascontiguousarray(get(p + "intermediate.dense.weight"), f32),
-                ff1_b=col(get(p + "intermediate.dense.bias")),
-                ff2_w=np.ascontiguousarray(get(p + "output.dense.weight"), f32),
-                ff2_b=col(get(p + "output.dense.bias")),
-                ln2_g=col(get(p + "output.LayerNorm.weight")),
-                ln2_b=col(get(p + "output.LayerNorm.bias")),
-            ))
+            qkv_w = np.concatenate(
+                [
+                    get(p + "attention.self.query.weight") * scale,
+                    get(p + "attention.self.key.weight"),
+                    get(p + "attention.self.value.weight"),
+                ]
+            )
+            qkv_b = np.concatenate(
+                [
+                    get(p + "attention.self.query.bias") * scale,
+                    get(p + "attention.self.key.bias"),
+                    get(p + "attention.self.value.bias"),
+                ]
+            )
+            self.layers.append(
+                dict(
+                    qkv_w=np.ascontiguousarray(qkv_w, f32),
+                    qkv_b=col(qkv_b),
+                    out_w=np.ascontiguousarray(get(p + "attention.output.dense.weight"), f32),
+                    out_b=col(get(p + "attention.output.dense.bias")),
+                    ln1_g=col(get(p + "attention.output.LayerNorm.weight")),
+                    ln1_b=col(get(p + "attention.output.LayerNorm.bias")),
+                    ff1_w=np.ascontiguousarray(get(p + "intermediate.dense.weight"), f32),
+                    ff1_b=col(get(p + "intermediate.dense.bias")),
+                    ff2_w=np.ascontiguousarray(get(p + "output.dense.weight"), f32),
+                    ff2_b=col(get(p + "output.dense.bias")),
+                    ln2_g=col(get(p + "output.LayerNorm.weight")),
+                    ln2_b=col(get(p + "output.LayerNorm.bias")),
+                )
+            )

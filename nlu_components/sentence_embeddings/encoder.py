@@ -1,4 +1,5 @@
 """MiniLMEncoder: texts -> sentence vectors, and the process-wide encoder (get_encoder)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -12,8 +13,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from nlu_components.sentence_embeddings.bert_weights import _BertWeights
-from nlu_components.sentence_embeddings.model_files import (MODEL_SHA256, ModelIntegrityError,
-                                                            PathLike, read_model_files)
+from nlu_components.sentence_embeddings.model_files import (
+    MODEL_SHA256,
+    ModelIntegrityError,
+    PathLike,
+    read_model_files,
+)
 from nlu_components.sentence_embeddings.numpy_forward import _NumpyBert
 from nlu_components.sentence_embeddings.onnx_forward import _default_threads, _OnnxRuntimeBert
 
@@ -79,7 +84,8 @@ class MiniLMEncoder:
             if backend == "numpy":
                 logger.warning(
                     "onnxruntime/onnx are not installed: sentence embeddings use the "
-                    "NumPy forward pass, about twice as slow (pip install -r requirements.txt)")
+                    "NumPy forward pass, about twice as slow (pip install -r requirements.txt)"
+                )
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
         threads = _default_threads() if threads is None else int(threads)
@@ -91,8 +97,12 @@ class MiniLMEncoder:
         self.sha256 = files.sha256
         pooling = files.pooling
         if not pooling.get("pooling_mode_mean_tokens", False) or any(
-            pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
-                                     "pooling_mode_mean_sqrt_len_tokens")
+            pooling.get(k)
+            for k in (
+                "pooling_mode_cls_token",
+                "pooling_mode_max_tokens",
+                "pooling_mode_mean_sqrt_len_tokens",
+            )
         ):
             raise ModelIntegrityError(f"expected mean pooling, found {pooling}")
         weights = _BertWeights(load_safetensors(files.safetensors), files.config)
@@ -124,7 +134,7 @@ class MiniLMEncoder:
         self._tokenizers_by_length: Dict[int, Any] = {}
         self._tok_lock = threading.Lock()
         self.batch_size = int(batch_size)
-        self._cache: "OrderedDict[Tuple[str, int], np.ndarray]" = OrderedDict()
+        self._cache: OrderedDict[Tuple[str, int], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.cache_size = int(cache_size)
         self.cache_hits = 0
@@ -161,8 +171,11 @@ class MiniLMEncoder:
             # shortest by more than 25% (+4 tokens), or the batch is full
             first_len = len(encoded[order[start]])
             end = start + 1
-            while (end < len(order) and end - start < self.batch_size
-                   and len(encoded[order[end]]) <= first_len * 1.25 + 4):
+            while (
+                end < len(order)
+                and end - start < self.batch_size
+                and len(encoded[order[end]]) <= first_len * 1.25 + 4
+            ):
                 end += 1
             chunk = order[start:end]
             length = max(len(encoded[i]) for i in chunk)
@@ -194,7 +207,7 @@ class MiniLMEncoder:
         if not 2 <= max_len <= self._max_positions:
             raise ValueError(f"max_seq_length must be in 2..{self._max_positions}")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        missing: "OrderedDict[str, List[int]]" = OrderedDict()
+        missing: OrderedDict[str, List[int]] = OrderedDict()
         with self._cache_lock:
             for i, t in enumerate(texts):
                 hit = self._cache.get((t, max_len)) if self.cache_size > 0 else None

@@ -1,4 +1,5 @@
 """Locating and reading the model files, with the SHA-256 check of the weights."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,6 @@ class ModelIntegrityError(RuntimeError):
 
 class ModelNotFoundError(FileNotFoundError):
     """The model package (or the given model file) is not there."""
-
 
 
 def find_model_zip() -> Path:
@@ -84,8 +84,12 @@ def _read_members(source: Path) -> Dict[str, bytes]:
         names = [n for n in archive.namelist() if not n.endswith("/")]
         # the folder that holds model.safetensors is the model's root
         roots = sorted(
-            (n[: -len("model.safetensors")] for n in names if n.endswith("model.safetensors")
-             and (n == "model.safetensors" or n.endswith("/model.safetensors"))),
+            (
+                n[: -len("model.safetensors")]
+                for n in names
+                if n.endswith("model.safetensors")
+                and (n == "model.safetensors" or n.endswith("/model.safetensors"))
+            ),
             key=len,
         )
         root = roots[0] if roots else ""

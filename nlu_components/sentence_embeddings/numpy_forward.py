@@ -1,4 +1,5 @@
 """The forward pass in NumPy: the dependency-free fallback."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,13 +9,28 @@ from nlu_components.sentence_embeddings.bert_weights import _BertWeights
 # erf for float32, the rational approximation Eigen and XLA use for float32
 # (TensorFlow's tf.math.erf): |error| < 5e-7 against the exact erf, i.e. exact
 # GELU to float32 precision -- not the tanh approximation of GELU.
-_ERF_P = [np.float32(c) for c in (
-    -2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
-    -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
-    -1.60960333262415e-02)]
-_ERF_Q = [np.float32(c) for c in (
-    -1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
-    -7.37332916720468e-03, -1.42647390514189e-02)]
+_ERF_P = [
+    np.float32(c)
+    for c in (
+        -2.72614225801306e-10,
+        2.77068142495902e-08,
+        -2.10102402082508e-06,
+        -5.69250639462346e-05,
+        -7.34990630326855e-04,
+        -2.95459980854025e-03,
+        -1.60960333262415e-02,
+    )
+]
+_ERF_Q = [
+    np.float32(c)
+    for c in (
+        -1.45660718464996e-05,
+        -2.13374055278905e-04,
+        -1.68282697438203e-03,
+        -7.37332916720468e-03,
+        -1.42647390514189e-02,
+    )
+]
 _INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
 
 

@@ -1,4 +1,5 @@
 """The forward pass as an ONNX graph built in memory, run by ONNX Runtime (the default)."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,11 @@ def build_onnx_model(w: _BertWeights, external: Optional[Dict[str, np.ndarray]] 
             tensor.raw_data = arr.tobytes()
         else:
             tensor.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", "in-memory"), ("offset", "0"),
-                               ("length", str(arr.nbytes))):
+            for key, value in (
+                ("location", "in-memory"),
+                ("offset", "0"),
+                ("length", str(arr.nbytes)),
+            ):
                 entry = tensor.external_data.add()
                 entry.key, entry.value = key, value
             external[name] = arr
@@ -67,12 +71,19 @@ def build_onnx_model(w: _BertWeights, external: Optional[Dict[str, np.ndarray]] 
 
     def gemm(x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
         """x (tokens, in) @ weight.T + bias, weight in (out, in) layout."""
-        return op("Gemm", x, init(name + ".w", weight), init(name + ".b", bias.reshape(-1)),
-                  transB=1)
+        return op(
+            "Gemm", x, init(name + ".w", weight), init(name + ".b", bias.reshape(-1)), transB=1
+        )
 
     def layer_norm(x: str, gamma: np.ndarray, beta: np.ndarray, name: str) -> str:
-        return op("LayerNormalization", x, init(name + ".g", gamma.reshape(-1)),
-                  init(name + ".b", beta.reshape(-1)), axis=-1, epsilon=eps)
+        return op(
+            "LayerNormalization",
+            x,
+            init(name + ".g", gamma.reshape(-1)),
+            init(name + ".b", beta.reshape(-1)),
+            axis=-1,
+            epsilon=eps,
+        )
 
     i64 = np.int64
     batch_len = op("Shape", "input_ids")  # [B, L]
@@ -83,8 +94,13 @@ def build_onnx_model(w: _BertWeights, external: Optional[Dict[str, np.ndarray]] 
 
     # embeddings: word + position (+ token type 0, folded into position) -> LayerNorm
     words = op("Gather", init("word_embeddings", w.word), "input_ids", axis=0)  # (B, L, H)
-    positions = op("Slice", init("position_embeddings", w.position), init("zero", [0], i64),
-                   length, init("axis0", [0], i64))  # (L, H)
+    positions = op(
+        "Slice",
+        init("position_embeddings", w.position),
+        init("zero", [0], i64),
+        length,
+        init("axis0", [0], i64),
+    )  # (L, H)
     x = op("Reshape", op("Add", words, positions), flat)  # (B*L, H)
     x = layer_norm(x, *w.emb_ln, "embeddings.LayerNorm")
     # BertModel's extended attention mask: (1 - mask) * float32 min on padded keys
@@ -121,19 +137,23 @@ def build_onnx_model(w: _BertWeights, external: Optional[Dict[str, np.ndarray]] 
     hidden_shape = op("Concat", batch_len, init("hidden_dim", [hidden], i64), axis=0)
     x = op("Reshape", x, hidden_shape)  # (B, L, H)
     axis1 = init("axis1", [1], i64)
-    summed = op("ReduceSum", op("Mul", x, op("Unsqueeze", mask, init("axis2", [2], i64))),
-                axis1, keepdims=0)
+    summed = op(
+        "ReduceSum", op("Mul", x, op("Unsqueeze", mask, init("axis2", [2], i64))), axis1, keepdims=0
+    )
     counts = op("Max", op("ReduceSum", mask, axis1, keepdims=1), init("eps_count", 1e-9))
     pooled = op("Div", summed, counts)
     norms = op("Max", op("ReduceL2", pooled, axes=[1], keepdims=1), init("eps_norm", 1e-12))
     graph.node.append(helper.make_node("Div", [pooled, norms], ["embedding"]))
 
-    graph.input.extend([
-        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
-        for name in ("input_ids", "attention_mask")
-    ])
+    graph.input.extend(
+        [
+            helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+            for name in ("input_ids", "attention_mask")
+        ]
+    )
     graph.output.append(
-        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden]))
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])
+    )
     model.opset_import.append(helper.make_opsetid("", 17))
     model.ir_version = 8  # ONNX 1.13+; onnxruntime >= 1.14
     model.producer_name = "nlu_components.sentence_embeddings"
@@ -173,7 +193,8 @@ class _OnnxRuntimeBert:
         options = ort.SessionOptions()
         names = list(external)
         options.add_external_initializers(
-            names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names])
+            names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names]
+        )
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.intra_op_num_threads = int(threads)
@@ -182,12 +203,16 @@ class _OnnxRuntimeBert:
         if threads > 1:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
-            serialized, options, providers=["CPUExecutionProvider"])
+            serialized, options, providers=["CPUExecutionProvider"]
+        )
         self.threads = int(threads)
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        (out,) = self._session.run(["embedding"], {
-            "input_ids": ids.astype(np.int64, copy=False),
-            "attention_mask": mask.astype(np.int64),
-        })
+        (out,) = self._session.run(
+            ["embedding"],
+            {
+                "input_ids": ids.astype(np.int64, copy=False),
+                "attention_mask": mask.astype(np.int64),
+            },
+        )
         return out

@@ -20,12 +20,25 @@ signs, post-op context). This package only implements it:
 The names below are the ones the NLU component, the dialogue policy and the
 tests use.
 """
-from nlu_components.triage_rules.conversation import (CONVERSATION_WINDOW, ConversationDecision,
-                                                       decide_conversation)
+
+from nlu_components.triage_rules.conversation import (
+    CONVERSATION_WINDOW,
+    ConversationDecision,
+    decide_conversation,
+)
 from nlu_components.triage_rules.result import Finding, TriageResult
 from nlu_components.triage_rules.rules import RED_FLAGS_PATH, TriageRules, load_rules
 from nlu_components.triage_rules.text import normalise, tokens_of
 
-__all__ = ["CONVERSATION_WINDOW", "ConversationDecision", "Finding", "RED_FLAGS_PATH",
-           "TriageResult", "TriageRules", "decide_conversation", "load_rules", "normalise",
-           "tokens_of"]
+__all__ = [
+    "CONVERSATION_WINDOW",
+    "ConversationDecision",
+    "Finding",
+    "RED_FLAGS_PATH",
+    "TriageResult",
+    "TriageRules",
+    "decide_conversation",
+    "load_rules",
+    "normalise",
+    "tokens_of",
+]

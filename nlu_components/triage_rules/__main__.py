@@ -1,4 +1,5 @@
 """Try messages against the rules: python -m nlu_components.triage_rules "..." ["..."]"""
+
 import sys
 
 from nlu_components.triage_rules.rules import load_rules

@@ -1,4 +1,5 @@
 """The typo guard: common words a typo match could confuse with a term word."""
+
 from __future__ import annotations
 
 import gzip
@@ -30,8 +31,11 @@ def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
     for lang in ("en", "es"):
         with gzip.open(data / f"{lang}_lexeme_prob.json.gz", "rt", encoding="utf-8") as fh:
             probs = json.load(fh)
-        common.update(w for w, p in probs.items()
-                      if p > COMMON_WORD_LOGPROB and w.isalpha() and len(w) >= FUZZY_MIN_LEN - 1)
+        common.update(
+            w
+            for w, p in probs.items()
+            if p > COMMON_WORD_LOGPROB and w.isalpha() and len(w) >= FUZZY_MIN_LEN - 1
+        )
         del probs
     common -= {w.rstrip("*") for w in term_words}
     candidates = sorted(common)
@@ -41,13 +45,13 @@ def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
         if len(stem) < FUZZY_MIN_LEN:
             continue
         if term.endswith("*"):
-            prefixes = [w[:len(stem)] for w in candidates]
-            hits = process.extract(stem, prefixes, scorer=OSA.distance, score_cutoff=1,
-                                   limit=None)
+            prefixes = [w[: len(stem)] for w in candidates]
+            hits = process.extract(stem, prefixes, scorer=OSA.distance, score_cutoff=1, limit=None)
         else:
             allowed = 2 if len(stem) >= FUZZY_TWO_EDITS_LEN else 1
-            hits = process.extract(stem, candidates, scorer=OSA.distance,
-                                   score_cutoff=allowed, limit=None)
+            hits = process.extract(
+                stem, candidates, scorer=OSA.distance, score_cutoff=allowed, limit=None
+            )
         near.update(candidates[index] for _, _, index in hits)
     # The exact forms of terms are never "typos" of other terms either.
     return frozenset(near | {w.rstrip("*") for w in term_words})

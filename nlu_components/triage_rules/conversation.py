@@ -1,4 +1,5 @@
 """The tier a message reaches given the messages before it in the conversation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,9 +12,32 @@ if TYPE_CHECKING:
 
 # A follow-up that points back at the previous message ("they're cold and grey"
 # after "my toes look weird") is read together with it.
-_BACK_REFERENCES = frozenset({"it", "its", "they", "theyre", "them", "this", "that", "there",
-                              "theres", "and", "also", "like", "esta", "estan", "eso", "lo",
-                              "los", "la", "las", "y", "tambien", "como"})
+_BACK_REFERENCES = frozenset(
+    {
+        "it",
+        "its",
+        "they",
+        "theyre",
+        "them",
+        "this",
+        "that",
+        "there",
+        "theres",
+        "and",
+        "also",
+        "like",
+        "esta",
+        "estan",
+        "eso",
+        "lo",
+        "los",
+        "la",
+        "las",
+        "y",
+        "tambien",
+        "como",
+    }
+)
 BACK_REFERENCE_REACH = 8  # words into the follow-up
 # How many earlier user messages a pending sign or a back-reference may reach.
 CONVERSATION_WINDOW = 3
@@ -26,8 +50,9 @@ class ConversationDecision:
     reason: str  # "message", "earlier_context", "later_context" or "follow_up"
 
 
-def decide_conversation(rules: "TriageRules", earlier: Sequence[str], latest: str,
-                        earlier_post_op: bool = False) -> ConversationDecision:
+def decide_conversation(
+    rules: TriageRules, earlier: Sequence[str], latest: str, earlier_post_op: bool = False
+) -> ConversationDecision:
     """The tier the latest message reaches given the conversation before it.
 
     `earlier` are the previous user messages of the session, oldest first;
@@ -45,13 +70,13 @@ def decide_conversation(rules: "TriageRules", earlier: Sequence[str], latest: st
         pending = [f for r in recent for f in r.reports if f.needs_post_op]
         if pending:
             best = max(pending, key=lambda f: rules.ranks[f.tier])
-            return ConversationDecision(best.tier, [f.category for f in pending],
-                                        "later_context")
+            return ConversationDecision(best.tier, [f.category for f in pending], "later_context")
     words = tokens_of(latest)[:BACK_REFERENCE_REACH]
     if earlier and any(w in _BACK_REFERENCES for w in words):
         joined = rules.read(f"{earlier[-1]} {latest}")
-        new = [f for f in joined.reports
-               if f.category not in {g.category for g in before[-1].reports}]
+        new = [
+            f for f in joined.reports if f.category not in {g.category for g in before[-1].reports}
+        ]
         post_op = post_op_before or joined.post_op_context
         reached = [f for f in new if post_op or not f.needs_post_op]
         if reached:

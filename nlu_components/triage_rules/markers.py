@@ -1,4 +1,5 @@
 """Clause markers: negated, hypothetical or past, asked about, happening now; fever numbers."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,22 @@ NEGATION_WINDOW = 3
 HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
-_TEMPERATURE_WORDS = frozenset({"temp", "temperature", "thermometer", "degrees", "deg", "f",
-                                "c", "fever", "temperatura", "grados", "fiebre", "calentura"})
+_TEMPERATURE_WORDS = frozenset(
+    {
+        "temp",
+        "temperature",
+        "thermometer",
+        "degrees",
+        "deg",
+        "f",
+        "c",
+        "fever",
+        "temperatura",
+        "grados",
+        "fiebre",
+        "calentura",
+    }
+)
 
 
 class ClauseMarkers:
@@ -24,8 +39,9 @@ class ClauseMarkers:
     marker term lists (`negation_before`, `happening_now`, `question_markers`...).
     """
 
-    def _occurrences(self, sentence: Sentence, terms: Sequence[Term],
-                     exact: bool = False) -> List[Occurrence]:
+    def _occurrences(
+        self, sentence: Sentence, terms: Sequence[Term], exact: bool = False
+    ) -> List[Occurrence]:
         parts_at, first = sentence.index(self.marker_matcher if exact else self.matcher)
         found = []
         for term in terms:
@@ -33,21 +49,35 @@ class ClauseMarkers:
                 found.append(Occurrence(start, end, sentence.clause_of[start]))
         return found
 
-    def _negated(self, sentence: Sentence, occ: Occurrence,
-                 negations_before: List[Occurrence], negations_after: List[Occurrence],
-                 modals: Sequence[Occurrence] = ()) -> bool:
+    def _negated(
+        self,
+        sentence: Sentence,
+        occ: Occurrence,
+        negations_before: List[Occurrence],
+        negations_after: List[Occurrence],
+        modals: Sequence[Occurrence] = (),
+    ) -> bool:
         """Negated ("no fever"), or only possible ("he will fall", "could be a clot")."""
         for neg in negations_before:
-            if neg.clause == occ.clause and neg.end <= occ.start \
-                    and occ.start - neg.end < NEGATION_WINDOW:
+            if (
+                neg.clause == occ.clause
+                and neg.end <= occ.start
+                and occ.start - neg.end < NEGATION_WINDOW
+            ):
                 return True
         for modal in modals:
-            if modal.clause == occ.clause and modal.end <= occ.start \
-                    and occ.start - modal.end < HYPOTHETICAL_WINDOW:
+            if (
+                modal.clause == occ.clause
+                and modal.end <= occ.start
+                and occ.start - modal.end < HYPOTHETICAL_WINDOW
+            ):
                 return True
         for neg in negations_after:
-            if neg.clause == occ.clause and neg.start >= occ.end \
-                    and neg.start - occ.end < NEGATION_WINDOW:
+            if (
+                neg.clause == occ.clause
+                and neg.start >= occ.end
+                and neg.start - occ.end < NEGATION_WINDOW
+            ):
                 return True
         return False
 
@@ -56,15 +86,18 @@ class ClauseMarkers:
 
     def _question_clauses(self, sentence: Sentence) -> Set[int]:
         """Clauses that ask about signs, or are hypothetical or past, not reports."""
+
         def clauses(terms: Sequence[Term]) -> Set[int]:
             return {o.clause for o in self._occurrences(sentence, terms, exact=True)}
 
         now = clauses(self.happening_now)
-        past_years = {sentence.clause_of[i] for i, t in enumerate(sentence.tokens)
-                      if _YEAR.match(t)}
+        past_years = {
+            sentence.clause_of[i] for i, t in enumerate(sentence.tokens) if _YEAR.match(t)
+        }
         conditional = clauses(self.conditional_if) & clauses(self.conditional_change)
-        hypothetical = (clauses(self.hypothetical) | past_years | conditional) \
-            - clauses(self.reporting)
+        hypothetical = (clauses(self.hypothetical) | past_years | conditional) - clauses(
+            self.reporting
+        )
         return (clauses(self.question_markers) | hypothetical) - now
 
     def _generic_questions(self, sentence: Sentence) -> Set[int]:
@@ -93,12 +126,16 @@ class ClauseMarkers:
                 continue
             value = float(tok.replace(",", "."))
             unit = sentence.tokens[i + 1] if i + 1 < len(sentence.tokens) else ""
-            fahrenheit = category.fever_f <= value <= 110 and ("." in tok or "," in tok
-                                                                or unit in ("f", "degrees")
-                                                                or has_temp_word)
-            celsius = category.fever_c is not None and category.fever_c <= value <= 43 \
-                and (unit in ("c", "grados", "degrees") or has_temp_word or "." in tok
-                     or "," in tok)
+            fahrenheit = category.fever_f <= value <= 110 and (
+                "." in tok or "," in tok or unit in ("f", "degrees") or has_temp_word
+            )
+            celsius = (
+                category.fever_c is not None
+                and category.fever_c <= value <= 43
+                and (
+                    unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
+                )
+            )
             if fahrenheit or celsius:
                 found.append(Occurrence(i, i + 1, sentence.clause_of[i]))
         return found

@@ -1,4 +1,5 @@
 """Which terms a sentence contains: typed words against term parts, with guarded typo tolerance."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from rapidfuzz.distance import OSA
 from nlu_components.triage_rules.spec import Term
 from nlu_components.triage_rules.text import _NUMBER
 
-FUZZY_MIN_LEN = 5        # one letter off from 5 letters on
+FUZZY_MIN_LEN = 5  # one letter off from 5 letters on
 FUZZY_TWO_EDITS_LEN = 9  # two letters off from 9 letters on
-FUZZY_STEM_MIN_LEN = 6   # a stem ("swell*") tolerates a typo from 6 letters on
+FUZZY_STEM_MIN_LEN = 6  # a stem ("swell*") tolerates a typo from 6 letters on
 
 
 class WordMatcher:
@@ -23,8 +24,9 @@ class WordMatcher:
     common words) with rapidfuzz against the words long enough to allow one.
     """
 
-    def __init__(self, common_words: FrozenSet[str], parts: Iterable[str],
-                 fuzzy: bool = True) -> None:
+    def __init__(
+        self, common_words: FrozenSet[str], parts: Iterable[str], fuzzy: bool = True
+    ) -> None:
         self.common_words = common_words
         self.fuzzy = fuzzy
         parts = set(parts)
@@ -53,33 +55,43 @@ class WordMatcher:
             found.add(token)
         found.update(stem + "*" for stem in self.stems if token.startswith(stem))
         if self.fuzzy and self._may_be_typo(token):
-            for _, _, index in process.extract(token, self.typo_words, scorer=OSA.distance,
-                                               score_cutoff=2, limit=None):
+            for _, _, index in process.extract(
+                token, self.typo_words, scorer=OSA.distance, score_cutoff=2, limit=None
+            ):
                 word = self.typo_words[index]
                 allowed = 2 if len(word) >= FUZZY_TWO_EDITS_LEN else 1
-                if abs(len(token) - len(word)) <= allowed and \
-                        OSA.distance(token, word, score_cutoff=allowed) <= allowed:
+                if (
+                    abs(len(token) - len(word)) <= allowed
+                    and OSA.distance(token, word, score_cutoff=allowed) <= allowed
+                ):
                     found.add(word)
-            found.update(stem + "*" for stem in self.typo_stems
-                         if OSA.distance(token[:len(stem)], stem, score_cutoff=1) <= 1)
+            found.update(
+                stem + "*"
+                for stem in self.typo_stems
+                if OSA.distance(token[: len(stem)], stem, score_cutoff=1) <= 1
+            )
         return frozenset(found)
 
     def _may_be_typo(self, token: str) -> bool:
-        return len(token) >= FUZZY_MIN_LEN - 1 and token.isalpha() \
-            and token not in self.common_words
+        return (
+            len(token) >= FUZZY_MIN_LEN - 1 and token.isalpha() and token not in self.common_words
+        )
 
 
 @dataclass(frozen=True)
 class Occurrence:
     start: int  # token index within the sentence
-    end: int    # exclusive
+    end: int  # exclusive
     clause: int
 
 
-def find_term(parts_at: Sequence[FrozenSet[str]], first: Dict[str, List[int]],
-              term: Term) -> List[Tuple[int, int]]:
+def find_term(
+    parts_at: Sequence[FrozenSet[str]], first: Dict[str, List[int]], term: Term
+) -> List[Tuple[int, int]]:
     """Where `term` occurs, given each token's matching parts and an index of them."""
     n = len(term.parts)
-    return [(i, i + n) for i in first.get(term.parts[0], ())
-            if i + n <= len(parts_at)
-            and all(term.parts[k] in parts_at[i + k] for k in range(1, n))]
+    return [
+        (i, i + n)
+        for i in first.get(term.parts[0], ())
+        if i + n <= len(parts_at) and all(term.parts[k] in parts_at[i + k] for k in range(1, n))
+    ]

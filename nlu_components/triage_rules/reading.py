@@ -1,4 +1,5 @@
 """Reading one message: which categories it reports, and which it only asks about."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
@@ -43,13 +44,23 @@ class MessageReading(ClauseMarkers):
             modals = self._occurrences(sentence, self.hypothetical_before, exact=True)
             # context may be mentioned in a general question ("...normal after surgery?")
             context_questions = self._question_clauses(sentence)
-            questions = context_questions | (self._generic_questions(sentence) - self._now(sentence))
+            questions = context_questions | (
+                self._generic_questions(sentence) - self._now(sentence)
+            )
 
-            def valid(occ: Occurrence, location: bool, asking: bool = False,
-                      number=number, questions=questions) -> bool:
+            def valid(
+                occ: Occurrence,
+                location: bool,
+                asking: bool = False,
+                number=number,
+                questions=questions,
+                sentence=sentence,
+                neg_before=neg_before,
+                neg_after=neg_after,
+                modals=modals,
+            ) -> bool:
                 """Counts as reported (or, with asking=True, as asked about)."""
-                if self._negated(sentence, occ, neg_before, neg_after,
-                                 () if location else modals):
+                if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
                     return False
                 if not location and (number, occ.start) < resolved_until:
                     return False
@@ -58,10 +69,17 @@ class MessageReading(ClauseMarkers):
             before = self._occurrences(sentence, self.not_post_op_before, exact=True)
             after = self._occurrences(sentence, self.not_post_op_after, exact=True)
             for occ in self._occurrences(sentence, self.post_op_terms):
-                blocked = any(b.end <= occ.start and occ.start - b.end < NEGATION_WINDOW
-                              and b.clause == occ.clause for b in before) or any(
-                    a.start >= occ.end and a.start - occ.end < NEGATION_WINDOW
-                    and a.clause == occ.clause for a in after)
+                blocked = any(
+                    b.end <= occ.start
+                    and occ.start - b.end < NEGATION_WINDOW
+                    and b.clause == occ.clause
+                    for b in before
+                ) or any(
+                    a.start >= occ.end
+                    and a.start - occ.end < NEGATION_WINDOW
+                    and a.clause == occ.clause
+                    for a in after
+                )
                 if not blocked and valid(occ, location=False, questions=context_questions):
                     result.post_op_context = True
 
@@ -70,24 +88,30 @@ class MessageReading(ClauseMarkers):
                     continue
                 status, needs_post_op = self._category_status(sentence, category, valid)
                 if status == "report":
-                    reported[category.name] = Finding(category.name, category.tier,
-                                                      category.sign, needs_post_op)
+                    reported[category.name] = Finding(
+                        category.name, category.tier, category.sign, needs_post_op
+                    )
                 elif status == "asked" and category.name not in asked:
                     asked.append(category.name)
         result.reports = list(reported.values())
         result.asked_about = [c for c in asked if c not in reported]
         return result
 
-    def _category_status(self, sentence: Sentence, category: Category,
-                         valid) -> Tuple[Optional[str], bool]:
+    def _category_status(
+        self, sentence: Sentence, category: Category, valid
+    ) -> Tuple[Optional[str], bool]:
         """'report' when a rule matches with valid terms, 'asked' when only inside questions.
 
         With a report, whether it needs post-op context (the rules that need none
         are tried first, so the stronger reading wins).
         """
         status = None
-        rules = sorted(category.rules, key=lambda r: bool(
-            category.needs_post_op if r.needs_post_op is None else r.needs_post_op))
+        rules = sorted(
+            category.rules,
+            key=lambda r: bool(
+                category.needs_post_op if r.needs_post_op is None else r.needs_post_op
+            ),
+        )
         for rule in rules:
             if rule.unless and self._occurrences(sentence, rule.unless):
                 continue
@@ -99,8 +123,7 @@ class MessageReading(ClauseMarkers):
                 reported.append([o for o in occs if valid(o, group.location)])
                 asked.append([o for o in occs if valid(o, group.location, asking=True)])
             if all(reported) and _fits_window(reported, rule.within):
-                needs = category.needs_post_op if rule.needs_post_op is None \
-                    else rule.needs_post_op
+                needs = category.needs_post_op if rule.needs_post_op is None else rule.needs_post_op
                 return "report", needs
             if all(asked) and _fits_window(asked, rule.within):
                 status = "asked"

@@ -1,4 +1,5 @@
 """What reading one message finds: reported signs, questions about signs, post-op context."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ class Finding:
 @dataclass
 class TriageResult:
     """What one message says: reports (happening now), questions about signs, context."""
+
     reports: List[Finding] = field(default_factory=list)
     asked_about: List[str] = field(default_factory=list)
     post_op_context: bool = False

@@ -1,4 +1,5 @@
 """content/red_flags.yml, compiled: TriageRules, which reads messages (reading.py)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -48,8 +49,9 @@ class TriageRules(MessageReading):
         for name, cat in spec["categories"].items():
             rules = tuple(
                 Rule(
-                    groups=tuple(Group(_terms(g["terms"]), bool(g.get("location")))
-                                 for g in rule["groups"]),
+                    groups=tuple(
+                        Group(_terms(g["terms"]), bool(g.get("location"))) for g in rule["groups"]
+                    ),
                     within=rule.get("within"),
                     unless=_terms(rule.get("unless", ())),
                     needs_post_op=rule.get("needs_post_op"),
@@ -57,20 +59,31 @@ class TriageRules(MessageReading):
                 for rule in cat["rules"]
             )
             temp = cat.get("temperature_at_least") or {}
-            self.categories.append(Category(
-                name=name, tier=cat["tier"], sign=cat["sign"],
-                needs_post_op=bool(cat.get("needs_post_op")), rules=rules,
-                fever_f=temp.get("fahrenheit"), fever_c=temp.get("celsius")))
-        self.common_words = common_words if common_words is not None \
+            self.categories.append(
+                Category(
+                    name=name,
+                    tier=cat["tier"],
+                    sign=cat["sign"],
+                    needs_post_op=bool(cat.get("needs_post_op")),
+                    rules=rules,
+                    fever_f=temp.get("fahrenheit"),
+                    fever_c=temp.get("celsius"),
+                )
+            )
+        self.common_words = (
+            common_words
+            if common_words is not None
             else cached_common_words_near(self.term_words(), CACHE_DIR)
+        )
         every_part = self.all_parts()
         self.matcher = WordMatcher(self.common_words, every_part)
         # Markers (negation, questions, time) are small function words: exact only.
         self.marker_matcher = WordMatcher(self.common_words, every_part, fuzzy=False)
 
     @classmethod
-    def from_file(cls, path: Path = RED_FLAGS_PATH,
-                  common_words: Optional[FrozenSet[str]] = None) -> "TriageRules":
+    def from_file(
+        cls, path: Path = RED_FLAGS_PATH, common_words: Optional[FrozenSet[str]] = None
+    ) -> TriageRules:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")), common_words)
 
     def term_words(self) -> Set[str]:
@@ -82,11 +95,22 @@ class TriageRules(MessageReading):
         return {part for term in every for part in term.parts}
 
     def all_parts(self) -> Set[str]:
-        lists = [self.post_op_terms, self.not_post_op_before, self.not_post_op_after,
-                 self.negation_before, self.negation_after, self.question_markers,
-                 self.happening_now, self.hypothetical, self.resolved_by, self.reporting,
-                 self.personal, self.hypothetical_before, self.conditional_if,
-                 self.conditional_change]
+        lists = [
+            self.post_op_terms,
+            self.not_post_op_before,
+            self.not_post_op_after,
+            self.negation_before,
+            self.negation_after,
+            self.question_markers,
+            self.happening_now,
+            self.hypothetical,
+            self.resolved_by,
+            self.reporting,
+            self.personal,
+            self.hypothetical_before,
+            self.conditional_if,
+            self.conditional_change,
+        ]
         terms = [t for terms in lists for t in terms]
         for category in self.categories:
             for rule in category.rules:

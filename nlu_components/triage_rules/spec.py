@@ -1,4 +1,5 @@
 """What content/red_flags.yml compiles to: terms, and the rules of each category."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,11 +11,12 @@ from nlu_components.triage_rules.text import tokens_of
 @dataclass(frozen=True)
 class Term:
     """A word, a stem ("swell*") or a phrase of them, as written in the YAML."""
+
     source: str
     parts: Tuple[str, ...]  # each part a word or a stem ending in *
 
     @classmethod
-    def parse(cls, source: str) -> "Term":
+    def parse(cls, source: str) -> Term:
         marked = source.replace("*", " STAR ").replace("#", " NUMBER ").replace("~", " ANYWORD ")
         parts = tuple(p for p in tokens_of(marked) if p != ",")
         # re-attach the star markers to the word before them; NUMBER is any number

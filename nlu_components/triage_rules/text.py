@@ -1,4 +1,5 @@
 """How a message is cut up for reading: normalised text, tokens, sentences and clauses."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,9 @@ _CONTRACTION_FOLDS = [
     (re.compile(r"\bi ve\b"), "ive"),
 ]
 _SENTENCE_SPLIT = re.compile(r"((?<!\d)[.!?;]+|[.!?;]+(?!\d)|\n+)")
-_CLAUSE_SPLIT_WORDS = frozenset({"but", "although", "though", "however", "except",
-                                 "pero", "aunque", "sino"})
+_CLAUSE_SPLIT_WORDS = frozenset(
+    {"but", "although", "though", "however", "except", "pero", "aunque", "sino"}
+)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|,")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
@@ -24,7 +26,7 @@ def normalise(text: str) -> str:
     """Lower-case, strip accents and apostrophes, fold contractions."""
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    text = re.sub(r"(\w)['’]ll\b", r"\1 will", text)   # he'll fall -> he will fall
+    text = re.sub(r"(\w)['’]ll\b", r"\1 will", text)  # he'll fall -> he will fall
     text = re.sub(r"['’`´]", "", text)
     text = re.sub(r"[-/_]", " ", text)
     for pattern, replacement in _CONTRACTION_FOLDS:
@@ -40,10 +42,10 @@ def tokens_of(text: str) -> List[str]:
 class Sentence:
     tokens: List[str]
     clause_of: List[int]  # clause id per token
-    asks: bool = False    # ended with a question mark
+    asks: bool = False  # ended with a question mark
 
     @classmethod
-    def split(cls, text: str) -> List["Sentence"]:
+    def split(cls, text: str) -> List[Sentence]:
         sentences = []
         pieces = _SENTENCE_SPLIT.split(normalise(text))
         for index in range(0, len(pieces), 2):
@@ -62,7 +64,7 @@ class Sentence:
                 sentences.append(cls(tokens, clause_of, "?" in ending))
         return sentences
 
-    def index(self, matcher: "WordMatcher"):
+    def index(self, matcher: WordMatcher):
         """Each token's matching parts, and where each part matches (cached per matcher)."""
         cache = self.__dict__.setdefault("_index", {})
         if id(matcher) not in cache:

@@ -3,6 +3,7 @@ secrets that must not be generated per replica, the rate limiter's storage
 choice and its behaviour when the storage fails, the one-node job lock on SQLite,
 and a retried appointment submission. The same pieces against real PostgreSQL,
 Redis and two replicas: tests/cluster/test_cluster.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,17 +16,26 @@ import sqlalchemy as sa
 from actions.appointment_store import appointment_requests, engine_for, save_request
 from channels.rate_limit import SenderRateLimiter, redis_url
 from channels.settings import sms_id_secret
-from cluster.settings import (CLUSTER_SECRETS, ClusterConfigError, check_cluster_config,
-                              cluster_mode, cluster_problems, secret_from_env)
+from cluster.settings import (
+    CLUSTER_SECRETS,
+    ClusterConfigError,
+    check_cluster_config,
+    cluster_mode,
+    cluster_problems,
+    secret_from_env,
+)
 from console.settings import load_console_settings
 from stores.sql import advisory_key, single_node
 
 COMPLETE = {
     "REPLICAS": "2",
-    "SMS_ID_SECRET": "s1", "CONSOLE_SECRET_KEY": "s2", "ACTION_SERVER_TOKEN": "s3",
+    "SMS_ID_SECRET": "s1",
+    "CONSOLE_SECRET_KEY": "s2",
+    "ACTION_SERVER_TOKEN": "s3",
     "WIDGET_ID_SECRET": "s4",
     "DATABASE_URL": "postgresql://rasa:pw@db:5432/achilles",
-    "LOCK_STORE_TYPE": "redis", "RATE_LIMIT_STORAGE_URI": "redis://cache:6379/2",
+    "LOCK_STORE_TYPE": "redis",
+    "RATE_LIMIT_STORAGE_URI": "redis://cache:6379/2",
     "SMS_STATE_STORE": "redis",
 }
 
@@ -53,8 +63,9 @@ def test_bad_replica_count_is_an_error():
 def test_complete_cluster_configuration_passes():
     for component in ("rasa", "actions", "console"):
         check_cluster_config(component, COMPLETE)
-    assert cluster_problems("rasa", dict(COMPLETE, RATE_LIMIT_STORAGE_URI="async+redis://c:1")) \
-        == []
+    assert (
+        cluster_problems("rasa", dict(COMPLETE, RATE_LIMIT_STORAGE_URI="async+redis://c:1")) == []
+    )
 
 
 def test_every_secret_and_every_shared_store_is_required_with_several_replicas():
@@ -62,16 +73,16 @@ def test_every_secret_and_every_shared_store_is_required_with_several_replicas()
     text = " ".join(problems)
     for name in CLUSTER_SECRETS:
         assert f"{name} is not set" in text
-    for needed in ("DATABASE_URL", "LOCK_STORE_TYPE", "RATE_LIMIT_STORAGE_URI",
-                   "SMS_STATE_STORE"):
+    for needed in ("DATABASE_URL", "LOCK_STORE_TYPE", "RATE_LIMIT_STORAGE_URI", "SMS_STATE_STORE"):
         assert needed in text
     # SQLite cannot be shared; the action server and console need no Redis
     sqlite = dict(COMPLETE, DATABASE_URL="sqlite:////srv/conversations.db")
     assert [p for p in cluster_problems("actions", sqlite) if "DATABASE_URL" in p]
     assert cluster_problems("console", dict(COMPLETE, LOCK_STORE_TYPE="in_memory")) == []
     with pytest.raises(ClusterConfigError, match="ACTION_SERVER_TOKEN is not set"):
-        check_cluster_config("actions", {k: v for k, v in COMPLETE.items()
-                                         if k != "ACTION_SERVER_TOKEN"})
+        check_cluster_config(
+            "actions", {k: v for k, v in COMPLETE.items() if k != "ACTION_SERVER_TOKEN"}
+        )
 
 
 def test_sms_id_secret_is_never_generated_per_replica(tmp_path):
@@ -90,8 +101,9 @@ def test_console_key_is_never_generated_per_replica(tmp_path):
     with pytest.raises(ClusterConfigError, match="CONSOLE_SECRET_KEY must be set"):
         settings.secret_key()
     assert list(tmp_path.iterdir()) == []
-    shared = load_console_settings({"REPLICAS": "2", "CONSOLE_SECRET_KEY": "k" * 64,
-                                    "CONSOLE_VAR_DIR": str(tmp_path)})
+    shared = load_console_settings(
+        {"REPLICAS": "2", "CONSOLE_SECRET_KEY": "k" * 64, "CONSOLE_VAR_DIR": str(tmp_path)}
+    )
     assert shared.secret_key() == "k" * 64
     single = load_console_settings({"CONSOLE_VAR_DIR": str(tmp_path)})
     assert len(single.secret_key()) == 64  # generated into var/, one process
@@ -134,8 +146,10 @@ def test_per_address_limit_counts_in_the_same_storage():
     limiter = SenderRateLimiter("100/minute", "async+memory://", ip_limit="2/minute")
 
     async def hits():
-        return ([await limiter.allow_ip("203.0.113.7") for _ in range(3)]
-                + [await limiter.allow_ip("203.0.113.8"), await limiter.allow("rest", "p1")])
+        return [await limiter.allow_ip("203.0.113.7") for _ in range(3)] + [
+            await limiter.allow_ip("203.0.113.8"),
+            await limiter.allow("rest", "p1"),
+        ]
 
     assert asyncio.run(hits()) == [True, True, False, True, True]
 
@@ -155,8 +169,9 @@ def test_one_node_jobs_exclude_each_other_on_sqlite(tmp_path):
     with single_node(engine, "job") as first:
         assert first
         outcome = []
-        thread = threading.Thread(target=lambda: outcome.append(
-            single_node(engine, "job").__enter__()))
+        thread = threading.Thread(
+            target=lambda: outcome.append(single_node(engine, "job").__enter__())
+        )
         thread.start()
         thread.join()
         assert outcome == [False]
@@ -165,24 +180,34 @@ def test_one_node_jobs_exclude_each_other_on_sqlite(tmp_path):
     with single_node(engine, "job") as again:
         assert again
     assert advisory_key("job") == advisory_key("job") != advisory_key("other job")
-    assert -2**63 <= advisory_key("job") < 2**63
+    assert -(2**63) <= advisory_key("job") < 2**63
 
 
 def test_a_retried_submission_stores_one_request(tmp_path):
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    request = dict(conversation_id="c1", channel="rest", patient_name="Maria Lopez",
-                   phone="(310) 555-0123", preferred_time="mornings", reason="tear",
-                   consent=True)
+    request = dict(
+        conversation_id="c1",
+        channel="rest",
+        patient_name="Maria Lopez",
+        phone="(310) 555-0123",
+        preferred_time="mornings",
+        reason="tear",
+        consent=True,
+    )
     first = save_request(url, **request)
     assert save_request(url, **request) == first
     other = save_request(url, **dict(request, preferred_time="afternoons"))
     assert other != first
     with engine_for(url).connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(
-            appointment_requests)).scalar() == 2
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(appointment_requests)).scalar() == 2
+        )
         # an identical request long after is a new one
-        conn.execute(appointment_requests.update().values(
-            created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)))
+        conn.execute(
+            appointment_requests.update().values(
+                created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+            )
+        )
         conn.commit()
     assert save_request(url, **request) not in (first, other)
 
@@ -202,9 +227,11 @@ def test_console_daily_retention_runs_once_a_day_and_background_settings(tmp_pat
 
     jobs = BackgroundJobs.from_env(engine, lambda force=False: None, {})
     assert jobs.enabled and jobs.refresh_s == 60 and jobs.retention_days is None
-    jobs = BackgroundJobs.from_env(engine, lambda force=False: None,
-                                   {"CONSOLE_REFRESH_SECONDS": "0",
-                                    "CONSOLE_RETENTION_DAYS": "30"})
+    jobs = BackgroundJobs.from_env(
+        engine,
+        lambda force=False: None,
+        {"CONSOLE_REFRESH_SECONDS": "0", "CONSOLE_RETENTION_DAYS": "30"},
+    )
     assert jobs.enabled and jobs.retention_days == 30
     assert not BackgroundJobs.from_env(engine, None, {"CONSOLE_REFRESH_SECONDS": "0"}).enabled
     with pytest.raises(ValueError):
@@ -213,11 +240,17 @@ def test_console_daily_retention_runs_once_a_day_and_background_settings(tmp_pat
 
 def test_console_background_jobs_refresh_and_stop(tmp_path):
     import time
+
     from console.jobs import BackgroundJobs
 
     calls = []
-    jobs = BackgroundJobs(None, lambda force=False: calls.append(force), refresh_s=0.05,
-                          retention_days=None, tick_s=0.05)
+    jobs = BackgroundJobs(
+        None,
+        lambda force=False: calls.append(force),
+        refresh_s=0.05,
+        retention_days=None,
+        tick_s=0.05,
+    )
     jobs.start()
     time.sleep(0.5)
     jobs.stop()

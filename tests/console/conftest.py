@@ -10,6 +10,7 @@
   admin, a reviewer and a callback user (console_helpers.PASSWORDS); the
   security tests share it.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,13 +19,23 @@ from typing import Dict, List
 
 import pytest
 
-from console_helpers import (APPT_NAME, APPT_PHONE, CLARIFY, CONVERSATIONS,
-                             FALLBACK_CANDIDATES, PASSWORD, PASSWORDS, REPLY_SIGNS, login)
+from console_helpers import (
+    APPT_NAME,
+    APPT_PHONE,
+    CLARIFY,
+    CONVERSATIONS,
+    FALLBACK_CANDIDATES,
+    PASSWORD,
+    PASSWORDS,
+    REPLY_SIGNS,
+    login,
+)
 
 
 @pytest.fixture(scope="session")
 def assistant_db(tmp_path_factory):
     from tests.servers import running_assistant
+
     workdir = tmp_path_factory.mktemp("console-assistant")
     # Rasa's stock REST channel: it writes the same events (input_channel "rest")
     # as the project's hardened one, and keeps these tests independent of
@@ -42,17 +53,23 @@ def assistant_db(tmp_path_factory):
                     replies[sender].append(rasa.texts(sender, message))
                     if any(CLARIFY in t for t in replies[sender][-1]):
                         break
-    expected = {flag: {sender for sender, turns in replies.items()
-                       if any(sign in text for turn in turns for text in turn for sign in signs)}
-                for flag, signs in REPLY_SIGNS.items()}
+    expected = {
+        flag: {
+            sender
+            for sender, turns in replies.items()
+            if any(sign in text for turn in turns for text in turn for sign in signs)
+        }
+        for flag, signs in REPLY_SIGNS.items()
+    }
     # The scenarios the console tests rely on really happened:
     assert "t-fallback" in expected["fallback"], replies["t-fallback"]
     assert "t-emergency" in expected["emergency"], expected
     assert "t-appointment" in expected["appointment"], expected
     assert "t-handoff" in expected["handoff"], expected
     db = workdir / "conversations.db"
-    return SimpleNamespace(path=db, url=f"sqlite:///{db}", workdir=workdir, replies=replies,
-                           expected=expected)
+    return SimpleNamespace(
+        path=db, url=f"sqlite:///{db}", workdir=workdir, replies=replies, expected=expected
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +77,13 @@ def console_env(assistant_db, tmp_path_factory) -> Dict[str, str]:
     var_dir = tmp_path_factory.mktemp("console-var")
     # These tests log in and fail logins often from 127.0.0.1: the per-address limit is
     # raised here (test_console_login_limits.py tests it with its default-like values).
-    return {"DATABASE_URL": assistant_db.url, "CONSOLE_SECRET_KEY": "test-secret-key",
-            "CONSOLE_VAR_DIR": str(var_dir), "CONSOLE_TIMEZONE": "America/Los_Angeles",
-            "CONSOLE_LOGIN_FAILURES_PER_IP": "1000"}
+    return {
+        "DATABASE_URL": assistant_db.url,
+        "CONSOLE_SECRET_KEY": "test-secret-key",
+        "CONSOLE_VAR_DIR": str(var_dir),
+        "CONSOLE_TIMEZONE": "America/Los_Angeles",
+        "CONSOLE_LOGIN_FAILURES_PER_IP": "1000",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +92,7 @@ def app(console_env):
     from console.app import create_app
     from console.db import engine_for
     from console.settings import load_console_settings
+
     settings = load_console_settings(console_env)
     application = create_app(settings, refresh_min_seconds=0)
     application.config["TESTING"] = True
@@ -109,6 +131,7 @@ def db(tmp_path_factory):
     from bench import synthetic
     from console import accounts
     from console.db import appointment_requests, engine_for, utcnow
+
     workdir = tmp_path_factory.mktemp("console-security")
     url = f"sqlite:///{workdir / 'console.db'}"
     engine = engine_for(url)
@@ -118,13 +141,27 @@ def db(tmp_path_factory):
     synthetic.insert_conversation(engine, "s-fallback", now - 3000, "fallback")
     synthetic.insert_conversation(engine, "s-appt", now - 2000, "appointment")
     with engine.begin() as conn:
-        request_id = conn.execute(appointment_requests.insert().values(
-            created_at=utcnow(), conversation_id="s-appt", channel="rest",
-            patient_name=APPT_NAME, phone=APPT_PHONE, preferred_time="mornings",
-            reason="heel pain", consent=True, status="new")).inserted_primary_key[0]
+        request_id = conn.execute(
+            appointment_requests.insert().values(
+                created_at=utcnow(),
+                conversation_id="s-appt",
+                channel="rest",
+                patient_name=APPT_NAME,
+                phone=APPT_PHONE,
+                preferred_time="mornings",
+                reason="heel pain",
+                consent=True,
+                status="new",
+            )
+        ).inserted_primary_key[0]
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "security-test-key",
-           "CONSOLE_VAR_DIR": str(workdir / "var"), "CONSOLE_TIMEZONE": "America/Los_Angeles"}
-    return SimpleNamespace(url=url, engine=engine, env=env, workdir=workdir,
-                           request_id=request_id, cookies={})
+    env = {
+        "DATABASE_URL": url,
+        "CONSOLE_SECRET_KEY": "security-test-key",
+        "CONSOLE_VAR_DIR": str(workdir / "var"),
+        "CONSOLE_TIMEZONE": "America/Los_Angeles",
+    }
+    return SimpleNamespace(
+        url=url, engine=engine, env=env, workdir=workdir, request_id=request_id, cookies={}
+    )

@@ -3,6 +3,7 @@
 Test modules import from here, not from conftest.py: pytest loads every
 folder's conftest.py as the module `conftest`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,22 +35,36 @@ CONVERSATIONS: Dict[str, List[str]] = {
     "t-oos": ["what's the weather tomorrow"],
     "t-emergency": ["I had surgery last week and now my calf is swollen, hot and very painful"],
     "t-handoff": ["can I talk to a real person?"],
-    "t-appointment": ["I'd like to book an appointment", "Maria Lopez", PATIENT_PHONE,
-                      "weekday mornings", "possible Achilles tear last week", "yes"],
+    "t-appointment": [
+        "I'd like to book an appointment",
+        "Maria Lopez",
+        PATIENT_PHONE,
+        "weekday mornings",
+        "possible Achilles tear last week",
+        "yes",
+    ],
     "t-pii": [f"my email is {PATIENT_EMAIL} and I was born on {PATIENT_DOB}, can I get surgery?"],
 }
 CLARIFY = "not sure I understood"
 # Vague messages; which one the current model is unsure about varies between
 # trainings, so they are tried in turn (one conversation) until one falls back.
 # The intent payload is the last resort, so the scenario always exists.
-FALLBACK_CANDIDATES = ["can I get surgery the thing with the other stuff",
-                       "the thing from before is weird again", "hmm what about that",
-                       "is it the same as the one before", "and the second one?",
-                       "/nlu_fallback"]
+FALLBACK_CANDIDATES = [
+    "can I get surgery the thing with the other stuff",
+    "the thing from before is weird again",
+    "hmm what about that",
+    "is it the same as the one before",
+    "and the second one?",
+    "/nlu_fallback",
+]
 # What the patient saw, independent of the console's own classification.
 REPLY_SIGNS = {
-    "fallback": ("not sure I understood", "still couldn't understand",
-                 "I can only answer questions about Achilles", "lost track of our conversation"),
+    "fallback": (
+        "not sure I understood",
+        "still couldn't understand",
+        "I can only answer questions about Achilles",
+        "lost track of our conversation",
+    ),
     "emergency": ("This could be a medical emergency", "This needs a doctor's attention today"),
     "handoff": ("Our staff will be glad to help",),
     "appointment": ("Your request has been sent",),
@@ -57,8 +72,8 @@ REPLY_SIGNS = {
 
 # ---- the synthetic database of the security tests (conftest.py `db`)
 PASSWORDS = {
-    "ada": "keeps the whole console safe",      # admin
-    "rita": "reviews the transcripts daily",    # reviewer
+    "ada": "keeps the whole console safe",  # admin
+    "rita": "reviews the transcripts daily",  # reviewer
     "cal": "calls patients back every morning",  # callback
 }
 APPT_PHONE = "(415) 555-0188"
@@ -96,8 +111,8 @@ def make_app(db, clock=None, **env):
     """The console over the security tests' database, with `env` added to its settings."""
     from console.app import create_app
     from console.settings import load_console_settings
-    app = create_app(load_console_settings({**db.env, **env}), refresh_min_seconds=0,
-                     clock=clock)
+
+    app = create_app(load_console_settings({**db.env, **env}), refresh_min_seconds=0, clock=clock)
     app.config["TESTING"] = True
     return app
 
@@ -120,6 +135,7 @@ def client_as(db, app, username):
 def summary_id(engine, sender_id: str) -> int:
     from console.db import conversation_summaries as cs
     from console.summaries import refresh
+
     refresh(engine)
     with engine.connect() as conn:
         value = conn.execute(sa.select(cs.c.id).where(cs.c.sender_id == sender_id)).scalar()
@@ -129,6 +145,7 @@ def summary_id(engine, sender_id: str) -> int:
 
 def audit_rows(engine, action, **where):
     from console.db import audit_log
+
     query = sa.select(audit_log).where(audit_log.c.action == action)
     for key, value in where.items():
         query = query.where(getattr(audit_log.c, key) == value)
@@ -138,6 +155,7 @@ def audit_rows(engine, action, **where):
 
 def assert_audit(engine, username, action, sender_id=None):
     from console.db import audit_log
+
     query = sa.select(audit_log).where(audit_log.c.action == action)
     if username:
         query = query.where(audit_log.c.username == username)
@@ -152,20 +170,29 @@ def assert_audit(engine, username, action, sender_id=None):
 
 def user_row(engine, username):
     from console.db import users
+
     with engine.connect() as conn:
         return conn.execute(sa.select(users).where(users.c.username == username)).first()
 
 
 def run_cli(env: Dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **env)
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=PROJECT_ROOT,
-                          env=full_env, input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @contextlib.contextmanager
 def live_server(app, threads=8):
     """The app under waitress on a free loopback port, in this process; closed after."""
     from waitress.server import create_server
+
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="console-test")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

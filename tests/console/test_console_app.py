@@ -1,6 +1,7 @@
 """The staff console's pages over a database written by the real Rasa server
 (conftest.py `assistant_db`): the list and its filters, transcripts, the
 appointment queue, CSV export, intent corrections, the overview and retention."""
+
 from __future__ import annotations
 
 import csv
@@ -13,14 +14,24 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from console_helpers import (PATIENT_DOB, PATIENT_EMAIL, assert_audit, csrf_token, run_cli,
-                             summary_id)
+from console_helpers import (
+    PATIENT_DOB,
+    PATIENT_EMAIL,
+    assert_audit,
+    csrf_token,
+    run_cli,
+    summary_id,
+)
+
 
 def rows_of(html: str):
     """(started, channel, turns, first question, flags) text of each list row."""
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
-            for row in body.split("</tr>") if "<td" in row and 'class="empty"' not in row]
+    return [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+        for row in body.split("</tr>")
+        if "<td" in row and 'class="empty"' not in row
+    ]
 
 
 def listed_ids(html: str):
@@ -28,6 +39,7 @@ def listed_ids(html: str):
 
 
 # ---------------------------------------------------------------- list and filters
+
 
 def test_list_shows_every_conversation_newest_first(client, engine):
     html = client.get("/conversations").text
@@ -58,17 +70,28 @@ def test_flag_filters(client, engine, assistant_db, flag):
 def senders_with_intent(engine, intent):
     """Straight from Rasa's events table (not from the console's summaries)."""
     from console.db import events
+
     with engine.connect() as conn:
-        return {r[0] for r in conn.execute(
-            sa.select(events.c.sender_id).distinct()
-            .where(events.c.type_name == "user").where(events.c.intent_name == intent))}
+        return {
+            r[0]
+            for r in conn.execute(
+                sa.select(events.c.sender_id)
+                .distinct()
+                .where(events.c.type_name == "user")
+                .where(events.c.intent_name == intent)
+            )
+        }
 
 
 def intent_of(engine, sender, text):
     from console.db import events
+
     with engine.connect() as conn:
-        for row in conn.execute(sa.select(events).where(events.c.sender_id == sender)
-                                .where(events.c.type_name == "user")):
+        for row in conn.execute(
+            sa.select(events)
+            .where(events.c.sender_id == sender)
+            .where(events.c.type_name == "user")
+        ):
             if text in row.data:
                 return row.intent_name
     raise AssertionError((sender, text))
@@ -77,8 +100,9 @@ def intent_of(engine, sender, text):
 def test_other_filters(client, engine):
     ids = lambda q: listed_ids(client.get("/conversations?" + q).text)  # noqa: E731
     intent = intent_of(engine, "t-topic", "how long is recovery?")
-    assert ids(f"intent={intent}") == {summary_id(engine, s)
-                                       for s in senders_with_intent(engine, intent)}
+    assert ids(f"intent={intent}") == {
+        summary_id(engine, s) for s in senders_with_intent(engine, intent)
+    }
     assert ids("intent=request_appointment") >= {summary_id(engine, "t-appointment")}
     assert ids("channel=rest") == ids("")
     assert ids("channel=twilio") == set()
@@ -91,7 +115,8 @@ def test_other_filters(client, engine):
 def test_full_text_search(client, engine):
     assert listed_ids(client.get("/conversations?q=weather").text) == {summary_id(engine, "t-oos")}
     assert listed_ids(client.get("/conversations?q=RECOVERY+long").text) == {
-        summary_id(engine, "t-topic")}
+        summary_id(engine, "t-topic")
+    }
     assert listed_ids(client.get("/conversations?q=50%25_off").text) == set()
 
 
@@ -99,9 +124,15 @@ def test_reviewed_filter_and_review_form(client, engine):
     sid = summary_id(engine, "t-handoff")
     assert sid in listed_ids(client.get("/conversations?reviewed=no").text)
     page = client.get(f"/conversations/{sid}").text
-    response = client.post(f"/conversations/{sid}/review", data={
-        "csrf_token": csrf_token(page), "reviewed": "1", "tags": "handoff ok, , handoff ok",
-        "note": "Patient wanted a person; fine."})
+    response = client.post(
+        f"/conversations/{sid}/review",
+        data={
+            "csrf_token": csrf_token(page),
+            "reviewed": "1",
+            "tags": "handoff ok, , handoff ok",
+            "note": "Patient wanted a person; fine.",
+        },
+    )
     assert response.status_code == 302
     page = client.get(f"/conversations/{sid}").text
     assert "checked" in page.split('id="reviewed"', 1)[1][:40]
@@ -113,11 +144,14 @@ def test_reviewed_filter_and_review_form(client, engine):
 
 # ---------------------------------------------------------------- transcript
 
+
 def test_transcript_shows_intents_runner_up_and_actions(client, engine):
     page = client.get(f"/conversations/{summary_id(engine, 't-topic')}").text
     assert "what are the symptoms of a ruptured achilles?" in page
     intent = intent_of(engine, "t-topic", "what are the symptoms")
-    assert re.search(rf'class="intent">{intent}</span>\s*<span class="conf">[01]\.\d\d</span>', page)
+    assert re.search(
+        rf'class="intent">{intent}</span>\s*<span class="conf">[01]\.\d\d</span>', page
+    )
     assert re.search(r'class="runner">runner-up \w+ 0\.\d\d', page)
     assert '<span class="action">action_answer_topic</span>' in page
     assert '<span class="action">utter_greet</span>' in page
@@ -143,14 +177,18 @@ def test_phone_numbers_are_visible_only_in_the_appointment_queue(client, engine)
     page = client.get("/appointments").text
     assert "(310) 555-0123" in page and "Maria Lopez" in page
     assert_audit(engine, "alice", "view_appointments")
-    request_id = int(re.search(r'/appointments/(\d+)/status', page).group(1))
-    response = client.post(f"/appointments/{request_id}/status",
-                           data={"csrf_token": csrf_token(page), "status": "called_back"})
+    request_id = int(re.search(r"/appointments/(\d+)/status", page).group(1))
+    response = client.post(
+        f"/appointments/{request_id}/status",
+        data={"csrf_token": csrf_token(page), "status": "called_back"},
+    )
     assert response.status_code == 302
     from console.db import appointment_requests
+
     with engine.connect() as conn:
-        row = conn.execute(sa.select(appointment_requests)
-                           .where(appointment_requests.c.id == request_id)).first()
+        row = conn.execute(
+            sa.select(appointment_requests).where(appointment_requests.c.id == request_id)
+        ).first()
     assert row.status == "called_back" and row.status_changed_by == "alice"
     assert row.status_changed_at is not None
     assert "alice," in client.get("/appointments?status=called_back").text
@@ -171,8 +209,11 @@ def test_csv_export_is_masked_and_audited(client, engine, assistant_db):
     assert "555 0123" not in everything and "555-0123" not in everything
     with engine.connect() as conn:
         from console.db import audit_log
-        exported = {r.sender_id for r in conn.execute(
-            sa.select(audit_log).where(audit_log.c.action == "export_csv"))}
+
+        exported = {
+            r.sender_id
+            for r in conn.execute(sa.select(audit_log).where(audit_log.c.action == "export_csv"))
+        }
     assert {"t-fallback", "t-oos", "t-pii", "t-topic"} <= exported
 
 
@@ -185,21 +226,40 @@ def test_viewing_a_transcript_is_audited(client, engine):
 
 # ---------------------------------------------------------------- corrections
 
+
 def test_intent_correction_and_export(client, engine, console_env, tmp_path):
     sid = summary_id(engine, "t-pii")
     page = client.get(f"/conversations/{sid}").text
     event_id = re.search(r'name="event_id" value="(\d+)"', page).group(1)
-    response = client.post(f"/conversations/{sid}/correct", data={
-        "csrf_token": csrf_token(page), "event_id": event_id, "intent": "ask_surgery_options"})
+    response = client.post(
+        f"/conversations/{sid}/correct",
+        data={
+            "csrf_token": csrf_token(page),
+            "event_id": event_id,
+            "intent": "ask_surgery_options",
+        },
+    )
     assert response.status_code == 302
-    assert "Corrected to <strong>ask_surgery_options</strong>" in client.get(
-        f"/conversations/{sid}").text
+    assert (
+        "Corrected to <strong>ask_surgery_options</strong>"
+        in client.get(f"/conversations/{sid}").text
+    )
     # an intent that is not in the domain, or an event of another conversation: refused
     other = summary_id(engine, "t-topic")
-    assert client.post(f"/conversations/{other}/correct", data={
-        "csrf_token": csrf_token(page), "event_id": event_id, "intent": "greet"}).status_code == 404
-    assert client.post(f"/conversations/{sid}/correct", data={
-        "csrf_token": csrf_token(page), "event_id": event_id, "intent": "hack"}).status_code == 400
+    assert (
+        client.post(
+            f"/conversations/{other}/correct",
+            data={"csrf_token": csrf_token(page), "event_id": event_id, "intent": "greet"},
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/conversations/{sid}/correct",
+            data={"csrf_token": csrf_token(page), "event_id": event_id, "intent": "hack"},
+        ).status_code
+        == 400
+    )
 
     out = tmp_path / "corrections.yml"
     result = run_cli(console_env, "export-corrections", "--out", str(out))
@@ -213,12 +273,14 @@ def test_intent_correction_and_export(client, engine, console_env, tmp_path):
     assert PATIENT_EMAIL not in text and PATIENT_DOB not in text
     # Rasa itself reads it as NLU training data
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
     training = RasaYAMLReader().reads(text)
     assert any(m.get("intent") == "ask_surgery_options" for m in training.training_examples)
     assert_audit(engine, None, "export_corrections", "t-pii")
 
 
 # ---------------------------------------------------------------- overview
+
 
 def test_overview_page(client, assistant_db):
     page = client.get("/overview?days=7").text
@@ -235,28 +297,51 @@ def test_overview_page(client, assistant_db):
 
 # ---------------------------------------------------------------- retention
 
+
 def test_retention_deletes_old_conversations_and_their_console_rows(engine, console_env):
     from bench import synthetic
     from console import summaries
-    from console.db import (conversation_reviews, conversation_summaries, events,
-                            intent_corrections, utcnow)
+    from console.db import (
+        conversation_reviews,
+        conversation_summaries,
+        events,
+        intent_corrections,
+        utcnow,
+    )
+
     old_start = time.time() - 400 * 86400
     synthetic.insert_conversation(engine, "t-ancient", old_start, "fallback")
     summaries.refresh(engine)
     with engine.begin() as conn:
-        conn.execute(conversation_reviews.insert().values(
-            sender_id="t-ancient", reviewed=True, tags="old", note="", updated_by="alice",
-            updated_at=utcnow()))
-        event_id = conn.execute(sa.select(sa.func.max(events.c.id))
-                                .where(events.c.sender_id == "t-ancient")).scalar()
-        conn.execute(intent_corrections.insert().values(
-            sender_id="t-ancient", event_id=event_id, text="old text", corrected_intent="greet",
-            created_by="alice", created_at=utcnow()))
+        conn.execute(
+            conversation_reviews.insert().values(
+                sender_id="t-ancient",
+                reviewed=True,
+                tags="old",
+                note="",
+                updated_by="alice",
+                updated_at=utcnow(),
+            )
+        )
+        event_id = conn.execute(
+            sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == "t-ancient")
+        ).scalar()
+        conn.execute(
+            intent_corrections.insert().values(
+                sender_id="t-ancient",
+                event_id=event_id,
+                text="old text",
+                corrected_intent="greet",
+                created_by="alice",
+                created_at=utcnow(),
+            )
+        )
 
     def count(table, sender):
         with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(table)
-                                .where(table.c.sender_id == sender)).scalar()
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.sender_id == sender)
+            ).scalar()
 
     assert count(events, "t-ancient") > 10
     dry = run_cli(console_env, "retention", "--days", "30", "--dry-run")

@@ -7,6 +7,7 @@ through the app's injected clock, never by sleeping. Password hashes are the rea
 ones (scrypt, N = 2^17), so each login takes a second or two here; logged-in
 cookies are reused where a test is not about logging in.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,16 @@ import shutil
 
 import sqlalchemy as sa
 
-from console_helpers import (APPT_PHONE, audit_rows, client_as, csrf_token, login, make_app,
-                             run_cli, summary_id)
+from console_helpers import (
+    APPT_PHONE,
+    audit_rows,
+    client_as,
+    csrf_token,
+    login,
+    make_app,
+    run_cli,
+    summary_id,
+)
 
 
 def test_list_and_search_views_are_audited_with_the_query_masked(db):
@@ -48,7 +57,11 @@ def test_audit_log_is_for_admins_only_and_its_views_are_audited(db):
     assert login(app.test_client(), typo, "whatever it was").status_code == 401
     reviewer = client_as(db, app, "rita")
     assert reviewer.get("/audit").status_code == 403
-    for page in ("/conversations", "/overview", f"/conversations/{summary_id(db.engine, 's-topic')}"):
+    for page in (
+        "/conversations",
+        "/overview",
+        f"/conversations/{summary_id(db.engine, 's-topic')}",
+    ):
         assert typo not in reviewer.get(page).text
     admin = client_as(db, app, "ada")
     page = admin.get("/audit").text
@@ -59,13 +72,22 @@ def test_audit_log_is_for_admins_only_and_its_views_are_audited(db):
 def test_client_address_behind_a_trusted_proxy(db):
     headers = {"X-Forwarded-For": "203.0.113.7"}
     app = make_app(db)  # no trusted proxy: the header is ignored
-    assert login(app.test_client(), "ghost-ip1", "not the password",
-                 headers=headers).status_code == 401
-    assert audit_rows(db.engine, "login_invalid", username="ghost-ip1")[-1].remote_addr == "127.0.0.1"
+    assert (
+        login(app.test_client(), "ghost-ip1", "not the password", headers=headers).status_code
+        == 401
+    )
+    assert (
+        audit_rows(db.engine, "login_invalid", username="ghost-ip1")[-1].remote_addr == "127.0.0.1"
+    )
     app = make_app(db, CONSOLE_TRUSTED_PROXIES="1")
-    assert login(app.test_client(), "ghost-ip2", "not the password",
-                 headers=headers).status_code == 401
-    assert audit_rows(db.engine, "login_invalid", username="ghost-ip2")[-1].remote_addr == "203.0.113.7"
+    assert (
+        login(app.test_client(), "ghost-ip2", "not the password", headers=headers).status_code
+        == 401
+    )
+    assert (
+        audit_rows(db.engine, "login_invalid", username="ghost-ip2")[-1].remote_addr
+        == "203.0.113.7"
+    )
 
 
 def test_export_is_a_post_with_a_csrf_token(db):
@@ -75,8 +97,9 @@ def test_export_is_a_post_with_a_csrf_token(db):
     assert client.post("/conversations.csv", data={"fallback": "1"}).status_code == 400
     page = client.get("/conversations").text
     assert 'id="export-form"' in page and 'method="post"' in page
-    response = client.post("/conversations.csv",
-                           data={"fallback": "1", "csrf_token": csrf_token(page)})
+    response = client.post(
+        "/conversations.csv", data={"fallback": "1", "csrf_token": csrf_token(page)}
+    )
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["conversation"] for r in rows] == ["s-fallback"]
@@ -85,6 +108,7 @@ def test_export_is_a_post_with_a_csrf_token(db):
 
 def test_audit_hash_chain_detects_tampering(db, tmp_path):
     from console.db import audit_log
+
     app = make_app(db)
     client = client_as(db, app, "ada")
     for page in range(12):  # at least a dozen rows
@@ -107,16 +131,22 @@ def test_audit_hash_chain_detects_tampering(db, tmp_path):
         return run_cli(dict(db.env, DATABASE_URL=f"sqlite:///{copy}"), "verify-audit")
 
     middle = ids[len(ids) // 2]
-    edited = tampered("edited", f"UPDATE console_audit_log SET username = 'someone-else' "
-                                f"WHERE id = {middle}")
+    edited = tampered(
+        "edited", f"UPDATE console_audit_log SET username = 'someone-else' WHERE id = {middle}"
+    )
     assert edited.returncode == 1 and f"row {middle} does not match" in edited.stderr
     removed = tampered("removed", f"DELETE FROM console_audit_log WHERE id = {middle}")
-    assert removed.returncode == 1 and f"row {ids[ids.index(middle) + 1]} does not match" in removed.stderr
+    assert (
+        removed.returncode == 1
+        and f"row {ids[ids.index(middle) + 1]} does not match" in removed.stderr
+    )
     cut = tampered("cut", f"DELETE FROM console_audit_log WHERE id = {ids[-1]}")
     assert cut.returncode == 1 and "rows at the end were removed" in cut.stderr
     # Deleting the chain's head too does not make the console re-chain (and so bless)
     # the edited row when it starts again: the head is rebuilt, the row still fails.
-    headless = tampered("headless",
-                        f"UPDATE console_audit_log SET detail = 'nothing' WHERE id = {middle}",
-                        "DELETE FROM console_meta WHERE key = 'audit_chain_head'")
+    headless = tampered(
+        "headless",
+        f"UPDATE console_audit_log SET detail = 'nothing' WHERE id = {middle}",
+        "DELETE FROM console_meta WHERE key = 'audit_chain_head'",
+    )
     assert headless.returncode == 1 and f"row {middle} does not match" in headless.stderr

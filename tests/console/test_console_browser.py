@@ -1,9 +1,9 @@
 """A real browser (Debian's Chromium via Playwright) logs in, filters to fallbacks,
 opens a transcript and marks it reviewed. Screenshot: test-artifacts/console.png."""
+
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,8 +20,9 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True
+    )
 
 
 def free_port() -> int:
@@ -37,8 +38,12 @@ def console_server(app, console_env, tmp_path):
     log = open(tmp_path / "console.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "console", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=dict(os.environ, **console_env, HOST="127.0.0.1"),
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, **console_env, HOST="127.0.0.1"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -67,9 +72,18 @@ def test_browser_login_filter_review(console_server, assistant_db, tmp_path):
     errors = []
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 1000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -110,7 +124,8 @@ def test_browser_login_filter_review(console_server, assistant_db, tmp_path):
             page.wait_for_timeout(300)
             page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
             drawn = page.evaluate(
-                "Array.from(document.querySelectorAll('canvas')).every(c => c.width > 0 && Chart.getChart(c))")
+                "Array.from(document.querySelectorAll('canvas')).every(c => c.width > 0 && Chart.getChart(c))"
+            )
             assert drawn
         finally:
             browser.close()

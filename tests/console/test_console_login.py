@@ -1,6 +1,7 @@
 """Logging in to the console over the database written by the real Rasa server
 (conftest.py `assistant_db`): every page needs a login, cookies, the secret key,
 wrong passwords and the lock-out, CSRF, and creating users with the CLI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,9 +27,16 @@ def test_every_page_requires_login(app):
         if "POST" in rule.methods:
             # with a valid CSRF token (from the login page) but no login: refused
             token = csrf_token(anonymous.get("/login").text)
-            response = anonymous.post(url, data={"csrf_token": token, "status": "closed",
-                                                 "intent": "greet", "event_id": "1",
-                                                 "action": "disable"})
+            response = anonymous.post(
+                url,
+                data={
+                    "csrf_token": token,
+                    "status": "closed",
+                    "intent": "greet",
+                    "event_id": "1",
+                    "action": "disable",
+                },
+            )
             assert response.status_code == 401, url
         checked += 1
     assert checked >= 9
@@ -50,6 +58,7 @@ def test_login_logout_and_cookie_flags(app, engine):
 def test_secure_cookies_are_configurable(console_env):
     from console.app import create_app
     from console.settings import load_console_settings
+
     settings = load_console_settings(dict(console_env, CONSOLE_SECURE_COOKIES="true"))
     secure_app = create_app(settings)
     c = secure_app.test_client()
@@ -59,6 +68,7 @@ def test_secure_cookies_are_configurable(console_env):
 
 def test_secret_key_is_generated_once_with_0600(tmp_path, console_env):
     from console.settings import load_console_settings
+
     env = {k: v for k, v in console_env.items() if k != "CONSOLE_SECRET_KEY"}
     env["CONSOLE_VAR_DIR"] = str(tmp_path / "var")
     settings = load_console_settings(env)
@@ -80,6 +90,7 @@ def test_wrong_password_is_refused(app, engine):
 def test_lock_out_after_five_failed_logins(app, engine, console_env):
     from console import accounts
     from console.db import login_throttle
+
     accounts.create_user(engine, "bob", PASSWORD)
     c = app.test_client()
     for attempt in range(4):
@@ -95,8 +106,11 @@ def test_lock_out_after_five_failed_logins(app, engine, console_env):
     assert "locked" in response.text
     # when the lock expires, the right password works again
     with engine.begin() as conn:
-        conn.execute(login_throttle.update().where(login_throttle.c.username == "bob")
-                     .values(locked_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+        conn.execute(
+            login_throttle.update()
+            .where(login_throttle.c.username == "bob")
+            .values(locked_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
+        )
     assert login(c, "bob", PASSWORD).status_code == 302
     assert_audit(engine, "bob", "login_locked")
 
@@ -105,21 +119,28 @@ def test_post_without_csrf_token_is_rejected(app, client, engine):
     sid = summary_id(engine, "t-topic")
     response = client.post(f"/conversations/{sid}/review", data={"reviewed": "1"})
     assert response.status_code == 400
-    response = client.post(f"/conversations/{sid}/review",
-                           data={"reviewed": "1", "csrf_token": "forged"})
+    response = client.post(
+        f"/conversations/{sid}/review", data={"reviewed": "1", "csrf_token": "forged"}
+    )
     assert response.status_code == 400
-    assert app.test_client().post("/login", data={"username": "alice",
-                                                  "password": PASSWORD}).status_code == 400
+    assert (
+        app.test_client()
+        .post("/login", data={"username": "alice", "password": PASSWORD})
+        .status_code
+        == 400
+    )
     assert client.post("/logout").status_code == 400
 
 
 def test_create_user_cli(console_env):
-    result = run_cli(console_env, "create-user", "carol", "--password-stdin",
-                     stdin="a long enough password\n")
+    result = run_cli(
+        console_env, "create-user", "carol", "--password-stdin", stdin="a long enough password\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "created" in result.stdout
     short = run_cli(console_env, "create-user", "dave", "--password-stdin", stdin="short\n")
     assert short.returncode != 0 and "at least" in short.stderr
-    again = run_cli(console_env, "create-user", "carol", "--password-stdin",
-                    stdin="a long enough password\n")
+    again = run_cli(
+        console_env, "create-user", "carol", "--password-stdin", stdin="a long enough password\n"
+    )
     assert again.returncode != 0 and "already exists" in again.stderr

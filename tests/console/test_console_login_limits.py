@@ -6,6 +6,7 @@ through the app's injected clock, never by sleeping. Password hashes are the rea
 ones (scrypt, N = 2^17), so each login takes a second or two here; logged-in
 cookies are reused where a test is not about logging in.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 import sqlalchemy as sa
 
-from console_helpers import (PASSWORDS, Clock, audit_rows, csrf_token, live_server, login,
-                             make_app)
+from console_helpers import PASSWORDS, Clock, audit_rows, csrf_token, live_server, login, make_app
 
 
 def test_parallel_wrong_passwords_lock_the_account_after_five(db):
@@ -24,6 +24,7 @@ def test_parallel_wrong_passwords_lock_the_account_after_five(db):
     password is refused until the lock expires."""
     from console import accounts
     from console.db import login_throttle
+
     accounts.create_user(db.engine, "lou", "a decent passphrase for lockouts", role="reviewer")
     clock = Clock()
     app = make_app(db, clock, CONSOLE_LOGIN_FAILURES_PER_IP="100")
@@ -32,9 +33,12 @@ def test_parallel_wrong_passwords_lock_the_account_after_five(db):
         with requests.Session() as s:
             token = csrf_token(s.get(f"{url}/login", timeout=60).text)
             started = time.monotonic()
-            r = s.post(f"{url}/login", data={"username": "lou", "password": f"wrong guess {i}",
-                                             "csrf_token": token},
-                       allow_redirects=False, timeout=180)
+            r = s.post(
+                f"{url}/login",
+                data={"username": "lou", "password": f"wrong guess {i}", "csrf_token": token},
+                allow_redirects=False,
+                timeout=180,
+            )
             return r.status_code, r.text, time.monotonic() - started
 
     with live_server(app) as url:
@@ -46,7 +50,9 @@ def test_parallel_wrong_passwords_lock_the_account_after_five(db):
     locked = sum("locked for up to 15 minutes" in text for _, text, _ in results)
     assert (wrong, locked) == (4, 16), (wrong, locked)
     with db.engine.connect() as conn:
-        row = conn.execute(sa.select(login_throttle).where(login_throttle.c.username == "lou")).first()
+        row = conn.execute(
+            sa.select(login_throttle).where(login_throttle.c.username == "lou")
+        ).first()
     assert row.locked_until is not None
     assert len(audit_rows(db.engine, "login_invalid", username="lou")) == 4
     assert len(audit_rows(db.engine, "login_locked", username="lou")) == 16
@@ -62,9 +68,16 @@ def test_parallel_wrong_passwords_lock_the_account_after_five(db):
 
 def test_login_limits_per_address_and_overall_answer_429_at_once(db):
     from console.db import login_throttle
+
     clock = Clock()
-    app = make_app(db, clock, CONSOLE_TRUSTED_PROXIES="1", CONSOLE_LOGIN_FAILURES_PER_IP="3",
-                   CONSOLE_LOGIN_FAILURES_GLOBAL="6", CONSOLE_LOGIN_WINDOW_MINUTES="15")
+    app = make_app(
+        db,
+        clock,
+        CONSOLE_TRUSTED_PROXIES="1",
+        CONSOLE_LOGIN_FAILURES_PER_IP="3",
+        CONSOLE_LOGIN_FAILURES_GLOBAL="6",
+        CONSOLE_LOGIN_WINDOW_MINUTES="15",
+    )
     client = app.test_client()
 
     def attempt(ip, name, password="not the password"):
@@ -80,8 +93,12 @@ def test_login_limits_per_address_and_overall_answer_429_at_once(db):
     assert int(response.headers["Retry-After"]) > 0
     assert elapsed < 0.5  # no password check, no sleep (a check alone takes about 1 s here)
     with db.engine.connect() as conn:  # the refused attempt never reached the user name
-        assert conn.execute(sa.select(login_throttle)
-                            .where(login_throttle.c.username == "ghost-a9")).first() is None
+        assert (
+            conn.execute(
+                sa.select(login_throttle).where(login_throttle.c.username == "ghost-a9")
+            ).first()
+            is None
+        )
     assert audit_rows(db.engine, "login_rate_limited", remote_addr="198.51.100.1")
 
     # other addresses go on until all failures together reach the global limit

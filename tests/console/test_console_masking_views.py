@@ -6,6 +6,7 @@ No Rasa server: the conversations are written as Rasa 3.6 writes them
 (bench/synthetic.py), one conversation per example, the example being the
 patient's first message.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,13 +40,16 @@ MASKED = [
     ("name: jamie rivera", "jamie", "name"),
     ("dob: 19850315", "19850315", "date"),
     ("DOB 03151985", "03151985", "date"),
-    ("call me at 310\u2011555\u20110188", "0188", "phone"),       # non-breaking hyphens
-    ("call me at 310\u2013555\u20130188", "0188", "phone"),       # en dashes
-    ("my cell is 31 05 55 01 88", "01 88", "phone"),            # odd grouping
+    ("call me at 310\u2011555\u20110188", "0188", "phone"),  # non-breaking hyphens
+    ("call me at 310\u2013555\u20130188", "0188", "phone"),  # en dashes
+    ("my cell is 31 05 55 01 88", "01 88", "phone"),  # odd grouping
     ("phone 310 5550 188", "5550 188", "phone"),
     ("text me at \uff13\uff11\uff10 \uff15\uff15\uff15 \uff10\uff11\uff18\uff18", "555", "phone"),
-    ("text me at \uff13\uff11\uff10 \uff15\uff15\uff15 \uff10\uff11\uff18\uff18",
-     "\uff15\uff15\uff15", "phone"),
+    (
+        "text me at \uff13\uff11\uff10 \uff15\uff15\uff15 \uff10\uff11\uff18\uff18",
+        "\uff15\uff15\uff15",
+        "phone",
+    ),
     ("email maria.lopez@example.com please", "maria.lopez@example.com", "email"),
 ]
 
@@ -79,9 +83,12 @@ def views(tmp_path_factory):
     from console.settings import load_console_settings
 
     workdir = tmp_path_factory.mktemp("masking-views")
-    env = {"DATABASE_URL": f"sqlite:///{workdir / 'views.db'}",
-           "CONSOLE_SECRET_KEY": "test-secret-key", "CONSOLE_VAR_DIR": str(workdir / "var"),
-           "CONSOLE_TIMEZONE": "America/Los_Angeles"}
+    env = {
+        "DATABASE_URL": f"sqlite:///{workdir / 'views.db'}",
+        "CONSOLE_SECRET_KEY": "test-secret-key",
+        "CONSOLE_VAR_DIR": str(workdir / "var"),
+        "CONSOLE_TIMEZONE": "America/Los_Angeles",
+    }
     settings = load_console_settings(env)
     engine = engine_for(settings.database_url)
     synthetic.ensure_events_table(engine)
@@ -103,20 +110,20 @@ def views(tmp_path_factory):
     assert login(client).status_code == 302
     listing = html.unescape(client.get("/conversations?q=").text)
     listing += html.unescape(client.get("/conversations?page=2").text)
-    export = client.post("/conversations.csv",
-                         data={"csrf_token": csrf_token(listing)}).text
-    by_sender = {r["conversation"]: r["first_question"]
-                 for r in csv.DictReader(io.StringIO(export))}
+    export = client.post("/conversations.csv", data={"csrf_token": csrf_token(listing)}).text
+    by_sender = {
+        r["conversation"]: r["first_question"] for r in csv.DictReader(io.StringIO(export))
+    }
     assert len(by_sender) == len(texts)
     from console.db import conversation_summaries as cs
+
     with engine.connect() as conn:
         summaries = {r.sender_id: r for r in conn.execute(sa.select(cs))}
 
     def transcript(sender):
         return html.unescape(client.get(f"/conversations/{summaries[sender].id}").text)
 
-    return {"listing": listing, "csv": by_sender, "summaries": summaries,
-            "transcript": transcript}
+    return {"listing": listing, "csv": by_sender, "summaries": summaries, "transcript": transcript}
 
 
 @pytest.mark.parametrize("i", range(len(MASKED)), ids=[m[0][:40] for m in MASKED])

@@ -2,12 +2,12 @@
 today's console: upgraded in place (migrations/), its users keep full access
 (admin), its audit rows are chained (console/audit.py).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from console_helpers import login, make_app
-
 
 OLD_SCHEMA = [
     """CREATE TABLE console_users (id INTEGER PRIMARY KEY, username VARCHAR(120) NOT NULL UNIQUE,
@@ -21,27 +21,36 @@ OLD_SCHEMA = [
 
 def test_an_older_console_database_is_upgraded_in_place(tmp_path):
     from werkzeug.security import generate_password_hash
+
     from console import audit
     from console.db import engine_for
+
     path = tmp_path / "old.db"
     raw = sa.create_engine(f"sqlite:///{path}")
     with raw.begin() as conn:
         for statement in OLD_SCHEMA:
             conn.execute(sa.text(statement))
-        conn.execute(sa.text(
-            "INSERT INTO console_users (username, password_hash, created_at, is_active) "
-            "VALUES ('maria', :h, '2024-05-01 10:00:00.000000', 1)"),
-            {"h": generate_password_hash("maria's old console password")})
+        conn.execute(
+            sa.text(
+                "INSERT INTO console_users (username, password_hash, created_at, is_active) "
+                "VALUES ('maria', :h, '2024-05-01 10:00:00.000000', 1)"
+            ),
+            {"h": generate_password_hash("maria's old console password")},
+        )
         for i in range(3):
-            conn.execute(sa.text(
-                "INSERT INTO console_audit_log (at, username, action, detail) "
-                f"VALUES ('2024-05-0{i + 1} 10:00:00.000000', 'maria', 'login', NULL)"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO console_audit_log (at, username, action, detail) "
+                    f"VALUES ('2024-05-0{i + 1} 10:00:00.000000', 'maria', 'login', NULL)"
+                )
+            )
     raw.dispose()
     url = f"sqlite:///{path}"
     engine = engine_for(url)
     report = audit.verify(engine)
     assert report.ok and report.rows == 3, report
     from types import SimpleNamespace as NS
+
     old = NS(env={"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "k", "CONSOLE_VAR_DIR": str(tmp_path)})
     app = make_app(old)
     client = app.test_client()

@@ -7,6 +7,7 @@ through the app's injected clock, never by sleeping. Password hashes are the rea
 ones (scrypt, N = 2^17), so each login takes a second or two here; logged-in
 cookies are reused where a test is not about logging in.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,9 +15,19 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import (APPT_NAME, APPT_PHONE, PASSWORDS, audit_rows, client_as, csrf_token,
-                             login, make_app, run_cli, summary_id, user_row)
-
+from console_helpers import (
+    APPT_NAME,
+    APPT_PHONE,
+    PASSWORDS,
+    audit_rows,
+    client_as,
+    csrf_token,
+    login,
+    make_app,
+    run_cli,
+    summary_id,
+    user_row,
+)
 
 # ------------------------------------------------------- finding 10: roles
 
@@ -39,30 +50,54 @@ ROLE_MATRIX = {
 @pytest.mark.parametrize("role_index,username", [(0, "rita"), (1, "cal"), (2, "ada")])
 def test_roles_over_http(db, role_index, username):
     from console.db import events
+
     app = make_app(db)
     client = client_as(db, app, username)
     sid = summary_id(db.engine, "s-appt")
     with db.engine.connect() as conn:
-        event_id = conn.execute(sa.select(events.c.id).where(events.c.sender_id == "s-appt")
-                                .where(events.c.type_name == "user")).scalars().first()
+        event_id = (
+            conn.execute(
+                sa.select(events.c.id)
+                .where(events.c.sender_id == "s-appt")
+                .where(events.c.type_name == "user")
+            )
+            .scalars()
+            .first()
+        )
     token = csrf_token(_any_page(client))
     urls = {
-        "list": "/conversations", "transcript": f"/conversations/{sid}",
-        "review": f"/conversations/{sid}/review", "correct": f"/conversations/{sid}/correct",
-        "overview": "/overview", "appointments": "/appointments",
+        "list": "/conversations",
+        "transcript": f"/conversations/{sid}",
+        "review": f"/conversations/{sid}/review",
+        "correct": f"/conversations/{sid}/correct",
+        "overview": "/overview",
+        "appointments": "/appointments",
         "appointment_status": f"/appointments/{db.request_id}/status",
-        "export": "/conversations.csv", "audit": "/audit", "users": "/users",
+        "export": "/conversations.csv",
+        "audit": "/audit",
+        "users": "/users",
         "user_update": f"/users/{user_row(db.engine, 'rita').id}",  # role reviewer: unchanged
     }
-    form = {"csrf_token": token, "reviewed": "1", "intent": "greet", "event_id": str(event_id),
-            "status": "new", "action": "role", "role": "reviewer"}
+    form = {
+        "csrf_token": token,
+        "reviewed": "1",
+        "intent": "greet",
+        "event_id": str(event_id),
+        "status": "new",
+        "action": "role",
+        "role": "reviewer",
+    }
     for (method, key), expected in ROLE_MATRIX.items():
         if method == "GET":
             response = client.get(urls[key])
         else:
             response = client.post(urls[key], data=form)
-        assert response.status_code == expected[role_index], (username, method, key,
-                                                               response.status_code)
+        assert response.status_code == expected[role_index], (
+            username,
+            method,
+            key,
+            response.status_code,
+        )
     transcript = client.get(f"/conversations/{sid}").text
     appointments = client.get("/appointments").text
     nav = client.get("/").headers["Location"]
@@ -86,11 +121,28 @@ def _any_page(client):
 
 
 def test_users_are_managed_with_the_cli(db):
-    created = run_cli(db.env, "create-user", "cleo", "--role", "callback", "--password-stdin",
-                      stdin="answers the phones all day\n")
+    created = run_cli(
+        db.env,
+        "create-user",
+        "cleo",
+        "--role",
+        "callback",
+        "--password-stdin",
+        stdin="answers the phones all day\n",
+    )
     assert created.returncode == 0 and "role callback" in created.stdout, created.stderr
-    assert run_cli(db.env, "create-user", "x", "--role", "owner", "--password-stdin",
-                   stdin="whatever passphrase\n").returncode != 0
+    assert (
+        run_cli(
+            db.env,
+            "create-user",
+            "x",
+            "--role",
+            "owner",
+            "--password-stdin",
+            stdin="whatever passphrase\n",
+        ).returncode
+        != 0
+    )
     listed = run_cli(db.env, "list-users").stdout
     assert re.search(r"^cleo\s+callback\s+active", listed, re.M)
     app = make_app(db)
@@ -108,6 +160,7 @@ def test_users_are_managed_with_the_cli(db):
 
 def test_admin_can_disable_a_user_in_the_console(db):
     from console import accounts
+
     accounts.create_user(db.engine, "dina", "reads transcripts all day", role="reviewer")
     app = make_app(db)
     dina = app.test_client()
@@ -115,8 +168,12 @@ def test_admin_can_disable_a_user_in_the_console(db):
     admin = client_as(db, app, "ada")
     page = admin.get("/users").text
     user_id = user_row(db.engine, "dina").id
-    assert admin.post(f"/users/{user_id}", data={"csrf_token": csrf_token(page),
-                                                 "action": "disable"}).status_code == 302
+    assert (
+        admin.post(
+            f"/users/{user_id}", data={"csrf_token": csrf_token(page), "action": "disable"}
+        ).status_code
+        == 302
+    )
     assert dina.get("/conversations").status_code == 302
     assert not user_row(db.engine, "dina").is_active
     own = user_row(db.engine, "ada").id  # no locking oneself out
@@ -137,9 +194,19 @@ def test_export_size_is_capped(db):
 
 # ------------------------------------------------------- finding 11: open redirect
 
-@pytest.mark.parametrize("back", ["/\\evil.example", "//evil.example", "https://evil.example/",
-                                  "/\t/evil.example", "javascript:alert(1)", "/\\/evil.example",
-                                  " /\\evil.example"])
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "/\\evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "/\\/evil.example",
+        " /\\evil.example",
+    ],
+)
 def test_back_link_only_goes_to_this_site(db, back):
     app = make_app(db)
     client = client_as(db, app, "rita")
@@ -147,8 +214,10 @@ def test_back_link_only_goes_to_this_site(db, back):
     page = client.get(f"/conversations/{sid}", query_string={"back": back}).text
     assert 'href="/conversations">&larr; Back to the list' in page
     assert "evil" not in page and "javascript:" not in page
-    response = client.post(f"/conversations/{sid}/review", data={
-        "csrf_token": csrf_token(page), "reviewed": "1", "back": back})
+    response = client.post(
+        f"/conversations/{sid}/review",
+        data={"csrf_token": csrf_token(page), "reviewed": "1", "back": back},
+    )
     assert response.status_code == 302 and "evil" not in response.headers["Location"]
 
 
@@ -156,8 +225,9 @@ def test_back_link_keeps_the_filtered_list(db):
     app = make_app(db)
     client = client_as(db, app, "rita")
     sid = summary_id(db.engine, "s-topic")
-    page = client.get(f"/conversations/{sid}",
-                      query_string={"back": "/conversations?fallback=1&page=2"}).text
+    page = client.get(
+        f"/conversations/{sid}", query_string={"back": "/conversations?fallback=1&page=2"}
+    ).text
     assert 'href="/conversations?fallback=1&amp;page=2">&larr; Back to the list' in page
 
 
@@ -165,6 +235,8 @@ def test_login_next_only_goes_to_this_site(db):
     app = make_app(db)
     client = app.test_client()
     token = csrf_token(client.get("/login").text)
-    response = client.post("/login?next=/%5Cevil.example", data={
-        "username": "rita", "password": PASSWORDS["rita"], "csrf_token": token})
+    response = client.post(
+        "/login?next=/%5Cevil.example",
+        data={"username": "rita", "password": PASSWORDS["rita"], "csrf_token": token},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/conversations"

@@ -6,6 +6,7 @@ through the app's injected clock, never by sleeping. Password hashes are the rea
 ones (scrypt, N = 2^17), so each login takes a second or two here; logged-in
 cookies are reused where a test is not about logging in.
 """
+
 from __future__ import annotations
 
 from console_helpers import PASSWORDS, Clock, csrf_token, login, make_app, run_cli
@@ -57,6 +58,7 @@ def test_sessions_end_12_hours_after_login_even_when_active(db):
 
 def test_password_change_disable_and_second_factor_end_sessions(db):
     from console import accounts, totp
+
     accounts.create_user(db.engine, "vic", "the first good passphrase", role="reviewer")
     app = make_app(db)
 
@@ -68,8 +70,14 @@ def test_password_change_disable_and_second_factor_end_sessions(db):
 
     current = {"password": "the first good passphrase"}
     client = logged_in_client()
-    result = run_cli(db.env, "create-user", "vic", "--update", "--password-stdin",
-                     stdin="the second good passphrase\n")
+    result = run_cli(
+        db.env,
+        "create-user",
+        "vic",
+        "--update",
+        "--password-stdin",
+        stdin="the second good passphrase\n",
+    )
     assert result.returncode == 0, result.stderr
     assert client.get("/conversations").status_code == 302
     current["password"] = "the second good passphrase"
@@ -86,8 +94,9 @@ def test_password_change_disable_and_second_factor_end_sessions(db):
 
 def test_secure_cookies_and_hsts_over_https(db):
     # public address https: Secure + HSTS, although `make run` exports CONSOLE_SECURE_COOKIES=false
-    app = make_app(db, CONSOLE_PUBLIC_URL="https://console.example.org",
-                   CONSOLE_SECURE_COOKIES="false")
+    app = make_app(
+        db, CONSOLE_PUBLIC_URL="https://console.example.org", CONSOLE_SECURE_COOKIES="false"
+    )
     response = app.test_client().get("/login", base_url="https://console.example.org")
     assert "Secure" in response.headers["Set-Cookie"]
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
@@ -98,7 +107,8 @@ def test_secure_cookies_and_hsts_over_https(db):
     assert "Strict-Transport-Security" not in response.headers
     # behind one trusted proxy that ends TLS
     app = make_app(db, CONSOLE_TRUSTED_PROXIES="1")
-    response = app.test_client().get("/login", headers={"X-Forwarded-Proto": "https",
-                                                        "X-Forwarded-For": "203.0.113.9"})
+    response = app.test_client().get(
+        "/login", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    )
     assert "Secure" in response.headers["Set-Cookie"]
     assert "Strict-Transport-Security" in response.headers

@@ -1,4 +1,5 @@
 """The incremental per-conversation summary (no Rasa server needed)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,8 @@ import sqlalchemy as sa
 
 from bench import synthetic
 from console import summaries
-from console.db import conversation_summaries as cs, engine_for, events
+from console.db import conversation_summaries as cs
+from console.db import engine_for, events
 
 
 def make_engine(tmp_path):
@@ -33,9 +35,12 @@ def test_incremental_refresh_equals_a_full_rebuild(tmp_path):
     synthetic.insert_conversation(engine, "a", now - 1000, "fallback", seed_value=3)
     synthetic.insert_conversation(engine, "c", now - 500, "emergency")
     with engine.connect() as conn:
-        new_events = conn.execute(sa.select(sa.func.count()).select_from(events)
-                                  .where(events.c.sender_id.in_(["a", "c"]))
-                                  .where(events.c.timestamp > now - 1100)).scalar()
+        new_events = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(events)
+            .where(events.c.sender_id.in_(["a", "c"]))
+            .where(events.c.timestamp > now - 1100)
+        ).scalar()
     assert summaries.refresh(engine) == new_events
     incremental = all_summaries(engine)
     summaries.rebuild(engine)
@@ -72,14 +77,28 @@ def test_late_commit_within_lookback_is_folded(tmp_path):
     with engine.begin() as conn:
         top = conn.execute(sa.select(sa.func.max(events.c.id))).scalar()
         # "y" gets an id above x's, then a lower free id appears later for "z"
-        conn.execute(events.insert().values(id=top + 10, sender_id="y", type_name="action",
-                                            timestamp=now, action_name="action_handoff",
-                                            data="{}"))
+        conn.execute(
+            events.insert().values(
+                id=top + 10,
+                sender_id="y",
+                type_name="action",
+                timestamp=now,
+                action_name="action_handoff",
+                data="{}",
+            )
+        )
     summaries.refresh(engine)
     with engine.begin() as conn:
-        conn.execute(events.insert().values(id=top + 5, sender_id="z", type_name="action",
-                                            timestamp=now, action_name="utter_emergency",
-                                            data="{}"))
+        conn.execute(
+            events.insert().values(
+                id=top + 5,
+                sender_id="z",
+                type_name="action",
+                timestamp=now,
+                action_name="utter_emergency",
+                data="{}",
+            )
+        )
     summaries.refresh(engine)
     rows = all_summaries(engine)
     assert rows["y"]["handoff"] and rows["z"]["emergency"]

@@ -1,12 +1,12 @@
 """Fixtures of the SMS tests: a fake Twilio REST API and the real action and Rasa
 servers with the SMS channel pointed at it (one start per test module)."""
+
 from __future__ import annotations
 
 import pytest
 
 from servers import running_assistant
-from sms_helpers import (ACCOUNT_SID, AUTH_TOKEN, ID_SECRET, PART_LIMIT, TWILIO_NUMBER,
-                         FakeTwilio)
+from sms_helpers import ACCOUNT_SID, AUTH_TOKEN, ID_SECRET, PART_LIMIT, TWILIO_NUMBER, FakeTwilio
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +24,24 @@ def assistant(fake_twilio, tmp_path_factory):
         "channels.sms.channel.SmsInput:\n"
         "  account_sid: ${TWILIO_ACCOUNT_SID}\n"
         "  auth_token: ${TWILIO_AUTH_TOKEN}\n"
-        "  twilio_number: ${TWILIO_NUMBER}\n", encoding="utf-8")
+        "  twilio_number: ${TWILIO_NUMBER}\n",
+        encoding="utf-8",
+    )
     with running_assistant(
-        workdir, credentials=credentials,
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_NUMBER=TWILIO_NUMBER, TWILIO_API_BASE_URL=fake_twilio.url,
-        TWILIO_WEBHOOK_URL="", TWILIO_MESSAGING_SERVICE_SID="",
-        SMS_ID_SECRET=ID_SECRET, SMS_ID_SECRET_FILE=str(workdir / "unused_secret"),
-        SMS_MAX_PART_CHARS=str(PART_LIMIT), SMS_SEND_MAX_TRIES="3",
-        SMS_SEND_BACKOFF_SECONDS="0.05", SMS_STATE_STORE="memory",
+        workdir,
+        credentials=credentials,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_NUMBER=TWILIO_NUMBER,
+        TWILIO_API_BASE_URL=fake_twilio.url,
+        TWILIO_WEBHOOK_URL="",
+        TWILIO_MESSAGING_SERVICE_SID="",
+        SMS_ID_SECRET=ID_SECRET,
+        SMS_ID_SECRET_FILE=str(workdir / "unused_secret"),
+        SMS_MAX_PART_CHARS=str(PART_LIMIT),
+        SMS_SEND_MAX_TRIES="3",
+        SMS_SEND_BACKOFF_SECONDS="0.05",
+        SMS_STATE_STORE="memory",
     ) as rasa:
         rasa.db_path = workdir / "conversations.db"
         yield rasa

@@ -2,6 +2,7 @@
 the test account, phone numbers and MessageSids, what Twilio posts, a fake
 Twilio REST API on loopback that records the texts the channel sends, and
 reading what a running assistant stored (tests/sms/conftest.py `assistant`)."""
+
 from __future__ import annotations
 
 import base64
@@ -58,11 +59,25 @@ def wait_for(check, timeout: float = 40, what: str = "condition"):
 def twilio_params(number: str, body: str, sid: str) -> Dict[str, str]:
     """What Twilio posts for an inbound SMS, blank fields included."""
     return {
-        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
-        "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "CA",
-        "SmsStatus": "received", "FromCity": "", "Body": body, "FromCountry": "US",
-        "To": TWILIO_NUMBER, "ToZip": "", "NumSegments": "1", "MessageSid": sid,
-        "AccountSid": ACCOUNT_SID, "From": number, "ApiVersion": "2010-04-01",
+        "ToCountry": "US",
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "CA",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": body,
+        "FromCountry": "US",
+        "To": TWILIO_NUMBER,
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": number,
+        "ApiVersion": "2010-04-01",
     }
 
 
@@ -95,10 +110,13 @@ class FakeTwilio:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-                expected_auth = "Basic " + base64.b64encode(
-                    f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-                if self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json" \
-                        or self.headers.get("Authorization") != expected_auth:
+                expected_auth = (
+                    "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+                )
+                if (
+                    self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+                    or self.headers.get("Authorization") != expected_auth
+                ):
                     with fake.lock:
                         fake.bad_requests += 1
                     return self._reply(401, {"code": 20003, "status": 401})
@@ -109,10 +127,12 @@ class FakeTwilio:
                         return self._reply(500, {"code": 20500, "status": 500})
                     plan = fake.planned.get(to)
                     if plan:  # a status, or (status, Twilio error code)
-                        status, code = (plan.pop(0), 20429) if isinstance(plan[0], int) \
-                            else plan.pop(0)
-                        return self._reply(status, {"code": code, "status": status},
-                                           headers=[("Retry-After", "0")])
+                        status, code = (
+                            (plan.pop(0), 20429) if isinstance(plan[0], int) else plan.pop(0)
+                        )
+                        return self._reply(
+                            status, {"code": code, "status": status}, headers=[("Retry-After", "0")]
+                        )
                     fake.messages.append(form)
                 self._reply(201, {"sid": f"SM{len(fake.messages):032d}", "status": "queued"})
 
@@ -120,7 +140,7 @@ class FakeTwilio:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeTwilio":
+    def __enter__(self) -> FakeTwilio:
         self.thread.start()
         return self
 
@@ -136,6 +156,7 @@ class FakeTwilio:
         def found():
             bodies = self.bodies(number)
             return bodies if "\n".join(bodies).count(fragment) >= count else None
+
         return wait_for(found, what=f"an SMS to {number} containing {fragment!r}")
 
 
@@ -146,13 +167,21 @@ def webhook_url(rasa) -> str:
     return f"{rasa.url}/webhooks/twilio/webhook"
 
 
-def post_sms(rasa, number: str, body: str, sid: str = None, signature: str = "valid",
-             signed_params: Dict[str, str] = None, signed_url: str = None) -> requests.Response:
+def post_sms(
+    rasa,
+    number: str,
+    body: str,
+    sid: str = None,
+    signature: str = "valid",
+    signed_params: Dict[str, str] = None,
+    signed_url: str = None,
+) -> requests.Response:
     params = twilio_params(number, body, sid or new_sid())
     headers = {}
     if signature == "valid":
         headers["X-Twilio-Signature"] = RequestValidator(AUTH_TOKEN).compute_signature(
-            signed_url or webhook_url(rasa), signed_params or params)
+            signed_url or webhook_url(rasa), signed_params or params
+        )
     elif signature:
         headers["X-Twilio-Signature"] = signature
     response = requests.post(webhook_url(rasa), data=params, headers=headers, timeout=10)
@@ -167,15 +196,18 @@ def say(rasa, number: str, body: str, sid: str = None) -> None:
 
 def events(rasa, number: str, type_name: str = None) -> List[dict]:
     with sqlite3.connect(rasa.db_path) as db:
-        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
-                          (conversation_id(number),)).fetchall()
+        rows = db.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
+            (conversation_id(number),),
+        ).fetchall()
     return [json.loads(data) for kind, data in rows if type_name in (None, kind)]
 
 
 def opted_out(rasa, number: str):
     with sqlite3.connect(rasa.db_path) as db:
-        row = db.execute("SELECT opted_out FROM sms_opt_outs WHERE number_hash = ?",
-                         (conversation_id(number),)).fetchone()
+        row = db.execute(
+            "SELECT opted_out FROM sms_opt_outs WHERE number_hash = ?", (conversation_id(number),)
+        ).fetchone()
     return None if row is None else bool(row[0])
 
 

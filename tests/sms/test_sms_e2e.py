@@ -2,6 +2,7 @@
 the module, tests/sms/conftest.py) with a fake Twilio REST API on loopback
 capturing outbound messages. No real network call is made: the channel's API
 base URL points at the fake, and webhook calls are signed with a test token."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -13,9 +14,22 @@ from twilio.request_validator import RequestValidator
 
 from actions.config import load_settings
 from actions.content import get_content
-from sms_helpers import (PART_LIMIT, TWILIO_NUMBER, conversation_id, events, first_sentence,
-                         new_number, new_sid, opted_out, post_sms, say, short, twilio_params,
-                         wait_for, webhook_url)
+from sms_helpers import (
+    PART_LIMIT,
+    TWILIO_NUMBER,
+    conversation_id,
+    events,
+    first_sentence,
+    new_number,
+    new_sid,
+    opted_out,
+    post_sms,
+    say,
+    short,
+    twilio_params,
+    wait_for,
+    webhook_url,
+)
 
 
 def test_signed_question_gets_the_short_answer_as_plain_sms(assistant, fake_twilio):
@@ -37,8 +51,10 @@ def test_signed_question_gets_the_short_answer_as_plain_sms(assistant, fake_twil
     # the raw number is nowhere in the tracker store
     digits = number.lstrip("+")
     with sqlite3.connect(assistant.db_path) as db:
-        leaks = db.execute("SELECT COUNT(*) FROM events WHERE sender_id LIKE ? OR data LIKE ?",
-                           (f"%{digits[-10:]}%", f"%{digits[-10:]}%")).fetchone()[0]
+        leaks = db.execute(
+            "SELECT COUNT(*) FROM events WHERE sender_id LIKE ? OR data LIKE ?",
+            (f"%{digits[-10:]}%", f"%{digits[-10:]}%"),
+        ).fetchone()[0]
     assert leaks == 0
 
 
@@ -64,9 +80,12 @@ def test_unsigned_or_wrongly_signed_requests_are_rejected(assistant, fake_twilio
     elsewhere = "https://attacker.example/webhooks/twilio/webhook"
     assert post_sms(assistant, number, "STOP", signed_url=elsewhere).status_code == 403
     wrong_token = RequestValidator("wrong-token").compute_signature(
-        webhook_url(assistant), twilio_params(number, "hi", "SM" + "e" * 32))
-    assert post_sms(assistant, number, "hi", sid="SM" + "e" * 32,
-                    signature=wrong_token).status_code == 403
+        webhook_url(assistant), twilio_params(number, "hi", "SM" + "e" * 32)
+    )
+    assert (
+        post_sms(assistant, number, "hi", sid="SM" + "e" * 32, signature=wrong_token).status_code
+        == 403
+    )
     time.sleep(2)  # nothing runs in the background either
     assert events(assistant, number) == []
     assert opted_out(assistant, number) is None
@@ -142,8 +161,13 @@ def test_cancel_phrase_goes_to_the_form_but_cancel_alone_opts_out(assistant, fak
     with sqlite3.connect(assistant.db_path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "appointment_requests" in tables:
-            assert db.execute("SELECT COUNT(*) FROM appointment_requests WHERE "
-                              "conversation_id = ?", (conversation_id(number),)).fetchone()[0] == 0
+            assert (
+                db.execute(
+                    "SELECT COUNT(*) FROM appointment_requests WHERE conversation_id = ?",
+                    (conversation_id(number),),
+                ).fetchone()[0]
+                == 0
+            )
 
 
 def test_reply_with_a_number_picks_that_button(assistant, fake_twilio):
@@ -176,19 +200,23 @@ def test_twilio_side_opt_out_is_recorded(assistant, fake_twilio):
 
 def test_yes_answers_the_consent_question_and_the_request_is_stored(assistant, fake_twilio):
     number = new_number()
-    for text, expected in [("I want an appointment", "full name"),
-                           ("Maria Lopez", "phone number"),
-                           ("310 555 0123", "good time"),
-                           ("weekday mornings", "what is the visit about"),
-                           ("possible Achilles tear last week", "Reply 1 for Yes, send it; 2 for")]:
+    for text, expected in [
+        ("I want an appointment", "full name"),
+        ("Maria Lopez", "phone number"),
+        ("310 555 0123", "good time"),
+        ("weekday mornings", "what is the visit about"),
+        ("possible Achilles tear last week", "Reply 1 for Yes, send it; 2 for"),
+    ]:
         say(assistant, number, text)
         fake_twilio.wait_for_text(number, expected)
     say(assistant, number, "YES")  # not opted out: an ordinary yes, not an opt-in keyword
     fake_twilio.wait_for_text(number, "Thank you, Maria")
     assert opted_out(assistant, number) is None
     with sqlite3.connect(assistant.db_path) as db:
-        rows = db.execute("SELECT channel, phone FROM appointment_requests WHERE "
-                          "conversation_id = ?", (conversation_id(number),)).fetchall()
+        rows = db.execute(
+            "SELECT channel, phone FROM appointment_requests WHERE conversation_id = ?",
+            (conversation_id(number),),
+        ).fetchall()
     assert rows == [("twilio", "(310) 555-0123")]
 
 

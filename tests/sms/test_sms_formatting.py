@@ -1,6 +1,7 @@
 """SMS text: replies shaped for SMS (channels/sms/formatting.py), carrier
 keywords (channels/sms/keywords.py) and numbered-menu choices
 (channels/sms/menus.py). Pure functions, no servers."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,45 +43,88 @@ def test_split_sms_edge_cases():
 
 
 def test_plain_text_strips_markdown_keeps_lines_phone_and_urls():
-    text = ("Many say **someone kicked them**.\n- a sudden snap\n- swelling\n\n"
-            "## Next\nCall [310.651.2366](tel:+13106512366) or see "
-            "[the form](https://example.com/form), <https://example.com/x>. "
-            "\u201cQuote\u201d \u2013 ok")
+    text = (
+        "Many say **someone kicked them**.\n- a sudden snap\n- swelling\n\n"
+        "## Next\nCall [310.651.2366](tel:+13106512366) or see "
+        "[the form](https://example.com/form), <https://example.com/x>. "
+        "\u201cQuote\u201d \u2013 ok"
+    )
     assert formatting.plain_text(text) == (
         "Many say someone kicked them.\na sudden snap\nswelling\n\nNext\n"
         "Call 310.651.2366 or see the form (https://example.com/form), "
-        "https://example.com/x. \"Quote\" - ok")
+        'https://example.com/x. "Quote" - ok'
+    )
 
 
 def test_buttons_become_a_numbered_menu():
-    text, choices = formatting.render_turn([
-        {"text": "First."},
-        {"text": "Pick one:", "buttons": [{"title": "Symptoms", "payload": "/ask_symptoms"},
-                                          {"title": "Recovery", "payload": "/ask_recovery"}]},
-        {"text": "Or:", "buttons": [{"title": "Yes, send it", "payload": "/affirm"},
-                                    {"title": "Form", "type": "web_url",
-                                     "url": "https://example.com/f"}]},
-    ])
-    assert text == ("First.\n\nPick one:\nReply 1 for Symptoms, 2 for Recovery.\n\n"
-                    "Or:\nReply 3 for Yes, send it.\nForm: https://example.com/f")
+    text, choices = formatting.render_turn(
+        [
+            {"text": "First."},
+            {
+                "text": "Pick one:",
+                "buttons": [
+                    {"title": "Symptoms", "payload": "/ask_symptoms"},
+                    {"title": "Recovery", "payload": "/ask_recovery"},
+                ],
+            },
+            {
+                "text": "Or:",
+                "buttons": [
+                    {"title": "Yes, send it", "payload": "/affirm"},
+                    {"title": "Form", "type": "web_url", "url": "https://example.com/f"},
+                ],
+            },
+        ]
+    )
+    assert text == (
+        "First.\n\nPick one:\nReply 1 for Symptoms, 2 for Recovery.\n\n"
+        "Or:\nReply 3 for Yes, send it.\nForm: https://example.com/f"
+    )
     assert choices == ["/ask_symptoms", "/ask_recovery", "/affirm"]
 
 
-@pytest.mark.parametrize("body, keyword", [
-    ("STOP", "STOP"), (" stop. ", "STOP"), ("Cancel", "CANCEL"), ("QUIT!", "QUIT"),
-    ("unsubscribe", "UNSUBSCRIBE"), ("start", "START"), ("Yes", "YES"), ("help", "HELP"),
-    ("INFO", "INFO"), ("cancel my request", None), ("stop texting me", None),
-    ("what helps?", None), ("", None), (None, None),
-    ("REVOKE", "REVOKE"), ("revoke.", "REVOKE"), ("Opt out", "OPT OUT"),
-    (" OPT  OUT! ", "OPT OUT"), ("opt-out", "OPT OUT"), ("optout", "OPTOUT"),
-    ("opt out of what?", None), ("revoke my request", None), ("opt", None),
-])
+@pytest.mark.parametrize(
+    "body, keyword",
+    [
+        ("STOP", "STOP"),
+        (" stop. ", "STOP"),
+        ("Cancel", "CANCEL"),
+        ("QUIT!", "QUIT"),
+        ("unsubscribe", "UNSUBSCRIBE"),
+        ("start", "START"),
+        ("Yes", "YES"),
+        ("help", "HELP"),
+        ("INFO", "INFO"),
+        ("cancel my request", None),
+        ("stop texting me", None),
+        ("what helps?", None),
+        ("", None),
+        (None, None),
+        ("REVOKE", "REVOKE"),
+        ("revoke.", "REVOKE"),
+        ("Opt out", "OPT OUT"),
+        (" OPT  OUT! ", "OPT OUT"),
+        ("opt-out", "OPT OUT"),
+        ("optout", "OPTOUT"),
+        ("opt out of what?", None),
+        ("revoke my request", None),
+        ("opt", None),
+    ],
+)
 def test_carrier_keywords_are_whole_message_only(body, keyword):
     assert keywords.carrier_keyword(body) == keyword
 
 
-@pytest.mark.parametrize("body, number", [
-    ("1", 1), (" 2. ", 2), ("#3", 3), ("12", 12), ("1 please", None), ("one", None),
-])
+@pytest.mark.parametrize(
+    "body, number",
+    [
+        ("1", 1),
+        (" 2. ", 2),
+        ("#3", 3),
+        ("12", 12),
+        ("1 please", None),
+        ("one", None),
+    ],
+)
 def test_choice_numbers(body, number):
     assert menus.choice_number(body) == number

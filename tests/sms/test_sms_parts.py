@@ -1,6 +1,7 @@
 """The SMS channel's parts, each on its own: the webhook's form and signature
 URL, settings, conversation ids and their secret, the state stores, the opt-out
 table, and a channel without settings. No servers."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,10 @@ from sms_helpers import AUTH_TOKEN, ID_SECRET, conversation_id
 
 
 def test_validation_url_prefers_the_configured_public_url():
-    assert validation_url("http://10.0.0.5:5005/webhooks/twilio/webhook", "") == \
-        "http://10.0.0.5:5005/webhooks/twilio/webhook"
+    assert (
+        validation_url("http://10.0.0.5:5005/webhooks/twilio/webhook", "")
+        == "http://10.0.0.5:5005/webhooks/twilio/webhook"
+    )
     public = "https://sms.example.org/webhooks/twilio/webhook"
     assert validation_url("http://10.0.0.5:5005/webhooks/twilio/webhook", public) == public
 
@@ -38,12 +41,19 @@ def test_signature_covers_blank_parameters():
 
 
 def test_settings_from_credentials_then_environment():
-    env = {"TWILIO_ACCOUNT_SID": "ACenv", "TWILIO_AUTH_TOKEN": "envtoken",
-           "TWILIO_NUMBER": "+15550001111", "SMS_MAX_PART_CHARS": "500",
-           "TWILIO_API_BASE_URL": "http://127.0.0.1:9/"}
+    env = {
+        "TWILIO_ACCOUNT_SID": "ACenv",
+        "TWILIO_AUTH_TOKEN": "envtoken",
+        "TWILIO_NUMBER": "+15550001111",
+        "SMS_MAX_PART_CHARS": "500",
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9/",
+    }
     settings = SmsSettings.load({"auth_token": "credtoken", "account_sid": ""}, env)
-    assert (settings.account_sid, settings.auth_token, settings.twilio_number) == \
-        ("ACenv", "credtoken", "+15550001111")
+    assert (settings.account_sid, settings.auth_token, settings.twilio_number) == (
+        "ACenv",
+        "credtoken",
+        "+15550001111",
+    )
     assert settings.max_part_chars == 500
     assert settings.api_base_url == "http://127.0.0.1:9"
     assert settings.problems() == []

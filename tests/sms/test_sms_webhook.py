@@ -1,6 +1,7 @@
 """The SMS channel's webhook handler in-process: stub assistant, stub sender, no
 server. Signature URL behind a proxy, opt-outs when the database is down, and
 the in-flight limit."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,9 +19,15 @@ from channels.sms.identities import ConversationIds
 from channels.sms.opt_outs import OptOutStore
 from channels.sms.sender import SendOutcome, SendResult
 from channels.sms.state import InMemoryStateStore
-from sms_helpers import (ACCOUNT_SID, AUTH_TOKEN, ID_SECRET, TWILIO_NUMBER, conversation_id,
-                         new_sid, twilio_params)
-
+from sms_helpers import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    ID_SECRET,
+    TWILIO_NUMBER,
+    conversation_id,
+    new_sid,
+    twilio_params,
+)
 
 PUBLIC_URL = "https://sms.example.org/webhooks/twilio/webhook"
 INTERNAL_URL = "http://10.0.0.5:5005/webhooks/twilio/webhook"
@@ -38,24 +45,42 @@ class InProcess:
                 outer.sent.append((to, body, conversation_id))
                 return SendResult(SendOutcome.SENT)
 
-        settings = SmsSettings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
-                               twilio_number=TWILIO_NUMBER, webhook_url=webhook_url)
-        self.channel = SmsInput(settings, state=InMemoryStateStore(), opt_outs=opt_outs,
-                                ids=ConversationIds(ID_SECRET.encode()), sender=Sender())
+        settings = SmsSettings(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            twilio_number=TWILIO_NUMBER,
+            webhook_url=webhook_url,
+        )
+        self.channel = SmsInput(
+            settings,
+            state=InMemoryStateStore(),
+            opt_outs=opt_outs,
+            ids=ConversationIds(ID_SECRET.encode()),
+            sender=Sender(),
+        )
 
     async def on_new_message(self, message):
         self.received.append(message)
-        await message.output_channel.send_response(message.sender_id, {
-            "text": "Hi **there**",
-            "buttons": [{"title": "Symptoms", "payload": "/ask_symptoms"}]})
+        await message.output_channel.send_response(
+            message.sender_id,
+            {
+                "text": "Hi **there**",
+                "buttons": [{"title": "Symptoms", "payload": "/ask_symptoms"}],
+            },
+        )
 
     async def post(self, number: str, body: str, signed_url: str = PUBLIC_URL):
         params = twilio_params(number, body, new_sid())
         signature = RequestValidator(AUTH_TOKEN).compute_signature(signed_url, params)
         request = types.SimpleNamespace(
-            body=urlencode(params).encode(), url=INTERNAL_URL, app=types.SimpleNamespace(ctx=None),
-            headers={"content-type": "application/x-www-form-urlencoded",
-                     "X-Twilio-Signature": signature})
+            body=urlencode(params).encode(),
+            url=INTERNAL_URL,
+            app=types.SimpleNamespace(ctx=None),
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+            },
+        )
         reply = await self.channel._receive(request, self.on_new_message)
         await asyncio.gather(*self.channel._tasks)
         return reply
@@ -96,9 +121,11 @@ async def test_opt_outs_fail_closed_when_the_database_is_down():
     await harness.post("+13105550997", "START")
     await harness.post("+13105550997", "hello")  # opted in here: answered
     bodies = [(to, body.split(" ")[:3]) for to, body, _ in harness.sent]
-    assert bodies == [("+13105550998", ["You", "are", "unsubscribed"]),
-                      ("+13105550997", ["You", "are", "subscribed"]),
-                      ("+13105550997", ["Hi", "there\nReply", "1"])]
+    assert bodies == [
+        ("+13105550998", ["You", "are", "unsubscribed"]),
+        ("+13105550997", ["You", "are", "subscribed"]),
+        ("+13105550997", ["Hi", "there\nReply", "1"]),
+    ]
     assert len(harness.received) == 1
 
 

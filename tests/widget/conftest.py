@@ -1,6 +1,7 @@
 """Fixtures of the widget's browser tests: the real servers behind a relay that
 can cut or filter the connection, and Debian's Chromium (one start of each per
 test module)."""
+
 from __future__ import annotations
 
 import pytest

@@ -7,23 +7,37 @@ connection itself: tests/test_widget_transport.py). Skipped only when no
 Chromium binary is found (`apt-get install chromium`).
 Screenshots: test-artifacts/widget.png (desktop) and widget-360.png (360 px).
 """
+
 from __future__ import annotations
 
 import json
 
-import pytest
 import requests
 from playwright.sync_api import expect
 
-from widget_helpers import (ARTIFACTS, BOT_TIMEOUT_MS, CONTENT, DISCLAIMER, SETTINGS, TITLE,
-                            Watch, Widget, another_site, assert_clean, first_bold, first_line,
-                            first_list_item, new_page)
-from widget_helpers import pytestmark  # noqa: F401  (skips without Chromium)
+from widget_helpers import (
+    ARTIFACTS,
+    BOT_TIMEOUT_MS,
+    CONTENT,
+    DISCLAIMER,
+    SETTINGS,
+    TITLE,
+    Watch,
+    Widget,
+    another_site,
+    assert_clean,
+    first_bold,
+    first_line,
+    first_list_item,
+    new_page,
+    pytestmark,  # noqa: F401  (skips without Chromium)
+)
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
 # -------------------------------------------------------------------- tests
+
 
 def test_demo_page_is_served_with_a_strict_csp(stack):
     response = requests.get(stack.demo_url, timeout=5)
@@ -50,13 +64,15 @@ def test_patient_chats_in_the_widget(stack, browser):
     expect(widget.input).to_be_focused()
     widget.expect_bot(DISCLAIMER)
     expect(widget.replies.get_by_role("button", name="Symptoms", exact=True)).to_be_visible(
-        timeout=BOT_TIMEOUT_MS)
+        timeout=BOT_TIMEOUT_MS
+    )
 
     # typed question 1: symptoms (Markdown-lite: bold and a list), typing indicator shown
     widget.shadow_eval(
         "const t = root.querySelector('.achw-typing'); window.__typingSeen = false;"
         " new MutationObserver(() => { if (!t.hidden) window.__typingSeen = true; })"
-        ".observe(t, {attributes: true});")
+        ".observe(t, {attributes: true});"
+    )
     widget.ask("What are the symptoms of a ruptured Achilles?")
     widget.expect_bot(first_line("symptoms"))
     expect(widget.log.locator("strong", has_text=first_bold("symptoms"))).to_be_visible()
@@ -84,8 +100,12 @@ def test_patient_chats_in_the_widget(stack, browser):
     bubbles = widget.bot_bubbles.count()
     page.reload()
     expect(widget.panel).to_be_visible()
-    for text in (DISCLAIMER, first_line("symptoms"), first_line("recovery"),
-                 first_line(CONTENT.topics["recovery"].related[0])):
+    for text in (
+        DISCLAIMER,
+        first_line("symptoms"),
+        first_line("recovery"),
+        first_line(CONTENT.topics["recovery"].related[0]),
+    ):
         expect(widget.log).to_contain_text(text)
     expect(widget.bot_bubbles).to_have_count(bubbles)
     expect(widget.user_bubbles).to_have_count(3)
@@ -133,12 +153,16 @@ def test_widget_embeds_on_another_sites_page_under_the_documented_csp(stack, bro
     imports its modules from the widget server (CORS) under the host-page CSP
     widget/README.md asks for, Trusted Types included."""
     rasa_ws = stack.relay.url.replace("http", "ws", 1)
-    csp = (f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
-           f"connect-src {stack.relay.url} {rasa_ws}; require-trusted-types-for 'script'; "
-           "trusted-types 'none'")
-    html = ('<!doctype html><html lang="en"><head><title>Practice</title></head><body>'
-            f'<h1>Practice</h1><script src="{stack.widget_url}/widget.js" defer '
-            f'data-server-url="{stack.relay.url}" data-title="{TITLE}"></script></body></html>')
+    csp = (
+        f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
+        f"connect-src {stack.relay.url} {rasa_ws}; require-trusted-types-for 'script'; "
+        "trusted-types 'none'"
+    )
+    html = (
+        '<!doctype html><html lang="en"><head><title>Practice</title></head><body>'
+        f'<h1>Practice</h1><script src="{stack.widget_url}/widget.js" defer '
+        f'data-server-url="{stack.relay.url}" data-title="{TITLE}"></script></body></html>'
+    )
     with another_site(html, csp) as site:
         context = browser.new_context()
         context.set_default_timeout(10_000)
@@ -162,8 +186,7 @@ def test_widget_keyboard_and_small_screen(stack, browser):
     page.keyboard.press("Enter")
     expect(widget.panel).to_be_visible()
     expect(widget.input).to_be_focused()
-    assert widget.shadow_eval(
-        "return getComputedStyle(root.activeElement).outlineStyle;") != "none"
+    assert widget.shadow_eval("return getComputedStyle(root.activeElement).outlineStyle;") != "none"
     widget.expect_bot(DISCLAIMER)
     page.keyboard.type("what are the symptoms")
     page.keyboard.press("Enter")
@@ -207,10 +230,18 @@ def test_form_answers_are_shown_but_never_kept_in_browser_storage(stack, browser
     widget.expect_bot(DISCLAIMER)
     widget.replies.get_by_role("button", name="Request an appointment").click()
     widget.expect_bot("What is your full name?")
-    answers = ["Jordan Quillfeather", "310 555 0142", "weekday mornings after nine",
-               "possible tear playing squash"]
-    prompts = ["What phone number", "good time to reach you", "what is the visit about",
-               "Here is your request"]
+    answers = [
+        "Jordan Quillfeather",
+        "310 555 0142",
+        "weekday mornings after nine",
+        "possible tear playing squash",
+    ]
+    prompts = [
+        "What phone number",
+        "good time to reach you",
+        "what is the visit about",
+        "Here is your request",
+    ]
     for answer, prompt in zip(answers, prompts):
         widget.ask(answer)
         widget.expect_bot(prompt)
@@ -249,18 +280,24 @@ def test_stored_history_is_forgotten_after_30_minutes_idle(stack, browser):
     session_id = widget.stored()["sessionId"]
 
     # 29 minutes idle: still there after a reload
-    page.evaluate("(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
-                  "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
-                  "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
-                  "  sessionStorage.setItem(k, JSON.stringify(r)); } }", 29 * 60 * 1000)
+    page.evaluate(
+        "(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
+        "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
+        "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
+        "  sessionStorage.setItem(k, JSON.stringify(r)); } }",
+        29 * 60 * 1000,
+    )
     page.reload()
     expect(widget.log).to_contain_text(first_line("symptoms"))
 
     # 31 minutes idle: gone, and a new conversation when the patient comes back
-    page.evaluate("(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
-                  "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
-                  "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
-                  "  sessionStorage.setItem(k, JSON.stringify(r)); } }", 31 * 60 * 1000)
+    page.evaluate(
+        "(ago) => { for (let i = 0; i < sessionStorage.length; i++) {"
+        "  const k = sessionStorage.key(i); if (!k.startsWith('achilles-chat:')) continue;"
+        "  const r = JSON.parse(sessionStorage.getItem(k)); r.t = Date.now() - ago;"
+        "  sessionStorage.setItem(k, JSON.stringify(r)); } }",
+        31 * 60 * 1000,
+    )
     page.reload()
     expect(widget.launcher).to_be_visible()  # started: the modules load after the page
     expect(widget.panel).to_be_hidden()
@@ -269,9 +306,11 @@ def test_stored_history_is_forgotten_after_30_minutes_idle(stack, browser):
     widget.expect_bot(DISCLAIMER)
     expect(widget.log).not_to_contain_text(first_line("symptoms"))
     expect(widget.user_bubbles).to_have_count(0)
-    page.wait_for_function("() => { for (let i = 0; i < sessionStorage.length; i++) {"
-                           " const k = sessionStorage.key(i); if (k.startsWith('achilles-chat:'))"
-                           " return JSON.parse(sessionStorage.getItem(k)).sessionId; } }")
+    page.wait_for_function(
+        "() => { for (let i = 0; i < sessionStorage.length; i++) {"
+        " const k = sessionStorage.key(i); if (k.startsWith('achilles-chat:'))"
+        " return JSON.parse(sessionStorage.getItem(k)).sessionId; } }"
+    )
     assert widget.stored()["sessionId"] not in (None, session_id)
     assert_clean(watch)
     page.context.close()

@@ -1,4 +1,5 @@
 """The widget's files and its static server, without a browser (fast)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,9 +39,20 @@ def code_only(js: str) -> str:
     return "\n".join(line for line in js.splitlines() if not line.strip().startswith("//"))
 
 
-@pytest.mark.parametrize("sink", ["innerHTML", "outerHTML", "insertAdjacentHTML",
-                                  "document.write", "eval(", "new Function", "srcdoc",
-                                  "createContextualFragment", "DOMParser"])
+@pytest.mark.parametrize(
+    "sink",
+    [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "srcdoc",
+        "createContextualFragment",
+        "DOMParser",
+    ],
+)
 def test_widget_never_parses_strings_as_html_or_code(sink):
     for name, js in SCRIPTS.items():
         assert sink not in code_only(js), name
@@ -75,7 +87,9 @@ def test_widget_modules_import_only_files_of_the_widget():
             imported.add(target.resolve())
     assert (VENDOR / "socket.io.esm.min.js").resolve() in imported
     # every module is used
-    assert {p.resolve() for p in OWN_SCRIPTS[1:]} - imported == {(WIDGET / "modules" / "main.js").resolve()}
+    assert {p.resolve() for p in OWN_SCRIPTS[1:]} - imported == {
+        (WIDGET / "modules" / "main.js").resolve()
+    }
 
 
 def test_widget_is_plain_es2017():
@@ -89,6 +103,7 @@ def test_widget_is_plain_es2017():
 
 # --------------------------------------------------------- vendored socket.io
 
+
 def test_vendored_files_are_the_ones_recorded():
     """A changed, added or missing file in widget/vendor/ fails here:
     refresh.py (README there) is the way to change them."""
@@ -96,13 +111,18 @@ def test_vendored_files_are_the_ones_recorded():
         digest = hashlib.sha256((VENDOR / name).read_bytes()).hexdigest()
         assert digest == entry["sha256"], f"{name} differs from the one recorded in manifest.json"
     assert sorted(p.name for p in VENDOR.iterdir() if p.name != "__pycache__") == sorted(
-        [*MANIFEST["files"], "README.md", "manifest.json", "refresh.py"])
+        [*MANIFEST["files"], "README.md", "manifest.json", "refresh.py"]
+    )
 
 
 def test_vendor_readme_quotes_the_manifest():
     readme = (VENDOR / "README.md").read_text()
-    facts = [f"`{MANIFEST['version']}`", MANIFEST["tarball"], MANIFEST["integrity"],
-             *(entry["sha256"] for entry in MANIFEST["files"].values())]
+    facts = [
+        f"`{MANIFEST['version']}`",
+        MANIFEST["tarball"],
+        MANIFEST["integrity"],
+        *(entry["sha256"] for entry in MANIFEST["files"].values()),
+    ]
     for fact in facts:
         assert fact in readme, fact
 
@@ -112,7 +132,8 @@ def test_vendored_client_is_an_exact_4x_release_the_server_speaks_with():
     assert MANIFEST["package"] == "socket.io-client"
     assert re.fullmatch(r"4\.\d+\.\d+", version)  # Engine.IO protocol 4
     assert MANIFEST["tarball"] == (
-        f"https://registry.npmjs.org/socket.io-client/-/socket.io-client-{version}.tgz")
+        f"https://registry.npmjs.org/socket.io-client/-/socket.io-client-{version}.tgz"
+    )
     assert re.fullmatch(r"sha512-[A-Za-z0-9+/]{86}==", MANIFEST["integrity"])
     assert f"Socket.IO v{version}\n" in (VENDOR / "socket.io.esm.min.js").read_text()[:200]
     # the server side (Rasa 3.6's channel): Engine.IO 4 and Socket.IO 5 too
@@ -122,16 +143,25 @@ def test_vendored_client_is_an_exact_4x_release_the_server_speaks_with():
 
 # ------------------------------------------------------------------ serve.py
 
+
 def test_settings_defaults_and_overrides():
     assert serve.settings({}) == ("127.0.0.1", 8080, "http://127.0.0.1:5005")
     assert serve.settings({"HOST": "0.0.0.0", "WIDGET_PORT": "9000", "RASA_PORT": "6000"}) == (
-        "0.0.0.0", 9000, "http://127.0.0.1:6000")
-    assert serve.settings({"RASA_PUBLIC_URL": "https://Chat.Example.com/"})[2] == \
-        "https://chat.example.com"
+        "0.0.0.0",
+        9000,
+        "http://127.0.0.1:6000",
+    )
+    assert (
+        serve.settings({"RASA_PUBLIC_URL": "https://Chat.Example.com/"})[2]
+        == "https://chat.example.com"
+    )
     with pytest.raises(ValueError):
         serve.settings({"RASA_PUBLIC_URL": "javascript:alert(1)"})
-    for bad in ("https://chat.example.com/x\"><script>", "https://a.test 'unsafe-inline'",
-                "http://a.test:80;script-src *"):
+    for bad in (
+        'https://chat.example.com/x"><script>',
+        "https://a.test 'unsafe-inline'",
+        "http://a.test:80;script-src *",
+    ):
         with pytest.raises(ValueError):
             serve.settings({"RASA_PUBLIC_URL": bad})
     assert serve.settings({"RASA_PUBLIC_URL": "http://[::1]:5005"})[2] == "http://[::1]:5005"
@@ -169,7 +199,9 @@ def static_server(tmp_path, monkeypatch):
 
 
 def test_static_server_serves_only_published_files(static_server):
-    get = lambda path: requests.get(static_server + path, timeout=5, allow_redirects=False)
+    def get(path):
+        return requests.get(static_server + path, timeout=5, allow_redirects=False)
+
     demo = get("/demo/")
     assert demo.status_code == 200
     assert 'data-server-url="http://127.0.0.1:5005"' in demo.text
@@ -183,8 +215,17 @@ def test_static_server_serves_only_published_files(static_server):
     assert "Access-Control-Allow-Origin" not in demo.headers
     module = get("/modules/main.js")
     assert module.status_code == 200 and module.headers["Access-Control-Allow-Origin"] == "*"
-    for path in ("/serve.py", "/.env", "/empty/", "/empty", "/leak.txt", "/demo/../serve.py",
-                 "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/nothing.js"):
+    for path in (
+        "/serve.py",
+        "/.env",
+        "/empty/",
+        "/empty",
+        "/leak.txt",
+        "/demo/../serve.py",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/nothing.js",
+    ):
         assert get(path).status_code == 404, path
     assert requests.post(static_server + "/widget.js", timeout=5).status_code == 501
 
@@ -200,7 +241,9 @@ def widget_server():
 
 
 def test_every_file_the_widget_loads_is_published(widget_server):
-    get = lambda path: requests.get(widget_server + path, timeout=5)
+    def get(path):
+        return requests.get(widget_server + path, timeout=5)
+
     scripts = [f"/{name}" for name in SCRIPTS] + ["/vendor/socket.io.esm.min.js"]
     for path in scripts:
         response = get(path)
@@ -209,6 +252,11 @@ def test_every_file_the_widget_loads_is_published(widget_server):
         assert response.headers["Access-Control-Allow-Origin"] == "*", path
     assert get("/widget.css").status_code == 200
     assert get("/vendor/LICENSE-socket.io-client.txt").text.startswith("The MIT License")
-    for path in ("/vendor/manifest.json", "/vendor/README.md", "/vendor/refresh.py",
-                 "/README.md", "/serve.py"):
+    for path in (
+        "/vendor/manifest.json",
+        "/vendor/README.md",
+        "/vendor/refresh.py",
+        "/README.md",
+        "/serve.py",
+    ):
         assert get(path).status_code == 404, path

@@ -5,6 +5,7 @@ WebSockets (the socket.io client in widget/vendor/ falls back by itself).
 Same set-up as tests/test_widget_browser.py (tests/widget_helpers.py): the
 relay between the browser and Rasa plays the network, or the proxy.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,16 @@ from typing import List
 import pytest
 from playwright.sync_api import expect
 
-from widget_helpers import (BOT_TIMEOUT_MS, DISCLAIMER, SERVER_UNREACHABLE, Widget, assert_clean,
-                            first_line, new_page)
-from widget_helpers import pytestmark  # noqa: F401  (skips without Chromium)
+from widget_helpers import (
+    BOT_TIMEOUT_MS,
+    DISCLAIMER,
+    SERVER_UNREACHABLE,
+    Widget,
+    assert_clean,
+    first_line,
+    new_page,
+    pytestmark,  # noqa: F401  (skips without Chromium)
+)
 
 
 def test_widget_reconnects_after_a_server_restart(stack, browser):
@@ -49,6 +57,7 @@ def test_widget_reconnects_after_a_server_restart(stack, browser):
     assert_clean(watch, allow_console=SERVER_UNREACHABLE)
     page.context.close()
 
+
 # Chromium's own log lines for failed connections and requests (refused, reset,
 # cut mid-request, ...): expected while the relay is stopped, nowhere else.
 NETWORK_ERROR = re.compile(r"WebSocket connection to |Failed to load resource: net::ERR_")
@@ -65,8 +74,9 @@ def blocking_proxy(request, stack):
         stack.relay.websockets = "pass"
 
 
-def test_widget_chats_over_long_polling_when_a_proxy_blocks_websockets(stack, browser,
-                                                                       blocking_proxy):
+def test_widget_chats_over_long_polling_when_a_proxy_blocks_websockets(
+    stack, browser, blocking_proxy
+):
     page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
     frames: List[str] = []
     polls: List[str] = []

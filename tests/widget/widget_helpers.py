@@ -12,6 +12,7 @@ Test modules wrap running_stack() and launched_chromium() in module-scoped
 fixtures and import `pytestmark`, which skips them only when no Chromium
 binary is found (`apt-get install chromium`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,12 @@ from widget_relay import Relay
 
 
 def find_chromium() -> Optional[str]:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium",
-                      shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("CHROMIUM_PATH"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -46,24 +51,35 @@ def find_chromium() -> Optional[str]:
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="Chromium not found at /usr/bin/chromium (install Debian's: apt-get install -y chromium)")
+    reason="Chromium not found at /usr/bin/chromium (install Debian's: apt-get install -y chromium)",
+)
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 TITLE = "Questions about Achilles tendon rupture"
 BOT_TIMEOUT_MS = 30_000
 CONTENT = get_content()
 SETTINGS = load_settings()
-DISCLAIMER = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())[
-    "responses"]["utter_disclaimer"][0]["text"].replace("{office_phone}", DEFAULT_OFFICE_PHONE)
+DISCLAIMER = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())["responses"][
+    "utter_disclaimer"
+][0]["text"].replace("{office_phone}", DEFAULT_OFFICE_PHONE)
 CREDENTIALS = "channels.rest.SafeRestInput:\nchannels.socketio.SafeSocketIOInput:\n"
 # What Chromium itself logs while the chat server cannot be reached (the relay
 # is stopped): the failed WebSocket and, since the client falls back to
 # long-polling, the failed polling request. CSP violations ("Refused to ...")
 # and script errors are still errors.
-SERVER_UNREACHABLE = ("WebSocket connection to",
-                      "Failed to load resource: net::ERR_CONNECTION_REFUSED")
+SERVER_UNREACHABLE = (
+    "WebSocket connection to",
+    "Failed to load resource: net::ERR_CONNECTION_REFUSED",
+)
 
 
 def plain(line: str) -> str:
@@ -76,7 +92,9 @@ def first_line(topic_key: str) -> str:
 
 
 def first_list_item(topic_key: str) -> str:
-    line = next(l for l in CONTENT.topics[topic_key].answer.splitlines() if l.startswith("- "))
+    line = next(
+        item for item in CONTENT.topics[topic_key].answer.splitlines() if item.startswith("- ")
+    )
     return plain(line[2:])
 
 
@@ -85,6 +103,7 @@ def first_bold(topic_key: str) -> str:
 
 
 # ------------------------------------------------------------------ servers
+
 
 class Stack:
     def __init__(self, widget_url: str, relay: Relay) -> None:
@@ -101,20 +120,28 @@ def running_stack(tmp_path_factory) -> Iterator[Stack]:
     credentials.write_text(CREDENTIALS)
     widget_port = free_port()
     # WIDGET_ALLOWED_ORIGINS empty: the channel's defaults must follow WIDGET_PORT.
-    with running_assistant(workdir, credentials=credentials, WIDGET_PORT=str(widget_port),
-                           WIDGET_ALLOWED_ORIGINS="") as rasa:
+    with running_assistant(
+        workdir, credentials=credentials, WIDGET_PORT=str(widget_port), WIDGET_ALLOWED_ORIGINS=""
+    ) as rasa:
         relay = Relay(rasa.port)
         relay.start()
-        env = dict(rasa.env, HOST="127.0.0.1", WIDGET_PORT=str(widget_port),
-                   RASA_PUBLIC_URL=relay.url)
+        env = dict(
+            rasa.env, HOST="127.0.0.1", WIDGET_PORT=str(widget_port), RASA_PUBLIC_URL=relay.url
+        )
         log = open(workdir / "widget.log", "ab")
-        proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "widget" / "serve.py")],
-                                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "widget" / "serve.py")],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         widget_url = f"http://127.0.0.1:{widget_port}"
         try:
-            wait_until(lambda: requests.get(f"{widget_url}/demo/", timeout=2).ok,
-                       30, "widget server", proc)
+            wait_until(
+                lambda: requests.get(f"{widget_url}/demo/", timeout=2).ok, 30, "widget server", proc
+            )
             yield Stack(widget_url, relay)
         finally:
             stop_process(proc)
@@ -158,6 +185,7 @@ def another_site(html: str, csp: str) -> Iterator[str]:
 
 
 # ------------------------------------------------------------------- pages
+
 
 class Watch:
     """What a page did that it should not: console errors (CSP violations show
@@ -219,12 +247,14 @@ class Widget:
             "() => { for (let i = 0; i < sessionStorage.length; i++) {"
             "  const k = sessionStorage.key(i);"
             "  if (k.startsWith('achilles-chat:')) return JSON.parse(sessionStorage.getItem(k)); }"
-            "  return null; }")
+            "  return null; }"
+        )
 
     def shadow_eval(self, body: str):
         return self.page.evaluate(
             "() => { const root = document.getElementById('achilles-chat-widget').shadowRoot;"
-            f" {body} }}")
+            f" {body} }}"
+        )
 
 
 def assert_clean(watch: Watch, allow_console=()) -> None:

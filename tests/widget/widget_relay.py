@@ -1,5 +1,6 @@
 """A TCP relay between the browser and the Rasa server, standing in for the
 network (and for a proxy that blocks WebSockets) in the widget's browser tests."""
+
 from __future__ import annotations
 
 import re
@@ -51,7 +52,7 @@ class Relay:
         while self.listener is listener:
             try:
                 client, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -11,6 +11,7 @@ tests/test_widget_static.py checks. Then update the table in README.md (the
 test fails until it quotes the new version and hashes) and run the widget tests.
 Only the standard library and npm.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,8 +33,9 @@ FILES = {
 
 
 def npm(*args: str, cwd: Path) -> str:
-    return subprocess.run(["npm", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["npm", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def sha512_integrity(data: bytes) -> str:
@@ -44,8 +46,9 @@ def refresh(version: str) -> dict:
     spec = f"{PACKAGE}@{version}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        info = json.loads(npm("view", spec, "version", "dist.tarball", "dist.integrity",
-                              "--json", cwd=work))
+        info = json.loads(
+            npm("view", spec, "version", "dist.tarball", "dist.integrity", "--json", cwd=work)
+        )
         if info.get("version") != version:
             raise SystemExit(f"npm has no {spec} (exact versions only)")
         filename = json.loads(npm("pack", spec, "--json", cwd=work))[0]["filename"]
@@ -58,8 +61,13 @@ def refresh(version: str) -> dict:
                 data = archive.extractfile(member).read()
                 (VENDOR_DIR / name).write_bytes(data)
                 files[name] = {"from": member, "sha256": hashlib.sha256(data).hexdigest()}
-    manifest = {"package": PACKAGE, "version": version, "tarball": info["dist.tarball"],
-                "integrity": info["dist.integrity"], "files": files}
+    manifest = {
+        "package": PACKAGE,
+        "version": version,
+        "tarball": info["dist.tarball"],
+        "integrity": info["dist.integrity"],
+        "files": files,
+    }
     (VENDOR_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
