@@ -39,7 +39,7 @@ import servers  # noqa: E402
 from conversations import conversations  # noqa: E402
 from loadgen import rest_load  # noqa: E402
 from proc_stats import cpu_seconds  # noqa: E402
-from servers import MODEL_PATH, VENV_BIN, base_env, free_port, running_assistant  # noqa: E402
+from servers import MODEL_PATH, VENV_BIN, base_env, free_port, rasa_run_args, running_assistant  # noqa: E402
 
 PY_SPY = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
 
@@ -237,18 +237,7 @@ def profile_startup(args, extra_env: Dict[str, str], out: Path) -> None:
                 "--duration",
                 str(args.duration),
                 "--",
-                str(VENV_BIN / "rasa"),
-                "run",
-                "--model",
-                str(MODEL_PATH),
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                "credentials.yml",
+                *rasa_run_args(port, MODEL_PATH),
             ],
             cwd=PROJECT_ROOT,
             env=env,

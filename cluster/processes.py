@@ -16,6 +16,29 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
+
+
+def rasa_run_args(
+    port: int, model: Path = MODEL_PATH, credentials: object = "credentials.yml"
+) -> List[str]:
+    """`rasa run` on loopback as the Procfile starts it: the trained model, our
+    endpoints (tracker store, action server) and input channels."""
+    return [
+        str(VENV_BIN / "rasa"),
+        "run",
+        "--model",
+        str(model),
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--endpoints",
+        "endpoints.yml",
+        "--credentials",
+        str(credentials),
+    ]
 
 
 def free_port() -> int:

@@ -35,11 +35,16 @@ from channels.settings import MAX_PUBLIC_BODY_BYTES  # noqa: E402
 from cluster import nginx  # noqa: E402
 from cluster.packages import Unavailable, ensure_packages  # noqa: E402,F401 (public names)
 from cluster.postgres import DB_NAME, DB_USER, PostgresServer  # noqa: E402
-from cluster.processes import PROJECT_ROOT, Proc, free_port, http_ok, port_open, wait_until  # noqa: E402
+from cluster.processes import (  # noqa: E402
+    VENV_BIN,
+    Proc,
+    free_port,
+    http_ok,
+    port_open,
+    rasa_run_args,
+    wait_until,
+)
 from cluster.redis_server import redis_proc  # noqa: E402
-
-VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
-MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
 
 
 def action_request_max_size() -> int:
@@ -258,20 +263,7 @@ class Stack:
         port = self.rasa_ports[i]
         return Proc(
             f"rasa-{i + 1}",
-            [
-                str(VENV_BIN / "rasa"),
-                "run",
-                "--model",
-                str(MODEL_PATH),
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                "credentials.yml",
-            ],
+            rasa_run_args(port),
             # as in the Procfile: one BLAS/OpenMP thread unless the environment says
             # otherwise (perf/blas_threads.py; tests/test_speedups.py checks it)
             {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env(RASA_PORT=str(port))},

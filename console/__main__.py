@@ -99,6 +99,17 @@ def _engine():
     return engine_for(load_console_settings().database_url)
 
 
+def _change_user(change, username: str, value):
+    """Runs an account change (console/accounts.py); a refused one (no such user,
+    the last admin...) becomes the command's error message. Returns the user name."""
+    from console import accounts
+
+    try:
+        return change(_engine(), username, value)
+    except accounts.UserError as error:
+        raise click.ClickException(str(error)) from error
+
+
 def _audit(action: str, detail: str) -> None:
     from console import audit
 
@@ -153,10 +164,7 @@ def set_role(username, role) -> None:
     """Gives a user another role (takes effect on their next request)."""
     from console import accounts
 
-    try:
-        name = accounts.set_role(_engine(), username, role)
-    except accounts.UserError as error:
-        raise click.ClickException(str(error)) from error
+    name = _change_user(accounts.set_role, username, role)
     _audit("user_role", f"user={name} role={role}")
     click.echo(f"User {name} now has the role {role}.")
 
@@ -167,10 +175,7 @@ def disable_user(username) -> None:
     """Disables a user: no more logins, and their open sessions end at once."""
     from console import accounts
 
-    try:
-        name = accounts.set_active(_engine(), username, False)
-    except accounts.UserError as error:
-        raise click.ClickException(str(error)) from error
+    name = _change_user(accounts.set_active, username, False)
     _audit("user_disable", f"user={name}")
     click.echo(f"User {name} disabled; their sessions have ended.")
 
@@ -181,10 +186,7 @@ def enable_user(username) -> None:
     """Enables a disabled user again."""
     from console import accounts
 
-    try:
-        name = accounts.set_active(_engine(), username, True)
-    except accounts.UserError as error:
-        raise click.ClickException(str(error)) from error
+    name = _change_user(accounts.set_active, username, True)
     _audit("user_enable", f"user={name}")
     click.echo(f"User {name} enabled.")
 
@@ -242,10 +244,7 @@ def remove_totp(username) -> None:
     """Removes a user's second factor (e.g. a lost phone); ends their sessions."""
     from console import accounts
 
-    try:
-        name = accounts.set_totp(_engine(), username, None)
-    except accounts.UserError as error:
-        raise click.ClickException(str(error)) from error
+    name = _change_user(accounts.set_totp, username, None)
     _audit("user_totp_removed", f"user={name}")
     click.echo(f"Second factor removed for {name}.")
 

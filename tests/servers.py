@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,18 +27,11 @@ if str(PROJECT_ROOT) not in sys.path:  # scripts (bench/, eval/) import this fil
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from channels.settings import DEFAULT_REDIS_HOST, DEFAULT_REDIS_PORT, MAX_PUBLIC_BODY_BYTES  # noqa: E402
+from cluster.processes import MODEL_PATH, VENV_BIN, free_port, rasa_run_args  # noqa: E402,F401
 
-VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
-MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
 # The shared secret the action server requires from the Rasa server
 # (actions/server_auth.py); one per test run, never the one in var/.
 ACTION_SERVER_TOKEN = secrets.token_hex(32)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen] = None) -> None:
@@ -54,6 +46,24 @@ def wait_until(check, timeout: float, what: str, proc: Optional[subprocess.Popen
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def launch(
+    args: List[str], env: Dict[str, str], log_path: Path, ready_url: str, what: str, timeout: float
+) -> subprocess.Popen:
+    """Starts a server in its own session, output to `log_path`; returns once
+    `ready_url` answers 200 (fails if the process exits first or after `timeout`)."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_until(lambda: requests.get(ready_url, timeout=2).ok, timeout, what, proc)
+    return proc
 
 
 def makefile_default(name: str) -> Optional[str]:
@@ -103,7 +113,6 @@ class ActionServer:
         return {"Authorization": f"Bearer {self.env['ACTION_SERVER_TOKEN']}"}
 
     def start(self, timeout: float = 60) -> ActionServer:
-        log = open(self.log_path, "ab")
         # as in the Procfile: loopback, shared token (actions/server.py), and the
         # action server's own body limit (a session's tracker)
         env = dict(
@@ -112,20 +121,8 @@ class ActionServer:
                 "ACTION_REQUEST_MAX_SIZE", makefile_default("ACTION_REQUEST_MAX_SIZE") or "65536"
             ),
         )
-        self.proc = subprocess.Popen(
-            [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(self.port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(
-            lambda: requests.get(f"{self.url}/health", timeout=2).ok,
-            timeout,
-            "action server",
-            self.proc,
-        )
+        args = [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(self.port)]
+        self.proc = launch(args, env, self.log_path, f"{self.url}/health", "action server", timeout)
         return self
 
     def stop(self) -> None:
@@ -149,38 +146,12 @@ class RasaServer:
     def start(
         self, timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 300))
     ) -> RasaServer:
-        log = open(self.log_path, "ab")
         # as in the Procfile: one BLAS/OpenMP thread unless the environment says
         # otherwise (perf/blas_threads.py; tests/test_rest_e2e.py checks it)
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **self.env}
-        self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "rasa"),
-                "run",
-                "--model",
-                str(MODEL_PATH),
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                str(self.credentials),
-                *self.extra_args,
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(
-            lambda: requests.get(f"{self.url}/webhooks/rest/", timeout=2).ok,
-            timeout,
-            "rasa server",
-            self.proc,
-        )
+        args = rasa_run_args(self.port, MODEL_PATH, self.credentials) + self.extra_args
+        ready = f"{self.url}/webhooks/rest/"
+        self.proc = launch(args, env, self.log_path, ready, "rasa server", timeout)
         return self
 
     def stop(self) -> None:
