@@ -186,11 +186,14 @@ def stop_process(proc: Optional[subprocess.Popen]) -> None:
 
 @contextlib.contextmanager
 def running_assistant(
-    workdir: Path, credentials: Optional[Path] = None, **env_overrides: str
+    workdir: Path,
+    credentials: Optional[Path] = None,
+    start_timeout: Optional[float] = None,
+    **env_overrides: str,
 ) -> Iterator[RasaServer]:
     """Action server + Rasa server on free loopback ports, with a fresh SQLite DB
     in `workdir` (unless DATABASE_URL is given). Yields the Rasa server; its
-    `.action_server` attribute is the action server."""
+    `.action_server` attribute is the action server, `.db_path` the SQLite file."""
     workdir.mkdir(parents=True, exist_ok=True)
     action_port, rasa_port = free_port(), free_port()
     env = base_env(
@@ -207,10 +210,12 @@ def running_assistant(
         workdir / "rasa.log",
         credentials=credentials or PROJECT_ROOT / "credentials.yml",
     )
+    rasa.action_server = actions  # type: ignore[attr-defined]
+    rasa.db_path = workdir / "conversations.db"  # type: ignore[attr-defined]
+    timeouts = {} if start_timeout is None else {"timeout": start_timeout}
     try:
-        actions.start()
-        rasa.start()
-        rasa.action_server = actions  # type: ignore[attr-defined]
+        actions.start(**timeouts)
+        rasa.start(**timeouts)
         yield rasa
     finally:
         rasa.stop()

@@ -38,7 +38,14 @@ import sqlalchemy as sa
 
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
-from servers import ActionServer, RasaServer, base_env, free_port, makefile_default
+from servers import (
+    ActionServer,
+    RasaServer,
+    base_env,
+    free_port,
+    makefile_default,
+    running_assistant,
+)
 
 CONTENT = get_content()
 PHONE = DEFAULT_OFFICE_PHONE
@@ -66,28 +73,11 @@ TOPIC_QUESTIONS = [
 ]
 
 
-@contextlib.contextmanager
-def assistant_pair(workdir: Path, **env_overrides: str) -> Iterator[RasaServer]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    action_port, rasa_port = free_port(), free_port()
-    env = base_env(
-        DATABASE_URL=f"sqlite:///{workdir / 'conversations.db'}",
-        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        ACTION_PORT=str(action_port),
-        RASA_PORT=str(rasa_port),
-        **{**KEEP_ALIVE, **env_overrides},
+def assistant_pair(workdir: Path, **env_overrides: str):
+    """The assistant with the Makefile's keep-alive, given time to start on a busy machine."""
+    return running_assistant(
+        workdir, start_timeout=START_TIMEOUT, **{**KEEP_ALIVE, **env_overrides}
     )
-    actions = ActionServer(action_port, env, workdir / "actions.log")
-    rasa = RasaServer(rasa_port, env, workdir / "rasa.log")
-    rasa.action_server = actions  # type: ignore[attr-defined]
-    rasa.db_path = workdir / "conversations.db"  # type: ignore[attr-defined]
-    try:
-        actions.start(timeout=START_TIMEOUT)
-        rasa.start(timeout=START_TIMEOUT)
-        yield rasa
-    finally:
-        rasa.stop()
-        actions.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,31 +4,20 @@ opens a transcript and marks it reviewed. Screenshot: test-artifacts/console.png
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from browser import launched_chromium, needs_chromium
 from console_helpers import PASSWORD, PROJECT_ROOT
+from servers import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -70,63 +59,47 @@ def console_server(app, console_env, tmp_path):
 def test_browser_login_filter_review(console_server, assistant_db, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     errors = []
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+    with launched_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1360, "height": 1000})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{console_server}/conversations")
+        assert "/login" in page.url  # nothing without logging in
+        page.fill("#username", "alice")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/conversations")
+
+        page.check("input[name=fallback]")
+        page.click("text=Apply filters")
+        page.wait_for_url("**fallback=1**")
+        rows = page.locator("table.list tbody tr")
+        fallbacks = len(assistant_db.expected["fallback"])
+        assert rows.count() == fallbacks
+        assert page.locator("table.list .flag.fallback").count() == fallbacks
+        page.screenshot(path=str(ARTIFACTS / "console-list.png"), full_page=True)
+
+        page.locator("table.list tbody tr td.question a").first.click()
+        page.wait_for_selector(".chat .bubble.user")
+        assert page.locator(".bubble.bot .action").count() >= 1
+        assert "maria.lopez@example.com" not in page.content()
+        page.check("#reviewed")
+        page.fill("input[name=tags]", "needs content")
+        page.click("#save-review")
+        page.wait_for_selector("text=Review saved.")
+        assert page.is_checked("#reviewed")
+        page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+
+        page.click("text=Back to the list")
+        page.wait_for_url("**fallback=1**")
+        assert page.locator("table.list .flag.reviewed").count() >= 1
+
+        page.goto(f"{console_server}/overview")
+        page.wait_for_function("document.querySelectorAll('canvas').length === 4")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
+        drawn = page.evaluate(
+            "Array.from(document.querySelectorAll('canvas')).every(c => c.width > 0 && Chart.getChart(c))"
         )
-        try:
-            page = browser.new_page(viewport={"width": 1360, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{console_server}/conversations")
-            assert "/login" in page.url  # nothing without logging in
-            page.fill("#username", "alice")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/conversations")
-
-            page.check("input[name=fallback]")
-            page.click("text=Apply filters")
-            page.wait_for_url("**fallback=1**")
-            rows = page.locator("table.list tbody tr")
-            fallbacks = len(assistant_db.expected["fallback"])
-            assert rows.count() == fallbacks
-            assert page.locator("table.list .flag.fallback").count() == fallbacks
-            page.screenshot(path=str(ARTIFACTS / "console-list.png"), full_page=True)
-
-            page.locator("table.list tbody tr td.question a").first.click()
-            page.wait_for_selector(".chat .bubble.user")
-            assert page.locator(".bubble.bot .action").count() >= 1
-            assert "maria.lopez@example.com" not in page.content()
-            page.check("#reviewed")
-            page.fill("input[name=tags]", "needs content")
-            page.click("#save-review")
-            page.wait_for_selector("text=Review saved.")
-            assert page.is_checked("#reviewed")
-            page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
-
-            page.click("text=Back to the list")
-            page.wait_for_url("**fallback=1**")
-            assert page.locator("table.list .flag.reviewed").count() >= 1
-
-            page.goto(f"{console_server}/overview")
-            page.wait_for_function("document.querySelectorAll('canvas').length === 4")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
-            drawn = page.evaluate(
-                "Array.from(document.querySelectorAll('canvas')).every(c => c.width > 0 && Chart.getChart(c))"
-            )
-            assert drawn
-        finally:
-            browser.close()
+        assert drawn
     assert not errors, errors  # no CSP violations or script errors

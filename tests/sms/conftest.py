@@ -43,5 +43,4 @@ def assistant(fake_twilio, tmp_path_factory):
         SMS_SEND_BACKOFF_SECONDS="0.05",
         SMS_STATE_STORE="memory",
     ) as rasa:
-        rasa.db_path = workdir / "conversations.db"
         yield rasa

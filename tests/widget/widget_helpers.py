@@ -16,53 +16,24 @@ binary is found (`apt-get install chromium`).
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from actions.config import DEFAULT_OFFICE_PHONE, load_settings
 from actions.content import get_content
+from browser import launched_chromium, needs_chromium  # noqa: F401 (re-exported to the tests)
 from servers import PROJECT_ROOT, free_port, running_assistant, stop_process, wait_until
 from widget_relay import Relay
 
-
-def find_chromium() -> Optional[str]:
-    for candidate in (
-        os.environ.get("CHROMIUM_PATH"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium not found at /usr/bin/chromium (install Debian's: apt-get install -y chromium)",
-)
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = needs_chromium
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 TITLE = "Questions about Achilles tendon rupture"
 BOT_TIMEOUT_MS = 30_000
@@ -146,14 +117,6 @@ def running_stack(tmp_path_factory) -> Iterator[Stack]:
         finally:
             stop_process(proc)
             relay.stop()
-
-
-@contextlib.contextmanager
-def launched_chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @contextlib.contextmanager
