@@ -31,7 +31,8 @@ export DATABASE_URL ?= sqlite:///$(CURDIR)/var/conversations.db
 export LOCK_STORE_TYPE ?= in_memory
 export REDIS_HOST ?= localhost
 export REDIS_PORT ?= 6379
-# public webhooks: request body limit (bytes) and per-sender rate limit
+# public webhooks: request body limit in bytes, read by Sanic (equal to
+# MAX_PUBLIC_BODY_BYTES in channels/settings.py; tests/test_public_limits.py)
 export SANIC_REQUEST_MAX_SIZE ?= 65536
 # ...but not between Rasa and the action server: Rasa posts the whole session's
 # tracker to it, which passes 64 KB in a long conversation (tests/test_reliability.py)
@@ -39,18 +40,9 @@ export ACTION_REQUEST_MAX_SIZE ?= 8388608
 # Rasa keeps pooled connections to the action server; Sanic's 5 s keep-alive
 # closed them under load and lost turns (tests/test_reliability.py)
 export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
-export RATE_LIMIT_PER_SENDER ?= 20/minute
-# website widget: browser origins allowed to connect (empty = the demo page's)
-export WIDGET_ALLOWED_ORIGINS ?=
-# staff console: set CONSOLE_SECURE_COOKIES=true behind HTTPS
-export CONSOLE_SECURE_COOKIES ?= false
-export CONSOLE_TIMEZONE ?= America/Los_Angeles
-# privacy (README): the console deletes conversations older than RETENTION_DAYS every
-# RETENTION_INTERVAL_MINUTES; unfinished appointment-form answers expire after
-# FORM_ANSWERS_TTL_MINUTES
-export RETENTION_DAYS ?= 90
-export RETENTION_INTERVAL_MINUTES ?= 60
-export FORM_ANSWERS_TTL_MINUTES ?= 60
+# Every other setting (rate limits, widget origins, console cookies and time zone,
+# retention) has its default in the settings module of the process that reads it:
+# actions/config.py, channels/settings.py, console/settings.py (README "Configuration").
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml $(shell find nlu_components policies -name '*.py')

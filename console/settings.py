@@ -111,7 +111,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
     env = os.environ if env is None else env
     public_url = (env.get("CONSOLE_PUBLIC_URL") or "").strip()
     # Served over HTTPS (public address https://…): Secure cookies whatever
-    # CONSOLE_SECURE_COOKIES says (`make run` exports it as false by default).
+    # CONSOLE_SECURE_COOKIES says (unset or false: Secure only then).
     secure = _truthy(env.get("CONSOLE_SECURE_COOKIES")) or public_url.lower().startswith("https://")
     return ConsoleSettings(
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
