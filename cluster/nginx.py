@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import jinja2  # comes with Flask (the console)
 
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from cluster.processes import Proc
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.j2")
@@ -63,6 +64,7 @@ def render_config(
         widget_port=widget_port,
         console_backend_port=console_backend_port,
         action_body_limit=action_body_limit,
+        public_body_limit=MAX_PUBLIC_BODY_BYTES,
     )
 
 

@@ -14,6 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from channels.settings import MAX_PUBLIC_BODY_BYTES
 from console import web
 from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
@@ -21,7 +22,8 @@ from console.settings import ConsoleSettings, load_console_settings
 from console.views import admin, appointments, auth, conversations, overview
 
 BLUEPRINTS = (auth.bp, conversations.bp, appointments.bp, overview.bp, admin.bp)
-MAX_REQUEST_BYTES = 64 * 1024
+# the same request body limit as the assistant's public webhooks
+MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
