@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import sqlalchemy as sa
 
@@ -29,14 +27,15 @@ from trackers import make_tracker
 CONTENT = get_content()
 
 
-def run(action, dispatcher, tracker, domain=None):
-    return asyncio.run(action.run(dispatcher, tracker, domain or {}))
+async def run(action, dispatcher, tracker, domain=None):
+    return await action.run(dispatcher, tracker, domain or {})
 
 
 @pytest.mark.parametrize("topic_key", sorted(CONTENT.topics))
-def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispatcher):
+@pytest.mark.asyncio
+async def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispatcher):
     topic = CONTENT.topics[topic_key]
-    events = run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent))
+    events = await run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent))
     assert events == []
     [message] = dispatcher.messages
     # topics patients ask about when worried also carry the reviewed safety line
@@ -47,36 +46,40 @@ def test_answer_topic_sends_that_topics_answer_with_follow_ups(topic_key, dispat
     assert payloads[-2:] == ["/request_appointment", "/request_human"]
 
 
-def test_answer_topic_uses_the_short_variant_on_sms(dispatcher):
+@pytest.mark.asyncio
+async def test_answer_topic_uses_the_short_variant_on_sms(dispatcher):
     topic = CONTENT.topics["recovery"]
-    run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent, channel="twilio"))
+    await run(ActionAnswerTopic(), dispatcher, make_tracker("q", topic.intent, channel="twilio"))
     assert dispatcher.messages[0]["text"].startswith(topic.short)
 
 
-def test_moderately_sure_answer_says_so_and_offers_the_runner_up(dispatcher):
+@pytest.mark.asyncio
+async def test_moderately_sure_answer_says_so_and_offers_the_runner_up(dispatcher):
     ranking = [
         {"name": "ask_recovery", "confidence": 0.55},
         {"name": "ask_physical_therapy", "confidence": 0.3},
     ]
-    run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_recovery", 0.55, ranking))
+    await run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_recovery", 0.55, ranking))
     [message] = dispatcher.messages
     assert message["text"].startswith("Here is what our page says about recovery:")
     assert message["buttons"][0]["payload"] == "/ask_physical_therapy"
 
 
-def test_second_question_of_a_long_message_is_offered_first(dispatcher):
+@pytest.mark.asyncio
+async def test_second_question_of_a_long_message_is_offered_first(dispatcher):
     tracker = make_tracker("long post", "ask_conservative_treatment")
     tracker.latest_message["secondary_intent"] = "ask_driving"
-    run(ActionAnswerTopic(), dispatcher, tracker)
+    await run(ActionAnswerTopic(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert message["text"].startswith(CONTENT.topics["conservative_treatment"].answer)
     assert message["buttons"][0] == {"title": "Driving", "payload": "/ask_driving"}
 
 
 @pytest.mark.parametrize("key", sorted(CONTENT.uncovered))
-def test_questions_the_page_does_not_answer_are_handed_off_by_name(key, dispatcher):
+@pytest.mark.asyncio
+async def test_questions_the_page_does_not_answer_are_handed_off_by_name(key, dispatcher):
     entry = CONTENT.uncovered[key]
-    run(ActionAnswerTopic(), dispatcher, make_tracker("q", entry.intent))
+    await run(ActionAnswerTopic(), dispatcher, make_tracker("q", entry.intent))
     [message] = dispatcher.messages
     text = message["text"]
     assert f"Our page doesn't cover {entry.topic}." in text and DEFAULT_OFFICE_PHONE in text
@@ -88,15 +91,21 @@ def test_questions_the_page_does_not_answer_are_handed_off_by_name(key, dispatch
     assert "/request_appointment" in payloads
 
 
-def test_medicine_and_risk_questions_get_the_reviewed_lead(dispatcher):
-    run(ActionAnswerTopic(), dispatcher, make_tracker("can i take ibuprofen", "ask_medication"))
+@pytest.mark.asyncio
+async def test_medicine_and_risk_questions_get_the_reviewed_lead(dispatcher):
+    await run(
+        ActionAnswerTopic(), dispatcher, make_tracker("can i take ibuprofen", "ask_medication")
+    )
     assert "ask your doctor before taking" in dispatcher.messages[0]["text"]
-    run(ActionAnswerTopic(), dispatcher, make_tracker("what can go wrong", "ask_surgery_risks"))
+    await run(
+        ActionAnswerTopic(), dispatcher, make_tracker("what can go wrong", "ask_surgery_risks")
+    )
     assert "Every surgery has risks" in dispatcher.messages[1]["text"]
 
 
-def test_questions_about_warning_signs_get_the_reviewed_list(dispatcher):
-    run(
+@pytest.mark.asyncio
+async def test_questions_about_warning_signs_get_the_reviewed_list(dispatcher):
+    await run(
         ActionAnswerTopic(),
         dispatcher,
         make_tracker("what does a clot feel like", "ask_warning_signs"),
@@ -106,24 +115,27 @@ def test_questions_about_warning_signs_get_the_reviewed_list(dispatcher):
     assert "Call 911" in text and DEFAULT_OFFICE_PHONE in text
 
 
-def test_a_sign_waiting_for_post_op_context_adds_the_named_line(dispatcher):
+@pytest.mark.asyncio
+async def test_a_sign_waiting_for_post_op_context_adds_the_named_line(dispatcher):
     tracker = make_tracker("my calf is swollen", "ask_symptoms")
     tracker.latest_message["triage"] = {"pending": ["calf"], "safety_line": True}
-    run(ActionAnswerTopic(), dispatcher, tracker)
+    await run(ActionAnswerTopic(), dispatcher, tracker)
     text = dispatcher.messages[0]["text"]
     assert "If you've had surgery or are in a cast or boot, calf swelling" in text
     assert "call to the office now" in text
 
 
-def test_an_unsure_safety_guess_adds_the_safety_line(dispatcher):
+@pytest.mark.asyncio
+async def test_an_unsure_safety_guess_adds_the_safety_line(dispatcher):
     tracker = make_tracker("hmm my leg", "ask_symptoms")
     tracker.latest_message["triage"] = {"safety_line": True}
-    run(ActionAnswerTopic(), dispatcher, tracker)
+    await run(ActionAnswerTopic(), dispatcher, tracker)
     assert dispatcher.messages[0]["text"].endswith(CONTENT.safety.safety_line)
 
 
-def test_answer_topic_hands_off_for_an_intent_without_content(dispatcher):
-    run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_insurance"))
+@pytest.mark.asyncio
+async def test_answer_topic_hands_off_for_an_intent_without_content(dispatcher):
+    await run(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_insurance"))
     text = dispatcher.messages[0]["text"]
     assert DEFAULT_OFFICE_PHONE in text and "don't have information" in text
 
@@ -138,9 +150,10 @@ RANKING = [
 ]
 
 
-def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
+@pytest.mark.asyncio
+async def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
     tracker = make_tracker("walk when", "nlu_fallback", 0.5, ranking=RANKING)
-    run(ActionClarifyOrHandoff(), dispatcher, tracker)
+    await run(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert "Did you mean" in message["text"]
     assert CONTENT.safety.safety_line in message["text"]  # never a bare "Did you mean"
@@ -152,7 +165,8 @@ def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
     ]
 
 
-def test_second_fallback_in_a_row_hands_off(dispatcher):
+@pytest.mark.asyncio
+async def test_second_fallback_in_a_row_hands_off(dispatcher):
     earlier = [
         {"event": "user", "text": "walk when"},
         {"event": "action", "name": "action_clarify_or_handoff"},
@@ -160,16 +174,19 @@ def test_second_fallback_in_a_row_hands_off(dispatcher):
         {"event": "action", "name": "action_listen"},
     ]
     tracker = make_tracker("still unclear", "nlu_fallback", 0.5, ranking=RANKING, events=earlier)
-    run(ActionClarifyOrHandoff(), dispatcher, tracker)
+    await run(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert "Did you mean" not in message["text"]
     assert DEFAULT_OFFICE_PHONE in message["text"]
     assert CONTENT.contact.answer in message["text"]
 
 
-def test_fallback_without_topic_candidates_hands_off(dispatcher):
+@pytest.mark.asyncio
+async def test_fallback_without_topic_candidates_hands_off(dispatcher):
     ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "greet", "confidence": 0.4}]
-    run(ActionClarifyOrHandoff(), dispatcher, make_tracker("zzz", "nlu_fallback", 0.5, ranking))
+    await run(
+        ActionClarifyOrHandoff(), dispatcher, make_tracker("zzz", "nlu_fallback", 0.5, ranking)
+    )
     assert DEFAULT_OFFICE_PHONE in dispatcher.messages[0]["text"]
 
 
@@ -181,8 +198,9 @@ def test_fallback_without_topic_candidates_hands_off(dispatcher):
         (ActionDefaultFallback(), "lost track"),
     ],
 )
-def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatcher):
-    events = run(action, dispatcher, make_tracker("x", "out_of_scope"))
+@pytest.mark.asyncio
+async def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatcher):
+    events = await run(action, dispatcher, make_tracker("x", "out_of_scope"))
     text = dispatcher.messages[0]["text"]
     assert phrase in text and DEFAULT_OFFICE_PHONE in text
     assert get_content().contact.answer in text
@@ -192,9 +210,10 @@ def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatcher):
         assert events == [{"event": "rewind", "timestamp": None}]
 
 
-def test_session_start_sends_disclaimer_and_sets_configured_contacts(dispatcher, monkeypatch):
+@pytest.mark.asyncio
+async def test_session_start_sends_disclaimer_and_sets_configured_contacts(dispatcher, monkeypatch):
     monkeypatch.setenv("OFFICE_PHONE", "555.000.1111")
-    events = run(ActionSessionStart(), dispatcher, make_tracker())
+    events = await run(ActionSessionStart(), dispatcher, make_tracker())
     assert dispatcher.messages[0]["response"] == "utter_disclaimer"
     assert [e["event"] for e in events] == ["session_started", "slot", "slot", "action"]
     assert events[1]["name"] == "office_phone" and events[1]["value"] == "555.000.1111"
@@ -276,8 +295,9 @@ FILLED = {
 }
 
 
-def test_consent_question_shows_the_request(dispatcher):
-    run(ActionAskContactConsent(), dispatcher, make_tracker(slots=FILLED))
+@pytest.mark.asyncio
+async def test_consent_question_shows_the_request(dispatcher):
+    await run(ActionAskContactConsent(), dispatcher, make_tracker(slots=FILLED))
     message = dispatcher.messages[0]
     for value in FILLED.values():
         assert value in message["text"]
@@ -298,7 +318,8 @@ def stored_rows(url):
         return conn.execute(sa.select(appointment_requests)).mappings().all()
 
 
-def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
+@pytest.mark.asyncio
+async def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
     tracker = make_tracker(
         "yes",
         "affirm",
@@ -306,7 +327,7 @@ def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
         sender_id="conv-42",
         channel="socketio",
     )
-    events = run(ActionSubmitAppointment(), dispatcher, tracker)
+    events = await run(ActionSubmitAppointment(), dispatcher, tracker)
     [row] = stored_rows(database)
     assert row["conversation_id"] == "conv-42" and row["channel"] == "socketio"
     assert row["patient_name"] == "Maria Lopez" and row["phone"] == "(310) 555-0123"
@@ -326,17 +347,19 @@ def test_submit_with_consent_stores_the_request_for_staff(dispatcher, database):
     }
 
 
-def test_submit_without_consent_stores_nothing(dispatcher, database):
+@pytest.mark.asyncio
+async def test_submit_without_consent_stores_nothing(dispatcher, database):
     tracker = make_tracker("no", "deny", slots=dict(FILLED, contact_consent=False))
-    run(ActionSubmitAppointment(), dispatcher, tracker)
+    await run(ActionSubmitAppointment(), dispatcher, tracker)
     assert stored_rows(database) == []
     assert "not sent anything" in dispatcher.messages[0]["text"]
 
 
-def test_submit_tells_the_patient_to_call_when_storage_fails(dispatcher, monkeypatch):
+@pytest.mark.asyncio
+async def test_submit_tells_the_patient_to_call_when_storage_fails(dispatcher, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite:////proc/forbidden/db.sqlite")
     tracker = make_tracker("yes", "affirm", slots=dict(FILLED, contact_consent=True))
-    run(ActionSubmitAppointment(), dispatcher, tracker)
+    await run(ActionSubmitAppointment(), dispatcher, tracker)
     text = dispatcher.messages[0]["text"]
     assert "could not send" in text and DEFAULT_OFFICE_PHONE in text
 
@@ -351,7 +374,8 @@ FORGOTTEN = {
 }
 
 
-def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
+@pytest.mark.asyncio
+async def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
     from actions.appointments import ActionPauseAppointment
 
     tracker = make_tracker(
@@ -364,14 +388,15 @@ def test_pause_after_an_escalation_forgets_every_answer(dispatcher):
             "patient_phone": "my chest hurts",
         },
     )
-    events = run(ActionPauseAppointment(), dispatcher, tracker)
+    events = await run(ActionPauseAppointment(), dispatcher, tracker)
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots == FORGOTTEN  # issue #10: the name is not kept either
     assert dispatcher.messages[0]["response"] == "utter_appointment_paused"
 
 
-def test_cancel_leaves_the_form_and_forgets_every_answer(dispatcher):
+@pytest.mark.asyncio
+async def test_cancel_leaves_the_form_and_forgets_every_answer(dispatcher):
     from actions.appointments import ActionCancelAppointment
 
     tracker = make_tracker(
@@ -384,7 +409,7 @@ def test_cancel_leaves_the_form_and_forgets_every_answer(dispatcher):
             "requested_slot": "preferred_time",
         },
     )
-    events = run(ActionCancelAppointment(), dispatcher, tracker)
+    events = await run(ActionCancelAppointment(), dispatcher, tracker)
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == FORGOTTEN
     assert dispatcher.messages[0]["response"] == "utter_appointment_cancelled"

@@ -7,7 +7,6 @@ does (tests/test_rest_e2e.py runs the same through the real servers).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -168,18 +167,19 @@ def pending(store, sender):
         )
 
 
-def test_tracker_store_writes_tokens_and_gives_the_form_its_answers_back(store):
+@pytest.mark.asyncio
+async def test_tracker_store_writes_tokens_and_gives_the_form_its_answers_back(store):
     from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet
 
     sender = "form-1"
     tracker = tracker_of(store, sender, form_turns())
-    asyncio.run(store.save(tracker))
+    await store.save(tracker)
     everything = json.dumps([tuple(r) for r in stored_rows(store, sender)])
     for secret in SECRETS:
         assert secret not in everything, secret
     assert pending(store, sender) == {"patient_name": NAME, "patient_phone": PHONE}
 
-    again = asyncio.run(store.retrieve(sender))
+    again = await store.retrieve(sender)
     assert again.get_slot("patient_name") == NAME and again.get_slot("patient_phone") == PHONE
     # the form ends (submit / cancel / pause reset the slots): the answers go
     for event in [
@@ -190,25 +190,26 @@ def test_tracker_store_writes_tokens_and_gives_the_form_its_answers_back(store):
         SlotSet("patient_phone", None),
     ]:
         again.update(event)
-    asyncio.run(store.save(again))
+    await store.save(again)
     everything = json.dumps([tuple(r) for r in stored_rows(store, sender)])
     for secret in SECRETS:
         assert secret not in everything, secret
     assert "Thank you, <name>. We will call you at <phone>." in everything
     assert pending(store, sender) == {}
-    final = asyncio.run(store.retrieve(sender))
+    final = await store.retrieve(sender)
     assert final.get_slot("patient_name") is None and final.get_slot("patient_phone") is None
 
 
-def test_answers_of_an_abandoned_form_expire(store):
+@pytest.mark.asyncio
+async def test_answers_of_an_abandoned_form_expire(store):
     sender = "form-abandoned"
-    asyncio.run(store.save(tracker_of(store, sender, form_turns())))
+    await store.save(tracker_of(store, sender, form_turns()))
     with store.engine.begin() as conn:
         conn.execute(
             sa.text("update pending_form_answers set updated_at = :t"),
             {"t": time.time() - store.form_answers_ttl - 5},
         )
-    tracker = asyncio.run(store.retrieve(sender))
+    tracker = await store.retrieve(sender)
     assert tracker.get_slot("patient_name") is None  # the form asks again
     from stores import form_answers
 
@@ -269,7 +270,8 @@ def test_every_process_creates_the_database_owner_only(tmp_path):
         os.umask(old)
 
 
-def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
+@pytest.mark.asyncio
+async def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
     from rasa.shared.core.events import UserUttered
 
     text = "my number is 310 555 0199 and my calf hurts"
@@ -282,13 +284,14 @@ def test_a_failed_tracker_write_logs_no_message_text(store, caplog):
             )
         )
     with caplog.at_level(logging.DEBUG), pytest.raises(sa.exc.SQLAlchemyError) as failure:
-        asyncio.run(store.save(tracker))
+        await store.save(tracker)
     assert "INSERT INTO events" in str(failure.value)
     assert "555 0199" not in str(failure.value) and "calf" not in str(failure.value)
     assert "555 0199" not in caplog.text
 
 
-def test_a_failed_appointment_insert_logs_no_name_or_phone(
+@pytest.mark.asyncio
+async def test_a_failed_appointment_insert_logs_no_name_or_phone(
     tmp_path, caplog, dispatcher, monkeypatch
 ):
     from actions.appointments import ActionSubmitAppointment
@@ -319,7 +322,7 @@ def test_a_failed_appointment_insert_logs_no_name_or_phone(
         },
     )
     with caplog.at_level(logging.DEBUG):
-        asyncio.run(ActionSubmitAppointment().run(dispatcher, tracker, {}))
+        await ActionSubmitAppointment().run(dispatcher, tracker, {})
     assert "could not send" in dispatcher.messages[0]["text"]
     assert "Could not store the appointment request" in caplog.text
     assert "CHECK constraint failed" in caplog.text

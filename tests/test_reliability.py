@@ -159,42 +159,39 @@ def test_an_oversized_body_gets_413_and_the_server_keeps_answering(assistant):
     assert say(assistant, new_sender(), "hello")
 
 
-def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
+@pytest.mark.asyncio
+async def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
     """The flooder's 20 allowed turns are used up first; then, while it keeps
     hammering the webhook (all 429), another patient's latency stays normal."""
     flooder, patient = new_sender("flood"), new_sender("calm")
     url = f"{assistant.url}/webhooks/rest/webhook"
     questions = TOPIC_QUESTIONS[:6]
 
-    async def scenario():
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
 
-            async def post(sender, text):
-                start = time.perf_counter()
-                async with http.post(url, json={"sender": sender, "message": text}) as r:
-                    await r.read()
-                    return r.status, time.perf_counter() - start
+        async def post(sender, text):
+            start = time.perf_counter()
+            async with http.post(url, json={"sender": sender, "message": text}) as r:
+                await r.read()
+                return r.status, time.perf_counter() - start
 
-            # the patient's normal latency, measured alone
-            quiet = [(await post(patient, q))[1] for q in questions[:3]]
-            # the flooder uses up its allowance (turns of one sender run one at a time)
-            first = await asyncio.gather(*(post(flooder, "hi") for _ in range(20)))
-            # flood: 20 concurrent loops of requests while the patient asks 3 more
-            stop = asyncio.Event()
-            statuses: List[int] = []
+        # the patient's normal latency, measured alone
+        quiet = [(await post(patient, q))[1] for q in questions[:3]]
+        # the flooder uses up its allowance (turns of one sender run one at a time)
+        first = await asyncio.gather(*(post(flooder, "hi") for _ in range(20)))
+        # flood: 20 concurrent loops of requests while the patient asks 3 more
+        stop = asyncio.Event()
+        statuses: List[int] = []
 
-            async def flood():
-                while not stop.is_set():
-                    statuses.append((await post(flooder, "hi"))[0])
+        async def flood():
+            while not stop.is_set():
+                statuses.append((await post(flooder, "hi"))[0])
 
-            flooders = [asyncio.create_task(flood()) for _ in range(20)]
-            await asyncio.sleep(0.5)
-            during = [(await post(patient, q)) for q in questions[3:]]
-            stop.set()
-            await asyncio.gather(*flooders)
-            return quiet, first, statuses, during
-
-    quiet, first, statuses, during = asyncio.run(scenario())
+        flooders = [asyncio.create_task(flood()) for _ in range(20)]
+        await asyncio.sleep(0.5)
+        during = [(await post(patient, q)) for q in questions[3:]]
+        stop.set()
+        await asyncio.gather(*flooders)
     assert [s for s, _ in first] == [200] * 20
     assert len(statuses) >= 50 and set(statuses) == {429}, statuses[:10]
     assert all(status == 200 for status, _ in during)
@@ -211,7 +208,10 @@ def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
 # --------------------------------------------------------------------- load --
 
 
-def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(assistant, db):
+@pytest.mark.asyncio
+async def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(
+    assistant, db
+):
     conversations = {
         new_sender("load"): [
             TOPIC_QUESTIONS[(i + k) % len(TOPIC_QUESTIONS)]
@@ -231,15 +231,12 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
                 if r.status != 200 or not body or TROUBLE in joined(body):
                     failures.append(f"{sender} turn {k}: {r.status} {str(body)[:120]}")
 
-    async def run_all():
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=180)
-        ) as http:
-            await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
-
     start = time.perf_counter()
-    asyncio.run(run_all())
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=180)
+    ) as http:
+        await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
     elapsed = time.perf_counter() - start
     print(f"500 turns in {elapsed:.1f}s ({500 / elapsed:.1f} messages/s)")
     assert not failures, failures[:5]
