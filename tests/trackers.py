@@ -36,3 +36,8 @@ def make_tracker(
         active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
+
+
+async def run_action(action, dispatcher, tracker, domain=None):
+    """What the action server does with a call: the action's `run` coroutine."""
+    return await action.run(dispatcher, tracker, domain or {})

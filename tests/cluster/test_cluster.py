@@ -20,6 +20,7 @@ import uuid
 from typing import Dict, List
 
 import aiohttp
+import pytest
 import requests
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
@@ -46,7 +47,8 @@ CONVERSATIONS = 50
 # ---------------------------------------------------------------- the tests
 
 
-def test_fifty_conversations_alternating_between_replicas_keep_their_state(stack):
+@pytest.mark.asyncio
+async def test_fifty_conversations_alternating_between_replicas_keep_their_state(stack):
     """Turn k of conversation i goes to replica (i + k) % 2, directly: every turn
     runs on the other replica than the one before, yet the appointment form,
     filled across both, completes; every user message and every bot message is
@@ -63,14 +65,11 @@ def test_fifty_conversations_alternating_between_replicas_keep_their_state(stack
             assert status == 200, (senders[i], text, status, body)
             replies[senders[i]].append(body)
 
-    async def run_all() -> float:
-        started = time.monotonic()
-        timeout = aiohttp.ClientTimeout(total=180)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            await asyncio.gather(*(converse(session, i) for i in range(CONVERSATIONS)))
-        return time.monotonic() - started
-
-    wall = asyncio.run(run_all())
+    started = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=180)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(converse(session, i) for i in range(CONVERSATIONS)))
+    wall = time.monotonic() - started
     turns = sum(len(r) for r in replies.values())
     print(
         f"{turns} turns of {CONVERSATIONS} concurrent conversations in {wall:.1f}s "
@@ -140,7 +139,8 @@ def test_sms_retry_on_the_other_replica_is_answered_once(stack, fake_twilio):
     assert [e["message_id"] for e in users].count(sid) == 1
 
 
-def test_socketio_through_nginx(stack):
+@pytest.mark.asyncio
+async def test_socketio_through_nginx(stack):
     """Long-polling first, then the WebSocket upgrade: every request of one client
     must reach the same replica (nginx: sticky by client address)."""
     import socketio
@@ -148,31 +148,28 @@ def test_socketio_through_nginx(stack):
     if not hasattr(aiohttp, "ClientWSTimeout"):  # as in bench/loadgen.py: engineio 4.15
         aiohttp.ClientWSTimeout = lambda ws_close=10.0, **_: ws_close  # + aiohttp 3.9
 
-    async def chat() -> List[dict]:
-        client = socketio.AsyncClient(reconnection=False)
-        received: List[dict] = []
-        done = asyncio.Event()
+    client = socketio.AsyncClient(reconnection=False)
+    received: List[dict] = []
+    done = asyncio.Event()
 
-        @client.on("bot_uttered")
-        async def on_bot(data):
-            received.append(data)
-            if "PARS" in (data.get("text") or ""):
-                done.set()
+    @client.on("bot_uttered")
+    async def on_bot(data):
+        received.append(data)
+        if "PARS" in (data.get("text") or ""):
+            done.set()
 
-        await client.connect(
-            stack.url,
-            transports=["polling", "websocket"],
-            headers={"Origin": stack.url},
-            wait_timeout=30,
-        )
-        await client.emit("session_request", {"session_id": "cluster" + os.urandom(8).hex()})
-        await asyncio.sleep(0.5)
-        await client.emit("user_uttered", {"message": "what is PARS?"})
-        await asyncio.wait_for(done.wait(), 60)
-        await client.disconnect()
-        return received
-
-    assert any("Percutaneous" in (m.get("text") or "") for m in asyncio.run(chat()))
+    await client.connect(
+        stack.url,
+        transports=["polling", "websocket"],
+        headers={"Origin": stack.url},
+        wait_timeout=30,
+    )
+    await client.emit("session_request", {"session_id": "cluster" + os.urandom(8).hex()})
+    await asyncio.sleep(0.5)
+    await client.emit("user_uttered", {"message": "what is PARS?"})
+    await asyncio.wait_for(done.wait(), 60)
+    await client.disconnect()
+    assert any("Percutaneous" in (m.get("text") or "") for m in received)
 
 
 def test_action_servers_behind_nginx_take_a_long_conversation(stack):
@@ -198,7 +195,8 @@ def test_action_servers_behind_nginx_take_a_long_conversation(stack):
     assert reply.status_code == 404 and "no_such_action" in reply.json()["error"]
 
 
-def test_rate_limits_are_shared_by_the_replicas_on_redis(stack):
+@pytest.mark.asyncio
+async def test_rate_limits_are_shared_by_the_replicas_on_redis(stack):
     """Per sender and per client address (RATE_LIMIT_PER_IP), both on the stack's
     Redis: two replicas' limiters count together."""
     from channels.rate_limit import SenderRateLimiter
@@ -206,25 +204,21 @@ def test_rate_limits_are_shared_by_the_replicas_on_redis(stack):
     uri = f"{stack.redis_url}/2"
     tag = uuid.uuid4().hex[:8]
 
-    async def hits():
-        one = SenderRateLimiter("3/minute", uri, ip_limit="3/minute")
-        two = SenderRateLimiter("3/minute", uri, ip_limit="3/minute")
-        address, sender = f"198.51.100.{int(tag[:2], 16) % 250 + 1}-{tag}", f"cl-rl-{tag}"
-        ip = [
-            await one.allow_ip(address),
-            await two.allow_ip(address),
-            await one.allow_ip(address),
-            await two.allow_ip(address),
-        ]
-        per_sender = [
-            await two.allow("rest", sender),
-            await one.allow("rest", sender),
-            await two.allow("rest", sender),
-            await one.allow("rest", sender),
-        ]
-        return ip, per_sender
-
-    ip, per_sender = asyncio.run(hits())
+    one = SenderRateLimiter("3/minute", uri, ip_limit="3/minute")
+    two = SenderRateLimiter("3/minute", uri, ip_limit="3/minute")
+    address, sender = f"198.51.100.{int(tag[:2], 16) % 250 + 1}-{tag}", f"cl-rl-{tag}"
+    ip = [
+        await one.allow_ip(address),
+        await two.allow_ip(address),
+        await one.allow_ip(address),
+        await two.allow_ip(address),
+    ]
+    per_sender = [
+        await two.allow("rest", sender),
+        await one.allow("rest", sender),
+        await two.allow("rest", sender),
+        await one.allow("rest", sender),
+    ]
     assert ip == [True, True, True, False]
     assert per_sender == [True, True, True, False]
 
@@ -299,7 +293,8 @@ def test_PostgreSQL_one_node_jobs_and_concurrent_table_creation(stack):
     assert errors == []
 
 
-def test_a_replica_killed_mid_run_its_conversations_continue_on_the_other(stack):
+@pytest.mark.asyncio
+async def test_a_replica_killed_mid_run_its_conversations_continue_on_the_other(stack):
     """Through nginx (round-robin). After some turns replica 2 is killed (SIGKILL).
     A turn it was running fails (502) and is sent again by the client; nginx sends
     everything after that to replica 1. Every conversation completes its
@@ -330,14 +325,11 @@ def test_a_replica_killed_mid_run_its_conversations_continue_on_the_other(stack)
         await asyncio.to_thread(stack.rasa[1].kill)
         killed.set()
 
-    async def run_all() -> None:
-        timeout = aiohttp.ClientTimeout(total=180)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            await asyncio.gather(killer(), *(converse(session, i) for i in range(n)))
-
     log_before = len(upstreams_in_access_log(stack, "/webhooks/rest/webhook"))
     started = time.monotonic()
-    asyncio.run(run_all())
+    timeout = aiohttp.ClientTimeout(total=180)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(killer(), *(converse(session, i) for i in range(n)))
     print(
         f"{n} conversations, replica 2 killed after {n * 3} turns: done in "
         f"{time.monotonic() - started:.1f}s; turns sent again: "

@@ -6,7 +6,6 @@ Redis and two replicas: tests/cluster/test_cluster.py."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 
@@ -119,48 +118,37 @@ def test_rate_limit_storage_uri():
     assert SenderRateLimiter("2/minute", "redis://127.0.0.1:9/0").shared
 
 
-def test_in_process_rate_limit_still_counts():
+@pytest.mark.asyncio
+async def test_in_process_rate_limit_still_counts():
     limiter = SenderRateLimiter("2/minute", "async+memory://")
-
-    async def hits():
-        return [await limiter.allow("rest", "p1") for _ in range(3)]
-
-    assert asyncio.run(hits()) == [True, True, False]
+    assert [await limiter.allow("rest", "p1") for _ in range(3)] == [True, True, False]
 
 
-def test_rate_limit_storage_down_lets_the_message_through(caplog):
+@pytest.mark.asyncio
+async def test_rate_limit_storage_down_lets_the_message_through(caplog):
     """The turn then fails on the same Redis and the channel answers with the
     office phone (tests/cluster/test_cluster.py), not with a wrong 'too fast'."""
     limiter = SenderRateLimiter("1/minute", "redis://127.0.0.1:9/0")  # nothing listens
-
-    async def hits():
-        return [await limiter.allow("rest", "p1") for _ in range(3)]
-
-    assert asyncio.run(hits()) == [True, True, True]
+    assert [await limiter.allow("rest", "p1") for _ in range(3)] == [True, True, True]
     assert "Rate-limit storage failed" in caplog.text
 
 
-def test_per_address_limit_counts_in_the_same_storage():
+@pytest.mark.asyncio
+async def test_per_address_limit_counts_in_the_same_storage():
     """RATE_LIMIT_PER_IP (issue #10) next to the per-sender limit: in memory it
     counts per address, apart from the conversations' counts."""
     limiter = SenderRateLimiter("100/minute", "async+memory://", ip_limit="2/minute")
-
-    async def hits():
-        return [await limiter.allow_ip("203.0.113.7") for _ in range(3)] + [
-            await limiter.allow_ip("203.0.113.8"),
-            await limiter.allow("rest", "p1"),
-        ]
-
-    assert asyncio.run(hits()) == [True, True, False, True, True]
+    hits = [await limiter.allow_ip("203.0.113.7") for _ in range(3)] + [
+        await limiter.allow_ip("203.0.113.8"),
+        await limiter.allow("rest", "p1"),
+    ]
+    assert hits == [True, True, False, True, True]
 
 
-def test_per_address_limit_fails_open_like_the_sender_limit(caplog):
+@pytest.mark.asyncio
+async def test_per_address_limit_fails_open_like_the_sender_limit(caplog):
     limiter = SenderRateLimiter("1/minute", "redis://127.0.0.1:9/0", ip_limit="1/minute")
-
-    async def hits():
-        return [await limiter.allow_ip("203.0.113.7") for _ in range(3)]
-
-    assert asyncio.run(hits()) == [True, True, True]
+    assert [await limiter.allow_ip("203.0.113.7") for _ in range(3)] == [True, True, True]
     assert "Rate-limit storage failed" in caplog.text
 
 
