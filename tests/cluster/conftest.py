@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster.stack import Stack, Unavailable, ensure_packages
-from sms.sms_helpers import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER, FakeTwilio
+from sms.sms_helpers import FakeTwilio
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,7 @@ def stack(fake_twilio):
         with_widget=False,
         durable=False,
         extra_env=dict(
-            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            TWILIO_NUMBER=TWILIO_NUMBER,
-            TWILIO_API_BASE_URL=fake_twilio.url,
-            TWILIO_WEBHOOK_URL="",
-            TWILIO_MESSAGING_SERVICE_SID="",
+            **fake_twilio.env(),
             SMS_SEND_BACKOFF_SECONDS="0.05",
             # a killed replica's tickets free its conversations after 20 s
             # (Rasa's default: 60 s)

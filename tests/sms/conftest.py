@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from servers import running_assistant
-from sms_helpers import ACCOUNT_SID, AUTH_TOKEN, ID_SECRET, PART_LIMIT, TWILIO_NUMBER, FakeTwilio
+from sms_helpers import ID_SECRET, PART_LIMIT, FakeTwilio
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,7 @@ def assistant(fake_twilio, tmp_path_factory):
     with running_assistant(
         workdir,
         credentials=credentials,
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_NUMBER=TWILIO_NUMBER,
-        TWILIO_API_BASE_URL=fake_twilio.url,
-        TWILIO_WEBHOOK_URL="",
-        TWILIO_MESSAGING_SERVICE_SID="",
+        **fake_twilio.env(),
         SMS_ID_SECRET=ID_SECRET,
         SMS_ID_SECRET_FILE=str(workdir / "unused_secret"),
         SMS_MAX_PART_CHARS=str(PART_LIMIT),

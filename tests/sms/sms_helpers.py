@@ -140,6 +140,17 @@ class FakeTwilio:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def env(self) -> Dict[str, str]:
+        """The SMS channel's settings pointing at this fake (a number, no service SID)."""
+        return dict(
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_NUMBER=TWILIO_NUMBER,
+            TWILIO_API_BASE_URL=self.url,
+            TWILIO_WEBHOOK_URL="",
+            TWILIO_MESSAGING_SERVICE_SID="",
+        )
+
     def __enter__(self) -> FakeTwilio:
         self.thread.start()
         return self
