@@ -19,7 +19,14 @@ import yaml
 
 from proc_stats import cpu_seconds, proc_status, tree_cpu
 from servers import MODEL_PATH as MODEL
-from servers import PROJECT_ROOT, VENV_BIN, free_port, makefile_default, stop_process
+from servers import (
+    ONE_ADDRESS_MANY_PATIENTS,
+    PROJECT_ROOT,
+    VENV_BIN,
+    free_port,
+    makefile_default,
+    stop_process,
+)
 
 RASA = str(VENV_BIN / "rasa")
 PYTHON = str(VENV_BIN / "python")
@@ -255,10 +262,8 @@ def start_cluster(tmp: Path) -> Dict:
         with_widget=False,
         with_console=False,
         single_replica_port=True,
-        # every load-generator client is 127.0.0.1 behind nginx, playing many
-        # patients: the per-address limits would refuse most of them (as for "ours",
-        # tests/servers.py base_env); the per-sender limit stays
-        extra_env=dict(RATE_LIMIT_PER_IP="100000/minute", WIDGET_CONNECTIONS_PER_IP="100000"),
+        # the load generator is 127.0.0.1 behind nginx, playing many patients
+        extra_env=ONE_ADDRESS_MANY_PATIENTS,
         log=lambda line: print(f"  {line}", flush=True),
     )
     started = time.perf_counter()

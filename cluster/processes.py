@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
@@ -21,7 +21,7 @@ MODEL_PATH = PROJECT_ROOT / "models" / "achilles.tar.gz"
 
 
 def rasa_run_args(
-    port: int, model: Path = MODEL_PATH, credentials: object = "credentials.yml"
+    port: int, model: Path = MODEL_PATH, credentials: Union[str, Path] = "credentials.yml"
 ) -> List[str]:
     """`rasa run` on loopback as the Procfile starts it: the trained model, our
     endpoints (tracker store, action server) and input channels."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 def find_chromium() -> Optional[str]:
@@ -42,7 +45,7 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def launched_chromium() -> Iterator[Browser]:  # noqa: F821 (playwright imported lazily)
+def launched_chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -74,6 +74,15 @@ def makefile_default(name: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+# Every test or benchmark client is 127.0.0.1 (directly, or behind nginx), playing
+# many patients: the per-address limits would refuse most of them. They are tested
+# on their own (tests/test_public_limits.py, tests/cluster/); the per-sender limit stays.
+ONE_ADDRESS_MANY_PATIENTS = {
+    "RATE_LIMIT_PER_IP": "100000/minute",
+    "WIDGET_CONNECTIONS_PER_IP": "100000",
+}
+
+
 def base_env(**overrides: str) -> Dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -87,10 +96,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
         REDIS_PORT=str(DEFAULT_REDIS_PORT),
         SANIC_REQUEST_MAX_SIZE=str(MAX_PUBLIC_BODY_BYTES),
         SANIC_KEEP_ALIVE_TIMEOUT="120",
-        # every test client is 127.0.0.1, playing many patients: the per-address
-        # limit is tested on its own (tests/test_public_limits.py)
-        RATE_LIMIT_PER_IP="100000/minute",
-        WIDGET_CONNECTIONS_PER_IP="100000",
+        **ONE_ADDRESS_MANY_PATIENTS,
     )
     env.update(overrides)
     return env

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster.stack import Stack, Unavailable, ensure_packages
+from servers import ONE_ADDRESS_MANY_PATIENTS
 from sms.sms_helpers import FakeTwilio
 
 
@@ -43,9 +44,9 @@ def stack(fake_twilio):
             # a killed replica's tickets free its conversations after 20 s
             # (Rasa's default: 60 s)
             TICKET_LOCK_LIFETIME="20",
-            # every test patient comes from 127.0.0.1 (the address nginx
-            # saw); the per-address limit is tested on Redis below
-            RATE_LIMIT_PER_IP="100000/minute",
+            # every test patient comes from 127.0.0.1 (the address nginx saw);
+            # the per-address limit is tested on Redis (test_cluster.py)
+            **ONE_ADDRESS_MANY_PATIENTS,
         ),
     )
     try:
