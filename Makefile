@@ -46,7 +46,7 @@ export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 # actions/config.py, channels/settings.py, console/settings.py (README "Configuration").
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-	content/red_flags.yml $(shell find nlu_components policies -name '*.py')
+	content/red_flags.yml content/languages.yml $(shell find nlu_components policies -name '*.py')
 
 .PHONY: help run supervise test lint format setup migrate train eval ablation bench clean cluster
 

@@ -3,7 +3,9 @@
 - control characters are removed, whitespace folded, length bounded;
 - empty, whitespace-only, emoji-only or binary input becomes the internal
   `/empty_message` intent (a polite "please type a question" reply);
-- text mostly in a non-Latin script becomes `/other_language`;
+- text in any script is passed on as typed: the NLU pipeline recognises the
+  language (nlu_components/language.py) and reads red flags in it, so "can't
+  breathe" in Korean gets the 911 reply in Korean;
 - a leading "/" is honoured only for the button payloads patients may send
   (topic questions, appointment, call the office, yes/no); anything else,
   e.g. "/restart" or '/emergency{"x": 1}', is passed on as plain words.
@@ -20,7 +22,6 @@ from actions.content import get_content
 
 MAX_MESSAGE_CHARS = 1000
 EMPTY_MESSAGE = "/empty_message"
-OTHER_LANGUAGE = "/other_language"
 _PAYLOAD = re.compile(r"/([a-z_]+)")
 _CONVERSATION_BUTTON_INTENTS = (
     "request_appointment",
@@ -44,14 +45,6 @@ def _strip_controls(text: str) -> str:
     )
 
 
-def _mostly_non_latin(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return False
-    latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
-    return latin / len(letters) < 0.5
-
-
 def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -72,6 +65,4 @@ def sanitize_user_text(raw: Any) -> str:
         text = text.lstrip("/ ")
     if not any(ch.isalnum() for ch in text):
         return EMPTY_MESSAGE
-    if _mostly_non_latin(text):
-        return OTHER_LANGUAGE
     return _truncate(text, MAX_MESSAGE_CHARS)

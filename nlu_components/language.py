@@ -1,7 +1,10 @@
 """Language identification inside the NLU pipeline (py3langid, offline, BSD).
 
-The assistant answers in English only, but many of the practice's patients
-write in Spanish. This component:
+The assistant answers in English, but many of the practice's patients write
+in Spanish or another Los Angeles language (content/languages.yml). This
+component recognises the language by its script (Chinese, Japanese, Korean,
+Armenian, Russian, Arabic, Persian), by distinctive words or letters (Tagalog,
+Vietnamese, Armenian or Persian typed in Latin letters), else by n-grams, and:
 - sets the `language` entity (and so the `language` slot) when it is sure, so
   the emergency, urgent and "English only" replies come in Spanish for Spanish
   writers (domain.yml response conditions);
@@ -88,6 +91,74 @@ def detect_language(
     return None
 
 
+# Letters that only Persian writes among the Arabic-script languages
+_PERSIAN_LETTERS = frozenset("پچژگکی")
+# Vietnamese letters (with their tone marks) no other Latin-script language here uses
+_VIETNAMESE_LETTERS = frozenset("ăâđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+_SCRIPT_LANGUAGES = (
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("HANGUL", "ko"),
+    ("CJK", "zh"),
+    ("ARMENIAN", "hy"),
+    ("CYRILLIC", "ru"),
+    ("ARABIC", "ar"),
+)
+UNKNOWN_SCRIPT = "other"
+
+
+def script_language(text: Text) -> Optional[Text]:
+    """The language a mostly non-Latin message is written in, from its letters.
+
+    None for Latin-script text; UNKNOWN_SCRIPT for a script none of our
+    languages uses. Japanese mixes kana with Chinese characters, so any kana
+    makes it Japanese; Persian is told from Arabic by its own letters.
+    """
+    letters = [ch for ch in text or "" if ch.isalpha()]
+    if not letters:
+        return None
+    names = [unicodedata.name(ch, "") for ch in letters]
+    if sum(n.startswith("LATIN") for n in names) / len(letters) >= 0.5:
+        return None
+    for prefix, language in _SCRIPT_LANGUAGES:
+        if any(n.startswith(prefix) for n in names):
+            if language == "ar" and any(ch in _PERSIAN_LETTERS for ch in letters):
+                return "fa"
+            return language
+    return UNKNOWN_SCRIPT
+
+
+@lru_cache(maxsize=1)
+def latin_markers() -> Dict[Text, FrozenSet[Text]]:
+    """content/languages.yml: distinctive words of each Latin-script language
+    (Tagalog, Vietnamese, romanised Armenian and Persian), minus English ones."""
+    from nlu_components.triage_rules.other_languages import load_languages_spec
+
+    english = function_words(ENGLISH)
+    markers = {}
+    for code, lang in (load_languages_spec().get("languages") or {}).items():
+        words = frozenset(_words(" ".join(map(str, lang.get("markers") or ())))) - english
+        if words:
+            markers[code] = words
+    return markers
+
+
+def marked_language(text: Text, min_hits: int = 2) -> Optional[Text]:
+    """A Latin-script language recognised by its distinctive words or letters."""
+    if sum(ch in _VIETNAMESE_LETTERS for ch in (text or "").lower()) >= 2:
+        return "vi"
+    words = _words(text)
+    english_hits = sum(w in function_words(ENGLISH) for w in words)
+    best, best_hits = None, 0
+    for code, markers in latin_markers().items():
+        hits = len({w for w in words if w in markers})
+        if hits > best_hits:
+            best, best_hits = code, hits
+    if best is not None and best_hits >= min_hits and best_hits > english_hits:
+        return best
+    return None
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class LanguageDetector(GraphComponent):
     @staticmethod
@@ -113,13 +184,35 @@ class LanguageDetector(GraphComponent):
     ) -> LanguageDetector:
         return cls(config)
 
+    def language_of(self, text: Text) -> Optional[Text]:
+        """The message's language when sure: its script, then its distinctive
+        words (Tagalog, Vietnamese, romanised Armenian or Persian), then the
+        n-gram identifier checked against function words."""
+        return (
+            script_language(text)
+            or marked_language(text)
+            or detect_language(
+                text, self.languages, self.config["min_words"], self.config["min_probability"]
+            )
+        )
+
+    @staticmethod
+    def _mark_other_language(message: Message) -> None:
+        ranking = [
+            r for r in message.get("intent_ranking") or [] if r.get("name") != OTHER_LANGUAGE_INTENT
+        ]
+        intent = {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
+        message.set("intent", intent, add_to_output=True)
+        message.set("intent_ranking", [intent] + ranking, add_to_output=True)
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get("text") or ""
-            language = detect_language(
-                text, self.languages, self.config["min_words"], self.config["min_probability"]
-            )
+            language = self.language_of(text)
             if language is None:
+                continue
+            if language == UNKNOWN_SCRIPT:  # no reply of its own: the default note
+                self._mark_other_language(message)
                 continue
             entities = [
                 e for e in message.get("entities") or [] if e.get("entity") != LANGUAGE_ENTITY
@@ -140,9 +233,7 @@ class LanguageDetector(GraphComponent):
                 if r.get("name") != OTHER_LANGUAGE_INTENT
             ]
             if language != ENGLISH:
-                intent = {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
-                message.set("intent", intent, add_to_output=True)
-                message.set("intent_ranking", [intent] + ranking, add_to_output=True)
+                self._mark_other_language(message)
             elif (message.get("intent") or {}).get("name") == OTHER_LANGUAGE_INTENT and ranking:
                 message.set("intent", ranking[0], add_to_output=True)
                 message.set("intent_ranking", ranking, add_to_output=True)

@@ -6,10 +6,16 @@ decision is final: nothing after it can turn it into "Did you mean...?".
 - A message that reports a red flag (content/red_flags.yml, read by
   nlu_components/triage_rules/) gets the tier's intent (`emergency` or
   `urgent_problem`) at confidence 1.0.
-- A learned safety guess (the classifier said emergency/urgent_problem) stands
-  when it is confident and the rules saw neither a question about signs nor a
-  sign that needs post-op context the message lacks; otherwise it is demoted
-  to the runner-up and the reply carries the safety line (naming the sign).
+- The learned red-flag reader (nlu_components/red_flag_reader.py) reads each
+  part of the message. A part it is sure of (`reader_sure`), that the rules
+  read as a plain report (not negated, asked about, past, hypothetical or
+  someone else's story), adds that category as if the rules had found it
+  (`decided_by: reader` when the rules alone found nothing). A part it is
+  less sure of (`reader_unsure`..`reader_sure`), or one the rules read as
+  something other than a report, is not escalated: the answer carries a line
+  naming the sign and what to do if it is happening now (`unsure`).
+- The intent classifier's own emergency/urgent_problem guess never escalates
+  alone: it is demoted to the runner-up and the reply carries the safety line.
 - Every message gets a `triage` entry in its parse data: tier, categories,
   signs reported but waiting for post-op context (`pending`), signs only asked
   about, whether it gives post-op context, and `safety_line` when the answer
@@ -24,9 +30,9 @@ stored in the trained model, so a model answers the same way wherever it runs.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
 
-import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -34,12 +40,16 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.triage_rules import RED_FLAGS_PATH, TriageRules
+from nlu_components.red_flag_reader import READER_DATA_PATH, RedFlagReader, load_clauses
+from nlu_components.sentence_classifier import split_parts
+from nlu_components.triage_rules import RED_FLAGS_PATH, Finding, TriageResult, TriageRules
+from nlu_components.triage_rules.rules import read_spec
 
 FALLBACK_INTENT = "nlu_fallback"
 WARNING_SIGNS_INTENT = "ask_warning_signs"
 RULES_FILE = "red_flags.json"
 COMMON_WORDS_FILE = "common_words.json"
+READER_FILE = "red_flag_reader.joblib"
 
 
 def save_rules(rules: TriageRules, model_storage: ModelStorage, resource: Resource) -> None:
@@ -60,8 +70,59 @@ def load_saved_rules(model_storage: ModelStorage, resource: Resource) -> Optiona
     return TriageRules(spec, frozenset(common))
 
 
+def save_reader(reader: RedFlagReader, model_storage: ModelStorage, resource: Resource) -> None:
+    import joblib
+
+    with model_storage.write_to(resource) as directory:
+        joblib.dump(reader.regression, directory / READER_FILE)
+
+
+def load_saved_reader(model_storage: ModelStorage, resource: Resource) -> Optional[RedFlagReader]:
+    import joblib
+
+    try:
+        with model_storage.read_from(resource) as directory:
+            return RedFlagReader(joblib.load(directory / READER_FILE))
+    except (ValueError, FileNotFoundError):
+        return None
+
+
+def message_parts(text: Text) -> List[Text]:
+    """The parts the reader reads: the intent classifier's (so the encoder's cache answers)."""
+    parts = split_parts(text)
+    return parts if len(parts) >= 2 else [text]
+
+
+def reader_findings(
+    reader: RedFlagReader,
+    rules: TriageRules,
+    text: Optional[Text],
+    result: TriageResult,
+    sure_at: float,
+    unsure_at: float,
+) -> Tuple[List[Finding], List[Text]]:
+    """The reader's sure findings that `result` (the rules' reading) lacks, and
+    the categories it is unsure of: below `sure_at`, or in a part the rules read
+    as something other than a plain report."""
+    if not text or not text.strip():
+        return [], []
+    known = {f.category for f in result.reports} | set(result.asked_about)
+    sure: Dict[Text, Finding] = {}
+    unsure: List[Text] = []
+    for hit in reader.hits(message_parts(text)):
+        if rules.category(hit.category) is None or hit.category in known:
+            continue
+        if hit.probability < unsure_at:
+            continue
+        if hit.probability >= sure_at and rules.is_plain_report(hit.part):
+            sure.setdefault(hit.category, rules.finding(hit.category))
+        elif hit.category not in unsure:
+            unsure.append(hit.category)
+    return list(sure.values()), [c for c in unsure if c not in sure]
+
+
 def rules_from_file(path: Text) -> TriageRules:
-    return TriageRules(yaml.safe_load(open(path, encoding="utf-8")))
+    return TriageRules(read_spec(Path(path)))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -72,10 +133,13 @@ class TriageClassifier(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "rules_path": str(RED_FLAGS_PATH),
-            # a learned emergency/urgent guess below this is demoted (safety line kept)
-            "min_learned_confidence": 0.8,
             # a safety intent this likely anywhere in the ranking adds the safety line
             "safety_line_confidence": 0.2,
+            # the learned red-flag reader (eval/RESULTS.md: how these were chosen)
+            "reader_data": str(READER_DATA_PATH),
+            "use_reader": True,
+            "reader_sure": 0.9,
+            "reader_unsure": 0.6,
         }
 
     def __init__(
@@ -84,9 +148,11 @@ class TriageClassifier(GraphComponent):
         rules: Optional[TriageRules],
         model_storage: ModelStorage,
         resource: Resource,
+        reader: Optional[RedFlagReader] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._rules = rules
+        self._reader = reader
         self._model_storage = model_storage
         self._resource = resource
 
@@ -109,7 +175,13 @@ class TriageClassifier(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TriageClassifier:
-        return cls(config, load_saved_rules(model_storage, resource), model_storage, resource)
+        return cls(
+            config,
+            load_saved_rules(model_storage, resource),
+            model_storage,
+            resource,
+            load_saved_reader(model_storage, resource),
+        )
 
     @property
     def rules(self) -> TriageRules:
@@ -117,8 +189,15 @@ class TriageClassifier(GraphComponent):
             self._rules = rules_from_file(self.config["rules_path"])
         return self._rules
 
+    @property
+    def reader(self) -> Optional[RedFlagReader]:
+        return self._reader if self.config["use_reader"] else None
+
     def train(self, training_data: TrainingData) -> Resource:
         save_rules(rules_from_file(self.config["rules_path"]), self._model_storage, self._resource)
+        if self.config["use_reader"]:
+            self._reader = RedFlagReader.train(*load_clauses(Path(self.config["reader_data"])))
+            save_reader(self._reader, self._model_storage, self._resource)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -134,8 +213,14 @@ class TriageClassifier(GraphComponent):
     def _triage(self, message: Message) -> None:
         rules = self.rules
         safety_intents = set(rules.tier_intents.values())
-        result = rules.read(message.get("text"))
+        text = message.get("text")
+        result = rules.read(text)
+        sure, unsure = self._reader_findings(text, result)
+        if sure:
+            result = result.with_reports(sure)
         triage: Dict[Text, Any] = result.as_dict(rules.ranks)
+        triage["reader"] = [f.category for f in sure]
+        triage["unsure"] = unsure
         ranking = list(message.get("intent_ranking") or [])
         others = [r for r in ranking if r.get("name") not in safety_intents]
         intent = message.get("intent") or {}
@@ -144,30 +229,16 @@ class TriageClassifier(GraphComponent):
         tier = triage["tier"]
         if tier is not None:
             chosen = {"name": rules.tier_intents[tier], "confidence": 1.0}
-            triage["decided_by"] = "rules"
+            by_rules = rules.read(text).tier(rules.ranks) is not None
+            triage["decided_by"] = "rules" if by_rules else "reader"
             self._set_intent(message, chosen, [chosen] + others)
         elif learned is not None:
-            name, confidence = learned
-            # The reviewed rules know which signs need post-op context: a learned
-            # escalation of such a sign waits for it (the policy escalates when it
-            # comes, and the answer names the sign meanwhile).
-            if (
-                confidence >= self.config["min_learned_confidence"]
-                and not result.asked_about
-                and not result.pending
-            ):
-                triage["tier"] = next(t for t, i in rules.tier_intents.items() if i == name)
-                triage["decided_by"] = "model"
-                chosen = {"name": name, "confidence": confidence}
-                self._set_intent(message, chosen, [chosen] + others)
-            else:  # unsure, or a question about signs: answer, with the safety line
-                triage["safety_line"] = True
-                replacement = self._replacement(result.asked_about, others)
-                self._set_intent(
-                    message,
-                    replacement,
-                    [replacement] + [r for r in others if r is not replacement],
-                )
+            # the intent classifier's safety guess alone: answer, with the safety line
+            triage["safety_line"] = True
+            replacement = self._replacement(result.asked_about, others)
+            self._set_intent(
+                message, replacement, [replacement] + [r for r in others if r is not replacement]
+            )
         elif result.asked_about and intent.get("name") == FALLBACK_INTENT:
             chosen = {"name": WARNING_SIGNS_INTENT, "confidence": 1.0}
             self._set_intent(
@@ -176,15 +247,31 @@ class TriageClassifier(GraphComponent):
                 [chosen] + [r for r in others if r.get("name") != WARNING_SIGNS_INTENT],
             )
 
-        if result.pending or any(
-            r.get("name") in safety_intents
-            and float(r.get("confidence") or 0) >= self.config["safety_line_confidence"]
-            for r in ranking[:3]
+        if (
+            result.pending
+            or unsure
+            or any(
+                r.get("name") in safety_intents
+                and float(r.get("confidence") or 0) >= self.config["safety_line_confidence"]
+                for r in ranking[:3]
+            )
         ):
             triage["safety_line"] = True
         triage.setdefault("safety_line", False)
         triage.setdefault("decided_by", None)
         message.set("triage", triage, add_to_output=True)
+
+    def _reader_findings(self, text: Optional[Text], result) -> Tuple[List[Finding], List[Text]]:
+        if self.reader is None:
+            return [], []
+        return reader_findings(
+            self.reader,
+            self.rules,
+            text,
+            result,
+            self.config["reader_sure"],
+            self.config["reader_unsure"],
+        )
 
     @staticmethod
     def _learned_safety_guess(ranking: List[Dict[Text, Any]], safety: set):

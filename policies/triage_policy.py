@@ -140,7 +140,9 @@ class TriagePolicy(Policy):
         earlier, earlier_post_op = session_context(
             tracker, set(spec["response"] for spec in self.rules.spec["tiers"].values())
         )
-        decision = decide_conversation(self.rules, earlier, latest.text, earlier_post_op)
+        decision = decide_conversation(
+            self.rules, earlier, latest.text, earlier_post_op, learned=reader_findings(tracker)
+        )
         return decision.tier
 
 
@@ -156,6 +158,23 @@ def actions_since_last_user_message(tracker: DialogueStateTracker) -> List[Text]
         ):
             done.append(event.action_name)
     return list(reversed(done))
+
+
+def reader_findings(tracker: DialogueStateTracker) -> Dict[Text, List[Text]]:
+    """Each message of the session -> the categories the learned reader was sure of.
+
+    The reader ran when the message was parsed (nlu_components/triage.py); its
+    findings are in the parse data, so nothing is encoded again here.
+    """
+    found: Dict[Text, List[Text]] = {}
+    for event in reversed(tracker.events):
+        if isinstance(event, SessionStarted):
+            break
+        if isinstance(event, UserUttered) and event.text:
+            categories = ((event.parse_data or {}).get("triage") or {}).get("reader") or []
+            if categories:
+                found.setdefault(event.text, list(categories))
+    return found
 
 
 def session_context(tracker: DialogueStateTracker, escalations: set):

@@ -67,17 +67,21 @@ def test_unsure_learned_guess_is_demoted_but_keeps_the_safety_line(triage):
     assert m.get("triage")["safety_line"] is True
 
 
-def test_confident_learned_guess_stands(triage):
+def test_intent_classifier_safety_guess_alone_never_escalates(triage):
+    # Escalation is the rules' and the red-flag reader's job; the intent
+    # classifier's guess (pulled by a story's words) only adds the safety line.
+    triage.config["use_reader"] = False
     m = message(
-        "something is really wrong with my leg since the operation, I'm scared",
+        "we sat in the ER for six hours the night it happened, how long is recovery",
         [
-            {"name": "urgent_problem", "confidence": 0.97},
+            {"name": "emergency", "confidence": 0.97},
             {"name": "ask_recovery", "confidence": 0.02},
         ],
     )
     triage.process([m])
-    assert m.get("intent")["name"] == "urgent_problem"
-    assert m.get("triage")["decided_by"] == "model"
+    assert m.get("intent")["name"] == "ask_recovery"
+    assert m.get("triage")["tier"] is None
+    assert m.get("triage")["safety_line"] is True
 
 
 def test_learned_guess_on_a_question_about_signs_becomes_the_warning_signs_answer(triage):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from nlu_components.triage_rules.text import tokens_of
 
 if TYPE_CHECKING:
+    from nlu_components.triage_rules.result import TriageResult
     from nlu_components.triage_rules.rules import TriageRules
 
 # A follow-up that points back at the previous message ("they're cold and grey"
@@ -51,15 +52,28 @@ class ConversationDecision:
 
 
 def decide_conversation(
-    rules: TriageRules, earlier: Sequence[str], latest: str, earlier_post_op: bool = False
+    rules: TriageRules,
+    earlier: Sequence[str],
+    latest: str,
+    earlier_post_op: bool = False,
+    learned: Optional[Dict[str, List[str]]] = None,
 ) -> ConversationDecision:
     """The tier the latest message reaches given the conversation before it.
 
     `earlier` are the previous user messages of the session, oldest first;
-    `earlier_post_op` says post-op context was given before them (e.g. a slot).
+    `earlier_post_op` says post-op context was given before them (e.g. a slot);
+    `learned` maps a message's text to the categories the learned red-flag
+    reader was sure it reports (read as if the rules had found them).
     """
-    now = rules.read(latest)
-    before = [rules.read(text) for text in earlier]
+
+    def read(text: str) -> TriageResult:
+        result = rules.read(text)
+        categories = (learned or {}).get(text) or []
+        extra = [rules.finding(c) for c in categories if rules.category(c) is not None]
+        return result.with_reports(extra) if extra else result
+
+    now = read(latest)
+    before = [read(text) for text in earlier]
     post_op_before = earlier_post_op or any(r.post_op_context for r in before)
     tier = now.tier(rules.ranks, post_op_known=post_op_before)
     if tier is not None:

@@ -12,6 +12,8 @@ from nlu_components.triage_rules.text import _NUMBER, Sentence
 NEGATION_WINDOW = 3
 HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 
+# the patient speaking of themselves (a family member writing for them says "my husband's calf")
+_FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "my", "mine", "myself", "yo", "mi", "mis"})
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
 _TEMPERATURE_WORDS = frozenset(
     {
@@ -99,6 +101,27 @@ class ClauseMarkers:
             self.reporting
         )
         return (clauses(self.question_markers) | hypothetical) - now
+
+    def _other_people_clauses(self, sentence: Sentence) -> Set[int]:
+        """Clauses about someone who is not the patient, told with nothing happening now.
+
+        "my uncle got a clot after his hip surgery" is a story; "my friend says my
+        calf looks swollen" is not (the patient is in it), nor is anything said
+        with a "happening now" word.
+        """
+        if self._now(sentence):
+            return set()
+        found = set()
+        for occ in self._occurrences(sentence, self.other_person, exact=True):
+            words = sentence.clause_tokens(occ.clause)
+            own = [
+                i
+                for i, t in words
+                if t in _FIRST_PERSON and not (t in ("my", "mi") and i == occ.start - 1)
+            ]
+            if not own:
+                found.add(occ.clause)
+        return found
 
     def _generic_questions(self, sentence: Sentence) -> Set[int]:
         """Questions about no one in particular: "does a fever after surgery mean infection?"

@@ -47,6 +47,8 @@ class MessageReading(ClauseMarkers):
             questions = context_questions | (
                 self._generic_questions(sentence) - self._now(sentence)
             )
+            senses = self._occurrences(sentence, self.other_senses, exact=True)
+            stories = self._other_people_clauses(sentence)
 
             def valid(
                 occ: Occurrence,
@@ -58,8 +60,16 @@ class MessageReading(ClauseMarkers):
                 neg_before=neg_before,
                 neg_after=neg_after,
                 modals=modals,
+                senses=senses,
+                stories=stories,
             ) -> bool:
                 """Counts as reported (or, with asking=True, as asked about)."""
+                if any(
+                    s.start <= occ.start < s.end or occ.start <= s.start < occ.end for s in senses
+                ):
+                    return False  # "cabin fever", "chest of drawers": another sense of the word
+                if not location and occ.clause in stories:
+                    return False  # someone else's story: "my uncle got a clot after his surgery"
                 if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
                     return False
                 if not location and (number, occ.start) < resolved_until:
@@ -93,9 +103,38 @@ class MessageReading(ClauseMarkers):
                     )
                 elif status == "asked" and category.name not in asked:
                     asked.append(category.name)
+        for language in self.other_languages:
+            categories, post_op = language.read(text)
+            result.post_op_context = result.post_op_context or post_op
+            for name in categories:
+                if name not in reported and self.category(name) is not None:
+                    reported[name] = self.finding(name)
         result.reports = list(reported.values())
         result.asked_about = [c for c in asked if c not in reported]
         return result
+
+    def is_plain_report(self, text: Optional[str]) -> bool:
+        """No marker that makes a report something else: a negation, a question
+        about signs, the past or a hypothetical, someone else's story, another
+        sense of a word, or a sign checked and cleared.
+
+        The learned reader (nlu_components/red_flag_reader.py) escalates alone
+        only on such plain parts; the rules read the markers precisely.
+        """
+        for sentence in Sentence.split(text or ""):
+            markers = (
+                self.negation_before,
+                self.negation_after,
+                self.resolved_by,
+                self.other_senses,
+                self.hypothetical_before,
+            )
+            if any(self._occurrences(sentence, terms, exact=True) for terms in markers):
+                return False
+            generic = self._generic_questions(sentence) - self._now(sentence)
+            if self._question_clauses(sentence) or generic or self._other_people_clauses(sentence):
+                return False
+        return True
 
     def _category_status(
         self, sentence: Sentence, category: Category, valid

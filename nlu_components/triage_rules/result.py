@@ -22,6 +22,16 @@ class TriageResult:
     asked_about: List[str] = field(default_factory=list)
     post_op_context: bool = False
 
+    def with_reports(self, extra: List[Finding]) -> TriageResult:
+        """This result with more reported signs (the learned reader's)."""
+        known = {f.category for f in self.reports}
+        added = [f for f in extra if f.category not in known]
+        return TriageResult(
+            self.reports + added,
+            [c for c in self.asked_about if c not in {f.category for f in added}],
+            self.post_op_context,
+        )
+
     def tier(self, ranks: Dict[str, int], post_op_known: bool = False) -> Optional[str]:
         """The highest tier this message reaches, given post-op context known elsewhere."""
         post_op = post_op_known or self.post_op_context

@@ -10,7 +10,9 @@ import yaml
 
 from nlu_components.triage_rules.common_words import cached_common_words_near
 from nlu_components.triage_rules.matching import WordMatcher
+from nlu_components.triage_rules.other_languages import compile_languages, load_languages_spec
 from nlu_components.triage_rules.reading import MessageReading
+from nlu_components.triage_rules.result import Finding
 from nlu_components.triage_rules.spec import Category, Group, Rule, Term
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -39,12 +41,16 @@ class TriageRules(MessageReading):
         self.hypothetical = _terms(spec["hypothetical_or_past"])
         self.resolved_by = _terms(spec.get("resolved_by", ()))
         self.reporting = _terms(spec["reporting"])
+        self.other_senses = _terms(spec.get("other_senses", ()))
+        self.other_person = _terms(spec.get("other_person", ()))
         self.personal = _terms(spec.get("personal_reference", ()))
         self.question_start = frozenset(spec.get("question_start", ()))
         self.hypothetical_before = _terms(spec.get("hypothetical_before", ()))
         conditional = spec.get("conditional") or {}
         self.conditional_if = _terms(conditional.get("if", ()))
         self.conditional_change = _terms(conditional.get("change", ()))
+        # red-flag phrases of the other languages (content/languages.yml)
+        self.other_languages = compile_languages(spec.get("other_languages") or {})
         self.categories = []
         for name, cat in spec["categories"].items():
             rules = tuple(
@@ -84,7 +90,15 @@ class TriageRules(MessageReading):
     def from_file(
         cls, path: Path = RED_FLAGS_PATH, common_words: Optional[FrozenSet[str]] = None
     ) -> TriageRules:
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")), common_words)
+        return cls(read_spec(path), common_words)
+
+    def category(self, name: str) -> Optional[Category]:
+        return next((c for c in self.categories if c.name == name), None)
+
+    def finding(self, name: str) -> Finding:
+        """A report of the named category (for the learned reader's findings)."""
+        cat = self.category(name)
+        return Finding(cat.name, cat.tier, cat.sign, cat.needs_post_op)
 
     def term_words(self) -> Set[str]:
         every = list(self.post_op_terms)
@@ -106,6 +120,8 @@ class TriageRules(MessageReading):
             self.hypothetical,
             self.resolved_by,
             self.reporting,
+            self.other_senses,
+            self.other_person,
             self.personal,
             self.hypothetical_before,
             self.conditional_if,
@@ -118,6 +134,20 @@ class TriageRules(MessageReading):
                 for group in rule.groups:
                     terms += list(group.terms)
         return {part for term in terms for part in term.parts}
+
+
+def read_spec(path: Path = RED_FLAGS_PATH) -> dict:
+    """content/red_flags.yml, with the other languages' red-flag phrases of
+    content/languages.yml under `other_languages` (only what the reading uses)."""
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    languages = load_languages_spec().get("languages") or {}
+    spec["other_languages"] = {
+        "languages": {
+            code: {k: lang.get(k) for k in ("script", "red_flags", "post_op_context", "negation")}
+            for code, lang in languages.items()
+        }
+    }
+    return spec
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,91 @@
+"""A learned red-flag reader: the rules' categories recognised from meaning, not words.
+
+The reviewed rules (content/red_flags.yml, nlu_components/triage_rules/) are
+precise but only know the words a clinician wrote down. Patients also describe
+a red flag indirectly ("I have to stop mid-sentence to get air", "one leg looks
+twice as fat as the other"). This reader classifies each part of a message
+(the sentences the intent classifier already cut and encoded, so the shared
+MiniLM encoder answers from its cache) into one of the rules' categories or
+`none`, with a logistic regression on the all-MiniLM-L6-v2 embedding.
+
+It is trained on data/red_flag_reader/clauses.yml: single clauses labelled with
+a category or `none`, the none ones covering every look-alike family (other
+senses of the words, other people's stories, prevention questions, expected or
+resolved sensations, exertion and weather...).
+
+How its findings are used (nlu_components/triage.py): the rules decide alone;
+the reader decides alone only at or above its `sure` probability and only for a
+part the rules read as a plain report (not negated, not a question, not past,
+not someone else's story); between `unsure` and `sure` the answer carries a
+line naming the sign. Thresholds and their trade-off: eval/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+READER_DATA_PATH = PROJECT_ROOT / "data" / "red_flag_reader" / "clauses.yml"
+NO_SIGN = "none"
+
+
+@dataclass(frozen=True)
+class ReaderHit:
+    """The reader's best category for one part of a message."""
+
+    part: str
+    category: str
+    probability: float
+
+
+def load_clauses(path: Path = READER_DATA_PATH) -> Tuple[List[str], List[str]]:
+    """The training clauses and their labels (a category name or `none`)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    texts, labels = [], []
+    for item in data["clauses"]:
+        text = str(item.get("text") or "").strip()
+        if text:
+            texts.append(text)
+            labels.append(str(item["label"]))
+    return texts, labels
+
+
+def _encode(texts: Sequence[str]):
+    from nlu_components.sentence_embeddings import get_encoder
+
+    return get_encoder().encode(list(texts))
+
+
+class RedFlagReader:
+    """Logistic regression on MiniLM embeddings: a part of a message -> category or none."""
+
+    def __init__(self, regression=None) -> None:
+        self.regression = regression
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str], c: float = 4.0) -> RedFlagReader:
+        from sklearn.linear_model import LogisticRegression
+
+        regression = LogisticRegression(C=c, max_iter=4000, class_weight="balanced")
+        regression.fit(_encode(texts), list(labels))
+        return cls(regression)
+
+    def probabilities(self, parts: Sequence[str]) -> List[Dict[str, float]]:
+        if self.regression is None or not parts:
+            return [{} for _ in parts]
+        rows = self.regression.predict_proba(_encode(parts))
+        return [dict(zip(self.regression.classes_, map(float, row))) for row in rows]
+
+    def hits(self, parts: Sequence[str]) -> List[ReaderHit]:
+        """Each part's most likely category other than `none`, best first."""
+        found = []
+        for part, probs in zip(parts, self.probabilities(parts)):
+            signs = {k: v for k, v in probs.items() if k != NO_SIGN}
+            if signs:
+                category, probability = max(signs.items(), key=lambda item: item[1])
+                found.append(ReaderHit(part, category, probability))
+        return sorted(found, key=lambda h: -h.probability)
