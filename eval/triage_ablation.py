@@ -40,12 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
+from triage_probes import PROBE_FILES, Probe, load_probes  # noqa: E402
+
 from nlu_components.red_flag_reader import RedFlagReader  # noqa: E402
 from nlu_components.triage import TriageClassifier, message_parts, reader_findings  # noqa: E402
 from nlu_components.triage_rules import TriageRules, decide_conversation  # noqa: E402
 from nlu_components.triage_rules.conversation import CONVERSATION_WINDOW  # noqa: E402
 from nlu_components.triage_rules.rules import read_spec  # noqa: E402
-from triage_probes import PROBE_FILES, Probe, load_probes  # noqa: E402
 
 MODEL = ROOT / "models" / "achilles.tar.gz"
 REALISTIC = [ROOT / "eval" / "dev_realistic.yml"]
