@@ -55,6 +55,8 @@ class SafetyTexts:
     safety_line: str
     pending_line: str
     signs: Dict[str, str]  # red-flag category -> how the sign is named
+    # red-flag category -> the line for a sign the learned reader is unsure of
+    unsure_lines: Dict[str, str]
 
 
 Answer = Union[Topic, Uncovered]
@@ -121,6 +123,10 @@ class Content:
             safety_line=render(flags["safety_line"]),
             pending_line=render(flags["pending_line"]),
             signs={name: cat["sign"] for name, cat in flags["categories"].items()},
+            unsure_lines={
+                name: render(flags["unsure_lines"][cat["tier"]]).replace("{sign}", cat["sign"])
+                for name, cat in flags["categories"].items()
+            },
         )
         return cls(
             topics,

@@ -7,7 +7,8 @@ Persian that many patients type) the reviewed file keeps, per language, short
 phrases for each red-flag category, post-op context phrases and negation
 words. A phrase found in a message reports its category unless a negation word
 of that language stands just before it; Chinese and Japanese are written
-without spaces, so there a phrase is a substring, elsewhere whole words.
+without spaces, so there a phrase is a substring, elsewhere it starts a word
+(and may end inside one: the file gives stems).
 
 The result is merged into the message's reading (reading.py), so the tiers,
 post-op context and the conversation logic are the same as for English.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -29,16 +31,52 @@ UNSPACED_SCRIPTS = frozenset({"Han", "Kana"})
 NEGATION_REACH_WORDS = 3
 NEGATION_REACH_CHARS = 3
 _VIETNAMESE_D = str.maketrans({"đ": "d", "Đ": "d"})
+# Spellings keyboards and writers mix: Arabic and Persian letter forms, hamza
+# seats, taa marbuta, Russian ё; the zero-width non-joiner (which the channel
+# sanitiser turns into a space) and the Arabic tatweel.
+_LETTER_VARIANTS = str.maketrans(
+    {
+        "ي": "ی",
+        "ى": "ی",
+        "ئ": "ی",
+        "ك": "ک",
+        "ة": "ه",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ؤ": "و",
+        "ё": "е",
+        "\u200c": " ",
+        "ـ": None,
+    }
+)
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
 
 
 def fold(text: str, strip_marks: bool) -> str:
     """NFKC, case-folded; for Latin-script languages also without accents (đ -> d)."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = unicodedata.normalize("NFKC", text or "").casefold().translate(_LETTER_VARIANTS)
+    text = _ARABIC_MARKS.sub("", text)
     if strip_marks:
         text = unicodedata.normalize("NFKD", text.translate(_VIETNAMESE_D))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = re.sub(r"['’`´]", "", text)
     return " ".join(text.split())
+
+
+GAP_WORDS = 2
+
+
+@lru_cache(maxsize=8192)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """A phrase of a spaced script: each word from the start of a word, the last
+    one possibly a stem ("kurcqs cav" finds "cavuma", Korean "가슴이 아프" finds
+    "아프고"), and up to GAP_WORDS words between two of its words ("kurcqs shat
+    cavuma": my chest very hurts)."""
+    words = phrase.split()
+    gap = r"\w*(?:\W+\w+){0,%d}\W+".replace("%d", str(GAP_WORDS))
+    return re.compile(r"(?<!\w)" + gap.join(re.escape(w) for w in words))
 
 
 @dataclass(frozen=True)
@@ -59,8 +97,7 @@ class LanguageTerms:
             return []
         if self.unspaced:
             return [m.start() for m in re.finditer(re.escape(phrase), text)]
-        pattern = r"(?<!\w)" + re.escape(phrase) + r"(?!\w)"
-        return [m.start() for m in re.finditer(pattern, text)]
+        return [m.start() for m in re.finditer(_phrase_pattern(phrase), text)]
 
     def _negated(self, text: str, start: int) -> bool:
         before = text[:start]
