@@ -11,7 +11,7 @@ character n-grams (the English encoder alone reads Spanish poorly; on the
 earlier probes, which it never trained on, the n-grams lifted recall at 0.8
 from 0.45 to 0.56 with no look-alike escalated: eval/RESULTS.md).
 
-It is trained on data/red_flag_reader/clauses.yml: single clauses labelled with
+It is trained on data/red_flag_reader/*.yml: single clauses labelled with
 a category or `none`, the none ones covering every look-alike family (other
 senses of the words, other people's stories, prevention questions, expected or
 resolved sensations, exertion and weather...).
@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-READER_DATA_PATH = PROJECT_ROOT / "data" / "red_flag_reader" / "clauses.yml"
+READER_DATA_PATH = PROJECT_ROOT / "data" / "red_flag_reader"
 NO_SIGN = "none"
 
 
@@ -45,15 +45,22 @@ class ReaderHit:
     probability: float
 
 
+def data_files(path: Path = READER_DATA_PATH) -> List[Path]:
+    """The training files: every .yml in the folder (or the one file named)."""
+    path = Path(path)
+    return sorted(path.glob("*.yml")) if path.is_dir() else [path]
+
+
 def load_clauses(path: Path = READER_DATA_PATH) -> Tuple[List[str], List[str]]:
     """The training clauses and their labels (a category name or `none`)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     texts, labels = [], []
-    for item in data["clauses"]:
-        text = str(item.get("text") or "").strip()
-        if text:
-            texts.append(text)
-            labels.append(str(item["label"]))
+    for file in data_files(path):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        for item in data["clauses"]:
+            text = str(item.get("text") or "").strip()
+            if text:
+                texts.append(text)
+                labels.append(str(item["label"]))
     return texts, labels
 
 

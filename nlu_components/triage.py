@@ -40,7 +40,12 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.red_flag_reader import READER_DATA_PATH, RedFlagReader, load_clauses
+from nlu_components.red_flag_reader import (
+    READER_DATA_PATH,
+    RedFlagReader,
+    data_files,
+    load_clauses,
+)
 from nlu_components.sentence_classifier import split_parts
 from nlu_components.triage_rules import RED_FLAGS_PATH, Finding, TriageResult, TriageRules
 from nlu_components.triage_rules.other_languages import LANGUAGES_PATH
@@ -104,7 +109,8 @@ def reader_findings(
 ) -> Tuple[List[Finding], List[Text]]:
     """The reader's sure findings that `result` (the rules' reading) lacks, and
     the categories it is unsure of: below `sure_at`, or in a part the rules read
-    as something other than a plain report."""
+    as something other than a plain report or that has one of the category's
+    `unless` phrases."""
     if not text or not text.strip():
         return [], []
     known = {f.category for f in result.reports} | set(result.asked_about)
@@ -115,7 +121,9 @@ def reader_findings(
             continue
         if hit.probability < unsure_at:
             continue
-        if hit.probability >= sure_at and rules.is_plain_report(hit.part):
+        # the category's `unless` phrases anywhere in the message ("the nerve block...")
+        plain = rules.is_plain_report(hit.part) and not rules.excluded_for(hit.category, text)
+        if hit.probability >= sure_at and plain:
             sure.setdefault(hit.category, rules.finding(hit.category))
         elif hit.category not in unsure:
             unsure.append(hit.category)
@@ -202,7 +210,7 @@ class TriageClassifier(GraphComponent):
         settings = {**cls.get_default_config(), **config}
         return files_fingerprint(
             [settings["rules_path"], LANGUAGES_PATH]
-            + ([settings["reader_data"]] if settings["use_reader"] else [])
+            + (data_files(Path(settings["reader_data"])) if settings["use_reader"] else [])
         )
 
     @property
