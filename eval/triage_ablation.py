@@ -61,14 +61,18 @@ def load_reader(model: Path) -> RedFlagReader:
         return RedFlagReader(joblib.load(archive.extractfile(member)))
 
 
-def thresholds() -> Tuple[float, float]:
-    """reader_sure and reader_unsure as config.yml sets them (or the defaults)."""
+def thresholds() -> Tuple[float, float, int]:
+    """reader_sure, reader_unsure and reader_min_words as config.yml sets them (or the defaults)."""
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     settings = {**TriageClassifier.get_default_config()}
     for component in config["pipeline"]:
         if component["name"].endswith("TriageClassifier"):
             settings.update(component)
-    return float(settings["reader_sure"]), float(settings["reader_unsure"])
+    return (
+        float(settings["reader_sure"]),
+        float(settings["reader_unsure"]),
+        int(settings["reader_min_words"]),
+    )
 
 
 def without_sign_rules(rules: TriageRules) -> TriageRules:
@@ -87,12 +91,19 @@ class Variant:
     reader: Optional[RedFlagReader]
     sure: float
     unsure: float
+    min_words: int = 5
 
     def learned(self, text: str) -> List[str]:
         if self.reader is None:
             return []
         found, _ = reader_findings(
-            self.reader, self.rules, text, self.rules.read(text), self.sure, self.unsure
+            self.reader,
+            self.rules,
+            text,
+            self.rules.read(text),
+            self.sure,
+            self.unsure,
+            self.min_words,
         )
         return [f.category for f in found]
 
@@ -185,7 +196,7 @@ def main() -> None:
 
     rules = TriageRules(read_spec())
     reader = load_reader(args.model)
-    sure, unsure = thresholds()
+    sure, unsure, min_words = thresholds()
     probes = load_probes(args.files)
     realistic = realistic_messages(args.realistic)
     sign_free = without_sign_rules(rules)
@@ -193,16 +204,17 @@ def main() -> None:
         print("reader_sure  variant   recall  right  look-alikes  realistic-over")
         for at in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
             for name, r in (("reader", sign_free), ("combined", rules)):
-                m = evaluate(Variant(name, r, reader, at, min(unsure, at)), probes, realistic)
+                variant = Variant(name, r, reader, at, min(unsure, at), min_words)
+                m = evaluate(variant, probes, realistic)
                 print(
                     f"{at:10.2f}  {name:8} {m['recall']:7.3f} {m['right_tier']:6.3f} "
                     f"{m['false_rate']:12.3f} {m['over_rate']:14.3f}"
                 )
         return
     variants = [
-        Variant("rules", rules, None, sure, unsure),
-        Variant("reader", sign_free, reader, sure, unsure),
-        Variant("combined", rules, reader, sure, unsure),
+        Variant("rules", rules, None, sure, unsure, min_words),
+        Variant("reader", sign_free, reader, sure, unsure, min_words),
+        Variant("combined", rules, reader, sure, unsure, min_words),
     ]
     sample = [t for p in probes for t in p.turns][:300]
     print(

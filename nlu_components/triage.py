@@ -106,6 +106,7 @@ def reader_findings(
     result: TriageResult,
     sure_at: float,
     unsure_at: float,
+    min_words: int = 5,
 ) -> Tuple[List[Finding], List[Text]]:
     """The reader's sure findings that `result` (the rules' reading) lacks, and
     the categories it is unsure of: below `sure_at`, or in a part the rules read
@@ -122,7 +123,11 @@ def reader_findings(
         if hit.probability < unsure_at:
             continue
         # the category's `unless` phrases anywhere in the message ("the nerve block...")
-        plain = rules.is_plain_report(hit.part) and not rules.excluded_for(hit.category, text)
+        plain = (
+            len(hit.part.split()) >= min_words
+            and rules.is_plain_report(hit.part)
+            and not rules.excluded_for(hit.category, text)
+        )
         if hit.probability >= sure_at and plain:
             sure.setdefault(hit.category, rules.finding(hit.category))
         elif hit.category not in unsure:
@@ -160,6 +165,8 @@ class TriageClassifier(GraphComponent):
             "use_reader": True,
             "reader_sure": 0.85,
             "reader_unsure": 0.5,
+            # a shorter part ("It's my right leg") never escalates on the reader alone
+            "reader_min_words": 5,
         }
 
     def __init__(
@@ -301,6 +308,7 @@ class TriageClassifier(GraphComponent):
             result,
             self.config["reader_sure"],
             self.config["reader_unsure"],
+            int(self.config["reader_min_words"]),
         )
 
     @staticmethod
