@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROBE_FILES = [
     ROOT / "tests" / "triage" / "probes.yml",
     ROOT / "tests" / "triage" / "probes_unseen.yml",
+    ROOT / "tests" / "triage" / "probes_blind.yml",
 ]
 TIER_RESPONSES = {"emergency": "utter_emergency", "urgent_problem": "utter_urgent_problem"}
 

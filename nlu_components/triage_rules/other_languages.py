@@ -60,6 +60,7 @@ _LETTER_VARIANTS = str.maketrans(
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
 
 
+@lru_cache(maxsize=1024)
 def fold(text: str, strip_marks: bool) -> str:
     """NFKC, case-folded; for Latin-script languages also without accents (đ -> d)."""
     text = unicodedata.normalize("NFKC", text or "").casefold().translate(_LETTER_VARIANTS)
@@ -150,9 +151,30 @@ class LanguageTerms:
                     return True
         return False
 
+    @property
+    def _any_term(self) -> re.Pattern:
+        """Any of this language's terms: most messages have none, and skip the rest."""
+        cached = self.__dict__.get("_any_term_pattern")
+        if cached is None:
+            terms = set(self.post_op)
+            for phrases in self.categories.values():
+                terms.update(phrases)
+            for pairs in self.pairs.values():
+                for where, what in pairs:
+                    terms.update(where)
+                    terms.update(what)
+            firsts = sorted({t.split()[0] for t in terms if t.strip()}, key=len, reverse=True)
+            body = "|".join(re.escape(t) for t in firsts) or "(?!)"
+            start = "" if self.unspaced else r"(?<!\w)" + (_ARABIC_PREFIX if self.arabic else "")
+            cached = re.compile(start + "(?:" + body + ")")
+            object.__setattr__(self, "_any_term_pattern", cached)  # frozen dataclass
+        return cached
+
     def read(self, text: str) -> Tuple[List[str], bool]:
         """The categories this message reports in this language, and post-op context."""
         folded = self._fold(text)
+        if not self._any_term.search(folded):
+            return [], False
         sentences = [s for s in _SENTENCE_END.split(folded) if s.strip()]
         cleared_until = max(
             (start for phrase in self.resolved for start, _ in self._find(folded, phrase)),
