@@ -104,6 +104,7 @@ train: setup $(MODEL)  ## train the model when it is missing or older than its i
 eval: setup $(MODEL)  ## NLU figures on the held-out and dev sets, then the safety probes
 	$(PY) eval/evaluate_nlu.py --model $(MODEL)
 	$(PY) eval/triage_probes.py
+	$(PY) eval/triage_ablation.py
 
 # the NLU configurations compared in eval/RESULTS.md, trained and measured (~40 min)
 ablation: setup  ## train and measure the NLU configurations of eval/RESULTS.md (~40 min)

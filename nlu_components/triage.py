@@ -123,12 +123,12 @@ def reader_findings(
         if hit.probability < unsure_at:
             continue
         # the category's `unless` phrases anywhere in the message ("the nerve block...")
-        plain = (
-            len(hit.part.split()) >= min_words
+        if (
+            hit.probability >= sure_at
+            and len(hit.part.split()) >= min_words
             and rules.is_plain_report(hit.part)
             and not rules.excluded_for(hit.category, text)
-        )
-        if hit.probability >= sure_at and plain:
+        ):
             sure.setdefault(hit.category, rules.finding(hit.category))
         elif hit.category not in unsure:
             unsure.append(hit.category)
