@@ -165,6 +165,34 @@ def test_a_spanish_emergency_gets_the_spanish_911_reply(assistant):
     assert SPANISH_EMERGENCY in joined(reply) and DEFAULT_OFFICE_PHONE in joined(reply)
 
 
+def domain_variant(response: str, language: str) -> str:
+    import yaml
+
+    domain = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))
+    for variant in domain["responses"][response]:
+        if any(c.get("value") == language for c in variant.get("condition") or []):
+            return variant["text"].replace("{office_phone}", DEFAULT_OFFICE_PHONE)
+    raise AssertionError(f"no {language} variant of {response}")
+
+
+@pytest.mark.parametrize(
+    "language, text, response",
+    [
+        ("ko", "아킬레스 수술 후에 가슴이 아프고 숨을 쉬기 힘들어요", "utter_emergency"),
+        ("ru", "После операции из раны идет гной", "utter_urgent_problem"),
+        ("fa-Latn", "sine am dard mikone va nemitoonam nafas bekesham", "utter_emergency"),
+        ("zh", "跟腱断裂恢复需要多长时间？", "utter_other_language"),
+        ("tl", "Gaano katagal po ang paggaling pagkatapos ng operasyon?", "utter_other_language"),
+    ],
+)
+def test_other_languages_get_their_own_reply_through_the_channel(
+    assistant, language, text, response
+):
+    # the sanitiser passes the script on; the language and the red flag are read in it
+    reply = joined(assistant.texts(new_sender(), text))
+    assert domain_variant(response, language) in reply
+
+
 def test_a_question_about_signs_is_answered_not_escalated(assistant):
     reply = joined(assistant.texts(new_sender(), "what does a blood clot in the leg feel like?"))
     assert reply.startswith(CONTENT.safety.warning_signs) or CONTENT.safety.warning_signs in reply
