@@ -15,7 +15,6 @@ from actions import replies
 from actions.answers import compose_answer
 from actions.appointment_store import save_request
 from actions.config import load_settings
-from actions.content import get_content
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +51,12 @@ class ValidateAppointmentForm(FormValidationAction):
             or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE
         ):
             return False
-        answer = compose_answer(get_content(), tracker, replies.latest_intent(tracker))
+        content = replies.content_for(tracker)
+        answer = compose_answer(content, tracker, replies.latest_intent(tracker))
         if answer is None:
             return False
         dispatcher.utter_message(text=answer[0])
-        dispatcher.utter_message(text="Now, back to your appointment request.")
+        dispatcher.utter_message(text=content.ui["back_to_form"])
         return True
 
     def validate_patient_name(

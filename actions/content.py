@@ -48,6 +48,7 @@ UI_TEXTS: Dict[str, str] = {
         "I can only answer questions about Achilles tendon rupture from our practice's information."
     ),
     "lost_track": "Sorry, I lost track of our conversation.",
+    "back_to_form": "Now, back to your appointment request.",
 }
 
 # A sentence ends at . ! or ? followed by a space and a capital, a quote, an
@@ -214,7 +215,12 @@ class Content:
             pending_line=render(flags["pending_line"])
             if flags.get("pending_line")
             else english.safety.pending_line,
-            signs={**english.safety.signs, **(flags.get("signs") or {})},
+            signs={
+                **english.safety.signs,
+                **{
+                    k: v for k, v in (flags.get("signs") or {}).items() if k in english.safety.signs
+                },
+            },
         )
         ui = {k: v for k, v in (raw.get("ui") or {}).items() if k in UI_TEXTS}
         return cls(
