@@ -49,7 +49,48 @@ UI_TEXTS: Dict[str, str] = {
     ),
     "lost_track": "Sorry, I lost track of our conversation.",
     "back_to_form": "Now, back to your appointment request.",
+    # the appointment form (actions/appointments.py); {fields} are filled there
+    "form_name_invalid": "Please type just your name, for example: Maria Lopez.",
+    "form_phone_invalid": (
+        "That doesn't look like a 10-digit US phone number. Please type it "
+        "like 310 555 0123, or {cancel_hint} to stop."
+    ),
+    "form_few_words": "Please type a few words.",
+    "form_consent": (
+        "Here is your request:\n"
+        "- Name: {patient_name}\n"
+        "- Phone: {patient_phone}\n"
+        "- Best time: {preferred_time}\n"
+        "- Reason: {visit_reason}\n"
+        "Do you agree that the office may store this and call you at this "
+        "number about an appointment? (yes / no)"
+    ),
+    "form_consent_yes": "Yes, send it",
+    "form_consent_no": "No, don't send",
+    "form_not_sent": (
+        "Okay, I have not sent anything. You can call the office at "
+        "{office_phone} whenever you like."
+    ),
+    "form_failed": (
+        "Sorry, I could not send your request because of a technical "
+        "problem. Please call the office at {office_phone}."
+    ),
+    "form_sent": (
+        "Thank you, {first_name}. Your request has been sent; the office "
+        "will call you at {patient_phone}. This chat is "
+        "not watched in real time: if your symptoms get worse, call "
+        "{office_phone}, or 911 in an emergency."
+    ),
 }
+
+
+def fill(text: str, **values: object) -> str:
+    """A UI text with its {fields} filled (plain replacement: a patient's name
+    may hold braces)."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
 
 # A sentence ends at . ! or ? followed by a space and a capital, a quote, an
 # opening Spanish mark, bold or a parenthesis (not after "Dr."); each line and

@@ -13,7 +13,11 @@ from actions.answers import (
     ActionHandoff,
     ActionOutOfScope,
 )
-from actions.appointments import ValidateAppointmentForm
+from actions.appointments import (
+    ActionAskContactConsent,
+    ActionSubmitAppointment,
+    ValidateAppointmentForm,
+)
 from actions.config import DEFAULT_OFFICE_PHONE
 from actions.content import get_content
 from actions.replies import cancel_hint, language_of
@@ -201,3 +205,51 @@ async def test_a_question_inside_the_form_is_answered_in_spanish(dispatcher):
         f"\n\n{ES.safety.safety_line}"
     )
     assert dispatcher.messages[1]["text"] == "Ahora, volvamos a su solicitud de cita."
+
+
+FILLED = {
+    "patient_name": "Maria Lopez",
+    "patient_phone": "(310) 555-0123",
+    "preferred_time": "en las mañanas",
+    "visit_reason": "posible desgarro",
+}
+
+
+@pytest.mark.asyncio
+async def test_the_consent_question_is_in_spanish(dispatcher):
+    await run_action(
+        ActionAskContactConsent(), dispatcher, make_tracker(slots={**SPANISH, **FILLED})
+    )
+    [message] = dispatcher.messages
+    assert message["text"].startswith("Esta es su solicitud:\n- Nombre: Maria Lopez\n")
+    assert "(sí / no)" in message["text"] and "(310) 555-0123" in message["text"]
+    assert [(b["title"], b["payload"]) for b in message["buttons"]] == [
+        ("Sí, envíela", "/affirm"),
+        ("No, no la envíe", "/deny"),
+    ]
+    assert message["private"] is True
+
+
+@pytest.mark.asyncio
+async def test_the_form_answers_in_spanish(dispatcher, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    tracker = make_tracker("si", "affirm", slots={**SPANISH, **FILLED, "contact_consent": True})
+    await run_action(ActionSubmitAppointment(), dispatcher, tracker)
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("Gracias, Maria. Su solicitud fue enviada")
+    assert "911" in text and DEFAULT_OFFICE_PHONE in text
+    declined = make_tracker("no", "deny", slots={**SPANISH, **FILLED, "contact_consent": False})
+    await run_action(ActionSubmitAppointment(), dispatcher, declined)
+    assert dispatcher.messages[1]["text"].startswith("Muy bien, no he enviado nada.")
+
+
+def test_form_validation_messages_are_in_spanish(dispatcher):
+    tracker = make_tracker(
+        "12", "out_of_scope", slots=SPANISH, channel="twilio", active_loop="appointment_form"
+    )
+    assert ValidateAppointmentForm().validate_patient_phone("12", dispatcher, tracker, {}) == {
+        "patient_phone": None
+    }
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("Eso no parece un número de teléfono")
+    assert 'responda "cancelar mi solicitud" para detenerse' in text

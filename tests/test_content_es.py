@@ -30,7 +30,12 @@ _PLACEHOLDER = re.compile(r"\{\w+\}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
 # names written the same in both languages, and those Spanish spells its own way
-_NAMES = {"Soomekh": "Soomekh", "Amniox": "Amniox", "Achilles": "Aquiles"}
+_NAMES = {
+    "Soomekh": "Soomekh",
+    "Amniox": "Amniox",
+    "Achilles": "Aquiles",
+    "US": "Estados Unidos",
+}
 
 
 def english_texts() -> Dict[Tuple[str, ...], str]:
@@ -68,9 +73,9 @@ def marks(text: str) -> Set[str]:
     found = set(_PLACEHOLDER.findall(text))
     bare = _PLACEHOLDER.sub(" ", text)
     found |= set(_NUMBER.findall(bare))
-    found |= set(_ACRONYM.findall(bare))
+    found |= set(_ACRONYM.findall(bare)) - set(_NAMES)
     for english, spanish in _NAMES.items():
-        if english in bare or spanish in bare:
+        if re.search(rf"\b({english}|{spanish})\b", bare):
             found.add(english)
     return found
 
