@@ -170,6 +170,7 @@ class ActionSubmitAppointment(Action):
                 preferred_time=tracker.get_slot("preferred_time"),
                 reason=tracker.get_slot("visit_reason"),
                 consent=True,
+                language=replies.language_of(tracker),
             )
         except Exception:  # the patient must not lose the request silently
             logger.exception("Could not store the appointment request")

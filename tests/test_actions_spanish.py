@@ -5,6 +5,7 @@ buttons, safety lines and hand-offs, and show the disclaimer once in Spanish."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from actions.answers import (
     ActionAnswerTopic,
@@ -13,6 +14,7 @@ from actions.answers import (
     ActionHandoff,
     ActionOutOfScope,
 )
+from actions.appointment_store import appointment_requests, engine_for
 from actions.appointments import (
     ActionAskContactConsent,
     ActionSubmitAppointment,
@@ -238,6 +240,9 @@ async def test_the_form_answers_in_spanish(dispatcher, tmp_path, monkeypatch):
     text = dispatcher.messages[0]["text"]
     assert text.startswith("Gracias, Maria. Su solicitud fue enviada")
     assert "911" in text and DEFAULT_OFFICE_PHONE in text
+    with engine_for(f"sqlite:///{tmp_path / 'c.db'}").connect() as conn:
+        [row] = conn.execute(sa.select(appointment_requests)).mappings().all()
+    assert row["language"] == "es"  # staff call back in Spanish (migration 0005)
     declined = make_tracker("no", "deny", slots={**SPANISH, **FILLED, "contact_consent": False})
     await run_action(ActionSubmitAppointment(), dispatcher, declined)
     assert dispatcher.messages[1]["text"].startswith("Muy bien, no he enviado nada.")
