@@ -18,7 +18,7 @@ reads them, fills in the configured phone and form URL, and answers lookups.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -141,6 +141,10 @@ class SafetyTexts:
     safety_line: str
     pending_line: str
     signs: Dict[str, str]  # red-flag category -> how the sign is named
+    # red-flag category -> the line for a sign the learned reader is unsure of
+    unsure_lines: Dict[str, str]
+    # red-flag category -> its tier (a translation words unsure_lines per tier)
+    tiers: Dict[str, str] = field(default_factory=dict)
 
 
 Answer = Union[Topic, Uncovered]
@@ -204,6 +208,11 @@ class Content:
             safety_line=render(flags["safety_line"]),
             pending_line=render(flags["pending_line"]),
             signs={name: cat["sign"] for name, cat in flags["categories"].items()},
+            unsure_lines={
+                name: render(flags["unsure_lines"][cat["tier"]]).replace("{sign}", cat["sign"])
+                for name, cat in flags["categories"].items()
+            },
+            tiers={name: cat["tier"] for name, cat in flags["categories"].items()},
         )
         return cls(
             topics,
@@ -246,6 +255,11 @@ class Content:
                 lead=entry.get("lead") or base.lead,
             )
         flags = raw.get("safety") or {}
+        signs = {
+            **english.safety.signs,
+            **{k: v for k, v in (flags.get("signs") or {}).items() if k in english.safety.signs},
+        }
+        unsure = flags.get("unsure_lines") or {}
         safety = SafetyTexts(
             warning_signs=render(flags["warning_signs_reply"])
             if flags.get("warning_signs_reply")
@@ -256,12 +270,14 @@ class Content:
             pending_line=render(flags["pending_line"])
             if flags.get("pending_line")
             else english.safety.pending_line,
-            signs={
-                **english.safety.signs,
-                **{
-                    k: v for k, v in (flags.get("signs") or {}).items() if k in english.safety.signs
-                },
+            signs=signs,
+            unsure_lines={
+                name: render(unsure[tier]).replace("{sign}", signs[name])
+                if unsure.get(tier)
+                else english.safety.unsure_lines[name]
+                for name, tier in english.safety.tiers.items()
             },
+            tiers=english.safety.tiers,
         )
         ui = {k: v for k, v in (raw.get("ui") or {}).items() if k in UI_TEXTS}
         return cls(

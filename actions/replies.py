@@ -121,7 +121,8 @@ def safety_lines(content: Content, tracker: Tracker, always: bool = False) -> Li
     """The short safety line(s) an answer carries.
 
     `always` for fallbacks and hand-offs; otherwise when the triage component
-    asked for it (an unsure safety guess) or a sign waits for post-op context.
+    asked for it (an unsure safety guess) or a sign waits for post-op context;
+    a sign the learned reader was unsure of gets its own line.
     """
     triage = triage_of(tracker)
     lines = []
@@ -130,6 +131,11 @@ def safety_lines(content: Content, tracker: Tracker, always: bool = False) -> Li
         if sign:
             line = content.safety.pending_line.replace("{sign}", sign)
             lines.append(line[0].upper() + line[1:])
+    # signs the learned red-flag reader was unsure of: what to do if it is happening now
+    for category in triage.get("unsure") or []:
+        line = content.safety.unsure_lines.get(category)
+        if line and category not in (triage.get("pending") or []):
+            lines.append(line)
     if not lines and (always or triage.get("safety_line")):
         lines.append(content.safety.safety_line)
     return lines

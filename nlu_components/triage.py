@@ -40,9 +40,15 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.red_flag_reader import READER_DATA_PATH, RedFlagReader, load_clauses
+from nlu_components.red_flag_reader import (
+    READER_DATA_PATH,
+    RedFlagReader,
+    data_files,
+    load_clauses,
+)
 from nlu_components.sentence_classifier import split_parts
 from nlu_components.triage_rules import RED_FLAGS_PATH, Finding, TriageResult, TriageRules
+from nlu_components.triage_rules.other_languages import LANGUAGES_PATH
 from nlu_components.triage_rules.rules import read_spec
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -74,7 +80,7 @@ def save_reader(reader: RedFlagReader, model_storage: ModelStorage, resource: Re
     import joblib
 
     with model_storage.write_to(resource) as directory:
-        joblib.dump(reader.regression, directory / READER_FILE)
+        joblib.dump(reader.model, directory / READER_FILE)
 
 
 def load_saved_reader(model_storage: ModelStorage, resource: Resource) -> Optional[RedFlagReader]:
@@ -103,7 +109,8 @@ def reader_findings(
 ) -> Tuple[List[Finding], List[Text]]:
     """The reader's sure findings that `result` (the rules' reading) lacks, and
     the categories it is unsure of: below `sure_at`, or in a part the rules read
-    as something other than a plain report."""
+    as something other than a plain report or that has one of the category's
+    `unless` phrases."""
     if not text or not text.strip():
         return [], []
     known = {f.category for f in result.reports} | set(result.asked_about)
@@ -114,11 +121,24 @@ def reader_findings(
             continue
         if hit.probability < unsure_at:
             continue
-        if hit.probability >= sure_at and rules.is_plain_report(hit.part):
+        # the category's `unless` phrases anywhere in the message ("the nerve block...")
+        plain = rules.is_plain_report(hit.part) and not rules.excluded_for(hit.category, text)
+        if hit.probability >= sure_at and plain:
             sure.setdefault(hit.category, rules.finding(hit.category))
         elif hit.category not in unsure:
             unsure.append(hit.category)
     return list(sure.values()), [c for c in unsure if c not in sure]
+
+
+def files_fingerprint(paths: List[Any]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        file = Path(path)
+        digest.update(str(file).encode())
+        digest.update(file.read_bytes() if file.exists() else b"missing")
+    return digest.hexdigest()
 
 
 def rules_from_file(path: Text) -> TriageRules:
@@ -138,8 +158,8 @@ class TriageClassifier(GraphComponent):
             # the learned red-flag reader (eval/RESULTS.md: how these were chosen)
             "reader_data": str(READER_DATA_PATH),
             "use_reader": True,
-            "reader_sure": 0.9,
-            "reader_unsure": 0.6,
+            "reader_sure": 0.85,
+            "reader_unsure": 0.5,
         }
 
     def __init__(
@@ -181,6 +201,16 @@ class TriageClassifier(GraphComponent):
             model_storage,
             resource,
             load_saved_reader(model_storage, resource),
+        )
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        """The reviewed files it compiles and learns from, so Rasa's training
+        cache retrains it when one of them changes."""
+        settings = {**cls.get_default_config(), **config}
+        return files_fingerprint(
+            [settings["rules_path"], LANGUAGES_PATH]
+            + (data_files(Path(settings["reader_data"])) if settings["use_reader"] else [])
         )
 
     @property

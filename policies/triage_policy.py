@@ -35,13 +35,19 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from nlu_components.triage import load_saved_rules, rules_from_file, save_rules
+from nlu_components.triage import (
+    files_fingerprint,
+    load_saved_rules,
+    rules_from_file,
+    save_rules,
+)
 from nlu_components.triage_rules import (
     CONVERSATION_WINDOW,
     RED_FLAGS_PATH,
     TriageRules,
     decide_conversation,
 )
+from nlu_components.triage_rules.other_languages import LANGUAGES_PATH
 
 PAUSE_FORM_ACTION = "action_pause_appointment"
 EXTRACT_SLOTS_ACTION = "action_extract_slots"
@@ -83,6 +89,13 @@ class TriagePolicy(Policy):
             resource,
             execution_context,
             rules=load_saved_rules(model_storage, resource),
+        )
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        """The reviewed rule files, so a change to them retrains the policy."""
+        return files_fingerprint(
+            [{**cls.get_default_config(), **config}["rules_path"], LANGUAGES_PATH]
         )
 
     @property

@@ -121,6 +121,23 @@ async def test_a_sign_waiting_for_post_op_context_adds_the_named_line(dispatcher
 
 
 @pytest.mark.asyncio
+async def test_a_sign_the_reader_is_unsure_of_gets_its_tiers_line(dispatcher):
+    tracker = make_tracker("I have to stop mid-sentence to get air", "ask_surgery_pain")
+    tracker.latest_message["triage"] = {"unsure": ["breathing"], "safety_line": True}
+    await run_action(ActionAnswerTopic(), dispatcher, tracker)
+    text = dispatcher.messages[0]["text"]
+    assert "If you have trouble breathing now, call 911" in text
+
+    dispatcher.messages.clear()
+    tracker = make_tracker("the pills barely do anything", "ask_surgery_pain")
+    tracker.latest_message["triage"] = {"unsure": ["uncontrolled_pain"], "safety_line": True}
+    await run_action(ActionAnswerTopic(), dispatcher, tracker)
+    text = dispatcher.messages[0]["text"]
+    assert "pain medicine doesn't control after surgery or in a cast or boot" in text
+    assert f"call the office now at {DEFAULT_OFFICE_PHONE}" in text
+
+
+@pytest.mark.asyncio
 async def test_an_unsure_safety_guess_adds_the_safety_line(dispatcher):
     tracker = make_tracker("hmm my leg", "ask_symptoms")
     tracker.latest_message["triage"] = {"safety_line": True}

@@ -258,3 +258,12 @@ def test_form_validation_messages_are_in_spanish(dispatcher):
     text = dispatcher.messages[0]["text"]
     assert text.startswith("Eso no parece un número de teléfono")
     assert 'responda "cancelar mi solicitud" para detenerse' in text
+
+
+@pytest.mark.asyncio
+async def test_a_sign_the_reader_is_unsure_of_gets_its_spanish_line(dispatcher):
+    tracker = make_tracker("me duele el pecho un poco", "ask_symptoms", slots=SPANISH)
+    tracker.latest_message["triage"] = {"unsure": ["chest"], "safety_line": True}
+    await run_action(ActionAnswerTopic(), dispatcher, tracker)
+    text = dispatcher.messages[0]["text"]
+    assert "Si se presenta el dolor o la presión en el pecho ahora, llame al 911" in text

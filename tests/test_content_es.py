@@ -54,6 +54,8 @@ def english_texts() -> Dict[Tuple[str, ...], str]:
                 texts[("not_covered", key, field)] = entry[field]
     for field in ("warning_signs_reply", "safety_line", "pending_line"):
         texts[("safety", field)] = FLAGS[field]
+    for tier, text in FLAGS["unsure_lines"].items():
+        texts[("safety", "unsure_lines", tier)] = text
     for name, category in FLAGS["categories"].items():
         texts[("safety", "signs", name)] = category["sign"]
     for key, text in UI_TEXTS.items():

@@ -10,6 +10,9 @@ from nlu_components.triage_rules.spec import Category, Term
 from nlu_components.triage_rules.text import _NUMBER, Sentence
 
 NEGATION_WINDOW = 3
+# "no X or Y": a negation reaches further along a list joined by these
+LIST_NEGATION_WINDOW = 10
+_LIST_JOINERS = frozenset({"or", "nor", "ni", "o"})
 HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 
 # the patient speaking of themselves (a family member writing for them says "my husband's calf")
@@ -61,10 +64,14 @@ class ClauseMarkers:
     ) -> bool:
         """Negated ("no fever"), or only possible ("he will fall", "could be a clot")."""
         for neg in negations_before:
-            if (
-                neg.clause == occ.clause
-                and neg.end <= occ.start
-                and occ.start - neg.end < NEGATION_WINDOW
+            if neg.clause != occ.clause or neg.end > occ.start:
+                continue
+            if occ.start - neg.end < NEGATION_WINDOW:
+                return True
+            # a negated list: "no chest pain or shortness of breath or anything"
+            between = sentence.tokens[neg.end : occ.start]
+            if occ.start - neg.end < LIST_NEGATION_WINDOW and any(
+                t in _LIST_JOINERS for t in between
             ):
                 return True
         for modal in modals:
@@ -100,7 +107,12 @@ class ClauseMarkers:
         hypothetical = (clauses(self.hypothetical) | past_years | conditional) - clauses(
             self.reporting
         )
-        return (clauses(self.question_markers) | hypothetical) - now
+        asked = clauses(self.question_markers)
+        if (
+            asked and sentence.asks
+        ):  # "is her risk higher, like infection or the wound not closing?"
+            asked = set(sentence.clause_of)
+        return (asked | hypothetical) - now
 
     def _other_people_clauses(self, sentence: Sentence) -> Set[int]:
         """Clauses about someone who is not the patient, told with nothing happening now.
@@ -134,7 +146,8 @@ class ClauseMarkers:
         found = set()
         for clause in clause_ids:
             words = [t for i, t in enumerate(sentence.tokens) if sentence.clause_of[i] == clause]
-            asks = words[0] in self.question_start or (sentence.asks and len(clause_ids) == 1)
+            starts = self.question_start if sentence.asks else self.question_start_without_mark
+            asks = words[0] in starts or (sentence.asks and len(clause_ids) == 1)
             if asks and clause not in personal:
                 found.add(clause)
         return found

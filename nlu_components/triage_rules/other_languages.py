@@ -7,7 +7,14 @@ Persian that many patients type) the reviewed file keeps, per language, short
 phrases for each red-flag category, post-op context phrases and negation
 words. A phrase found in a message reports its category unless a negation word
 of that language stands just before it; Chinese and Japanese are written
-without spaces, so there a phrase is a substring, elsewhere whole words.
+without spaces, so there a phrase is a substring, elsewhere it starts a word
+(and may end inside one: the file gives stems).
+
+A category is also reported from a pair: one of its body-part words and one
+of its "what is wrong" words a few words apart in one sentence, the latter not
+negated ("Икра на прооперированной ноге опухла"). A `resolved` phrase after a
+sign clears it ("...через минуту всё проходит"), and `red_flag_unless` phrases
+(ice on the foot) keep a category out.
 
 The result is merged into the message's reading (reading.py), so the tiers,
 post-op context and the conversation logic are the same as for English.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -29,11 +37,33 @@ UNSPACED_SCRIPTS = frozenset({"Han", "Kana"})
 NEGATION_REACH_WORDS = 3
 NEGATION_REACH_CHARS = 3
 _VIETNAMESE_D = str.maketrans({"đ": "d", "Đ": "d"})
+# Spellings keyboards and writers mix: Arabic and Persian letter forms, hamza
+# seats, taa marbuta, Russian ё; the zero-width non-joiner (which the channel
+# sanitiser turns into a space) and the Arabic tatweel.
+_LETTER_VARIANTS = str.maketrans(
+    {
+        "ي": "ی",
+        "ى": "ی",
+        "ئ": "ی",
+        "ك": "ک",
+        "ة": "ه",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ؤ": "و",
+        "ё": "е",
+        "\u200c": " ",
+        "ـ": None,
+    }
+)
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
 
 
 def fold(text: str, strip_marks: bool) -> str:
     """NFKC, case-folded; for Latin-script languages also without accents (đ -> d)."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = unicodedata.normalize("NFKC", text or "").casefold().translate(_LETTER_VARIANTS)
+    text = _ARABIC_MARKS.sub("", text)
     if strip_marks:
         text = unicodedata.normalize("NFKD", text.translate(_VIETNAMESE_D))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -41,47 +71,113 @@ def fold(text: str, strip_marks: bool) -> str:
     return " ".join(text.split())
 
 
+GAP_WORDS = 2
+# a body part and what is wrong with it: this many words apart (characters in
+# Chinese and Japanese), in one sentence
+PAIR_REACH_WORDS = 6
+PAIR_REACH_CHARS = 10
+_SENTENCE_END = re.compile(r"[.!?;\n。！？；։؟]+")
+# Arabic-script words take clitics at their start (wa-, bi-, li-, fa-, ka-, al-)
+_ARABIC_PREFIX = r"(?:[وبلفک]?(?:ال)?)"
+
+
+@lru_cache(maxsize=8192)
+def _phrase_pattern(phrase: str, arabic: bool = False) -> re.Pattern:
+    """A phrase of a spaced script: each word from the start of a word, the last
+    one possibly a stem ("kurcqs cav" finds "cavuma", Korean "가슴이 아프" finds
+    "아프고"), and up to GAP_WORDS words between two of its words ("kurcqs shat
+    cavuma": my chest very hurts)."""
+    words = phrase.split()
+    gap = r"\w*(?:\W+\w+){0,%d}\W+".replace("%d", str(GAP_WORDS))
+    start = r"(?<!\w)" + (_ARABIC_PREFIX if arabic else "")
+    return re.compile(start + gap.join(re.escape(w) for w in words))
+
+
 @dataclass(frozen=True)
 class LanguageTerms:
     code: str
     unspaced: bool
     latin: bool
+    arabic: bool
     categories: Dict[str, Tuple[str, ...]]
+    pairs: Dict[str, Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...]]
+    unless: Dict[str, Tuple[str, ...]]
+    resolved: Tuple[str, ...]
     post_op: Tuple[str, ...]
     negation: Tuple[str, ...]
 
     def _fold(self, text: str) -> str:
         return fold(text, strip_marks=self.latin)
 
-    def _find(self, text: str, phrase: str) -> List[int]:
-        """Start offsets of a folded phrase in folded text."""
+    def _find(self, text: str, phrase: str) -> List[Tuple[int, int]]:
+        """(start, end) of a folded phrase in folded text."""
         if not phrase:
             return []
-        if self.unspaced:
-            return [m.start() for m in re.finditer(re.escape(phrase), text)]
-        pattern = r"(?<!\w)" + re.escape(phrase) + r"(?!\w)"
-        return [m.start() for m in re.finditer(pattern, text)]
+        pattern = re.escape(phrase) if self.unspaced else _phrase_pattern(phrase, self.arabic)
+        return [m.span() for m in re.finditer(pattern, text)]
 
-    def _negated(self, text: str, start: int) -> bool:
-        before = text[:start]
+    def _negated(self, text: str, start: int, end: int) -> bool:
+        """A negation word just before (or, as in "ջերմություն չունեմ", just after)."""
+        before, after = text[:start], text[end:]
         if self.unspaced:
-            window = before[-NEGATION_REACH_CHARS:]
+            window = before[-NEGATION_REACH_CHARS:] + " " + after[:NEGATION_REACH_CHARS]
             return any(n and n in window for n in self.negation)
-        words = before.split()[-NEGATION_REACH_WORDS:]
+        rest = after.split(" ", 1)[1] if " " in after else ""
+        words = before.split()[-NEGATION_REACH_WORDS:] + rest.split()[:1]
         window = " " + " ".join(words) + " "
         return any(f" {n} " in window for n in self.negation)
+
+    def _negated_inside(self, matched: str, phrase: str) -> bool:
+        """A negation word in a gap of the phrase ("ոտքս չի ուռել": my leg did not swell)."""
+        if self.unspaced:
+            return False
+        own = set(phrase.split())
+        return any(w in self.negation and w not in own for w in matched.split())
+
+    def _distance(self, text: str, a: Tuple[int, int], b: Tuple[int, int]) -> int:
+        first, second = sorted((a, b))
+        between = text[first[1] : second[0]] if second[0] > first[1] else ""
+        return len(between) if self.unspaced else len(between.split())
+
+    def _pair_found(self, sentence: str, where: Tuple[str, ...], what: Tuple[str, ...]) -> bool:
+        reach = PAIR_REACH_CHARS if self.unspaced else PAIR_REACH_WORDS
+        places = [span for w in where for span in self._find(sentence, w)]
+        for term in what:
+            for span in self._find(sentence, term):
+                if self._negated(sentence, *span):
+                    continue
+                if any(p != span and self._distance(sentence, p, span) <= reach for p in places):
+                    return True
+        return False
 
     def read(self, text: str) -> Tuple[List[str], bool]:
         """The categories this message reports in this language, and post-op context."""
         folded = self._fold(text)
+        sentences = [s for s in _SENTENCE_END.split(folded) if s.strip()]
+        cleared_until = max(
+            (start for phrase in self.resolved for start, _ in self._find(folded, phrase)),
+            default=-1,
+        )
         reported = []
-        for category, phrases in self.categories.items():
-            for phrase in phrases:
-                if any(not self._negated(folded, s) for s in self._find(folded, phrase)):
-                    reported.append(category)
-                    break
+        for category in set(self.categories) | set(self.pairs):
+            if any(self._find(folded, u) for u in self.unless.get(category, ())):
+                continue
+            found = any(
+                start > cleared_until
+                and not self._negated(folded, start, end)
+                and not self._negated_inside(folded[start:end], phrase)
+                for phrase in self.categories.get(category, ())
+                for start, end in self._find(folded, phrase)
+            ) or any(
+                self._pair_found(sentence, where, what)
+                for sentence in sentences
+                if folded.find(sentence) > cleared_until
+                for where, what in self.pairs.get(category, ())
+            )
+            if found:
+                reported.append(category)
         post_op = any(self._find(folded, phrase) for phrase in self.post_op)
-        return reported, post_op
+        return sorted(reported), post_op
 
 
 def compile_languages(spec: dict) -> List[LanguageTerms]:
@@ -99,9 +195,19 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 code=code,
                 unspaced=unspaced,
                 latin=latin,
+                arabic=script == "Arabic",
                 categories={
                     name: folded(phrases) for name, phrases in (lang.get("red_flags") or {}).items()
                 },
+                pairs={
+                    name: tuple((folded(p["where"]), folded(p["what"])) for p in pairs)
+                    for name, pairs in (lang.get("red_flag_pairs") or {}).items()
+                },
+                unless={
+                    name: folded(terms)
+                    for name, terms in (lang.get("red_flag_unless") or {}).items()
+                },
+                resolved=folded(lang.get("resolved")),
                 post_op=folded(lang.get("post_op_context")),
                 negation=folded(lang.get("negation")),
             )

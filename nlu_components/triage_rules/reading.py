@@ -70,6 +70,10 @@ class MessageReading(ClauseMarkers):
                     return False  # "cabin fever", "chest of drawers": another sense of the word
                 if not location and occ.clause in stories:
                     return False  # someone else's story: "my uncle got a clot after his surgery"
+                if location and any(
+                    n.clause == occ.clause and n.end <= occ.start for n in neg_before
+                ):
+                    return False  # "no swelling in the calf, ... toes warm": not this calf
                 if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
                     return False
                 if not location and (number, occ.start) < resolved_until:
@@ -135,6 +139,15 @@ class MessageReading(ClauseMarkers):
             if self._question_clauses(sentence) or generic or self._other_people_clauses(sentence):
                 return False
         return True
+
+    def excluded_for(self, name: str, text: Optional[str]) -> bool:
+        """The text has one of the category's `unless` phrases ("cold pack" for a
+        cold foot, a sport for a first pop): the learned reader does not escalate it."""
+        category = self.category(name)
+        if category is None:
+            return True
+        terms = [t for rule in category.rules for t in rule.unless]
+        return any(self._occurrences(sentence, terms) for sentence in Sentence.split(text or ""))
 
     def _category_status(
         self, sentence: Sentence, category: Category, valid

@@ -45,6 +45,9 @@ class TriageRules(MessageReading):
         self.other_person = _terms(spec.get("other_person", ()))
         self.personal = _terms(spec.get("personal_reference", ()))
         self.question_start = frozenset(spec.get("question_start", ()))
+        self.question_start_without_mark = frozenset(
+            spec.get("question_start_without_mark", spec.get("question_start", ()))
+        )
         self.hypothetical_before = _terms(spec.get("hypothetical_before", ()))
         conditional = spec.get("conditional") or {}
         self.conditional_if = _terms(conditional.get("if", ()))
@@ -143,7 +146,18 @@ def read_spec(path: Path = RED_FLAGS_PATH) -> dict:
     languages = load_languages_spec().get("languages") or {}
     spec["other_languages"] = {
         "languages": {
-            code: {k: lang.get(k) for k in ("script", "red_flags", "post_op_context", "negation")}
+            code: {
+                k: lang.get(k)
+                for k in (
+                    "script",
+                    "red_flags",
+                    "red_flag_pairs",
+                    "red_flag_unless",
+                    "resolved",
+                    "post_op_context",
+                    "negation",
+                )
+            }
             for code, lang in languages.items()
         }
     }
