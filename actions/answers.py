@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import replies
-from actions.content import Content, Topic, Uncovered, get_content
+from actions.content import Content, Topic, Uncovered
 
 WARNING_SIGNS_INTENT = "ask_warning_signs"
 # Candidates offered under "Did you mean ...?"
@@ -31,8 +31,8 @@ def compose_answer(
     found = content.for_intent(intent)
     if intent == WARNING_SIGNS_INTENT:
         return content.safety.warning_signs, [
-            replies.CALL_OFFICE_BUTTON,
-            replies.APPOINTMENT_BUTTON,
+            replies.call_office_button(content),
+            replies.appointment_button(content),
         ]
     if isinstance(found, Topic):
         return _topic_answer(content, tracker, found)
@@ -45,13 +45,14 @@ def _topic_answer(content: Content, tracker: Tracker, topic: Topic) -> Tuple[str
     text = replies.topic_text(topic, tracker)
     unsure = replies.latest_confidence(tracker) < CONFIDENT_ANSWER
     if unsure:
-        text = f"Here is what our page says about {topic.title.lower()}:\n\n{text}"
+        prefix = content.ui["unsure_prefix"].replace("{title}", topic.title.lower())
+        text = f"{prefix}\n\n{text}"
     text = replies.with_lines(
         text, replies.safety_lines(content, tracker, always=topic.safety_line)
     )
     buttons = _also_asked(content, tracker, topic.intent, unsure)
     buttons += replies.topic_buttons(content, topic.related)
-    return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
+    return text, _limit(buttons + _office_buttons(content))
 
 
 def _uncovered_answer(content: Content, tracker: Tracker, entry: Uncovered) -> Tuple[str, Buttons]:
@@ -68,7 +69,11 @@ def _uncovered_answer(content: Content, tracker: Tracker, entry: Uncovered) -> T
         buttons.append(replies.topic_button(closest))
     text = replies.with_lines("\n\n".join(parts), replies.safety_lines(content, tracker))
     buttons = _also_asked(content, tracker, entry.intent, False) + buttons
-    return text, _limit(buttons + [replies.APPOINTMENT_BUTTON, replies.CALL_OFFICE_BUTTON])
+    return text, _limit(buttons + _office_buttons(content))
+
+
+def _office_buttons(content: Content) -> Buttons:
+    return [replies.appointment_button(content), replies.call_office_button(content)]
 
 
 def _also_asked(
@@ -106,19 +111,20 @@ class ActionAnswerTopic(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        content = get_content()
+        content = replies.content_for(tracker)
+        events = replies.disclaimer_in_language(dispatcher, tracker)
         answer = compose_answer(content, tracker, replies.latest_intent(tracker))
         if answer is None:  # an intent without content: never invent, hand off
             dispatcher.utter_message(
                 text=replies.with_lines(
-                    replies.handoff_text(content, tracker, "I don't have information on that."),
+                    replies.handoff_text(content, tracker, content.ui["no_information"]),
                     replies.safety_lines(content, tracker, always=True),
                 )
             )
-            return []
+            return events
         text, buttons = answer
         dispatcher.utter_message(text=text, buttons=buttons)
-        return []
+        return events
 
 
 def previous_bot_action(tracker: Tracker) -> Optional[Text]:
@@ -144,7 +150,8 @@ class ActionClarifyOrHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        content = get_content()
+        content = replies.content_for(tracker)
+        events = replies.disclaimer_in_language(dispatcher, tracker)
         candidates = [
             content.for_intent(r.get("name"))
             for r in tracker.latest_message.get("intent_ranking") or []
@@ -154,21 +161,19 @@ class ActionClarifyOrHandoff(Action):
         if previous_bot_action(tracker) == self.name() or not candidates:
             dispatcher.utter_message(
                 text=replies.with_lines(
-                    replies.handoff_text(
-                        content, tracker, "Sorry, I still couldn't understand that."
-                    ),
+                    replies.handoff_text(content, tracker, content.ui["still_not_understood"]),
                     safety,
                 ),
-                buttons=[replies.APPOINTMENT_BUTTON],
+                buttons=[replies.appointment_button(content)],
             )
-            return []
+            return events
         buttons = [replies.topic_button(t) for t in candidates]
-        buttons.append({"title": "None of these", "payload": "/request_human"})
+        buttons.append({"title": content.ui["none_of_these"], "payload": "/request_human"})
         dispatcher.utter_message(
-            text=replies.with_lines("Sorry, I'm not sure I understood. Did you mean:", safety),
+            text=replies.with_lines(content.ui["did_you_mean"], safety),
             buttons=buttons,
         )
-        return []
+        return events
 
 
 class HandoffAction(Action, ABC):
@@ -177,8 +182,10 @@ class HandoffAction(Action, ABC):
     Abstract (rasa-sdk skips it when registering actions): subclasses name it.
     """
 
-    lead: Text = ""
+    lead: Text = ""  # key of the lead sentence in Content.ui (UI_TEXTS)
     offer_appointment: bool = True
+    # the disclaimer in the patient's language, once (not when the turn is reverted)
+    shows_disclaimer: bool = True
 
     @abstractmethod
     def name(self) -> Text: ...
@@ -189,30 +196,31 @@ class HandoffAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        content = get_content()
+        content = replies.content_for(tracker)
+        events = (
+            replies.disclaimer_in_language(dispatcher, tracker) if self.shows_disclaimer else []
+        )
         dispatcher.utter_message(
             text=replies.with_lines(
-                replies.handoff_text(content, tracker, self.lead),
+                replies.handoff_text(content, tracker, content.ui.get(self.lead, self.lead)),
                 replies.safety_lines(content, tracker, always=True),
             ),
-            buttons=[replies.APPOINTMENT_BUTTON] if self.offer_appointment else [],
+            buttons=[replies.appointment_button(content)] if self.offer_appointment else [],
         )
-        return self.events()
+        return events + self.events()
 
 
 class ActionHandoff(HandoffAction):
     """ "Talk to a person" / "Call the office": phone, online form, in-chat request."""
 
-    lead = "Our staff will be glad to help."
+    lead = "staff_help"
 
     def name(self) -> Text:
         return "action_handoff"
 
 
 class ActionOutOfScope(HandoffAction):
-    lead = (
-        "I can only answer questions about Achilles tendon rupture from our practice's information."
-    )
+    lead = "out_of_scope"
 
     def name(self) -> Text:
         return "action_out_of_scope"
@@ -221,8 +229,9 @@ class ActionOutOfScope(HandoffAction):
 class ActionDefaultFallback(HandoffAction):
     """Replaces Rasa's default when no policy is confident: hand off, keep going."""
 
-    lead = "Sorry, I lost track of our conversation."
+    lead = "lost_track"
     offer_appointment = False
+    shows_disclaimer = False
 
     def name(self) -> Text:
         return "action_default_fallback"

@@ -33,6 +33,8 @@ appointment_requests = sa.Table(
     sa.Column("status", sa.String(32), nullable=False, server_default="new"),
     sa.Column("status_changed_by", sa.String(120)),
     sa.Column("status_changed_at", sa.DateTime(timezone=True)),
+    # the conversation's language ("en", "es"): staff call back in it (migration 0005)
+    sa.Column("language", sa.String(8)),
 )
 
 
@@ -59,6 +61,7 @@ def save_request(
     preferred_time: str,
     reason: str,
     consent: bool,
+    language: Optional[str] = None,
 ) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     values = dict(
@@ -81,7 +84,12 @@ def save_request(
             return int(existing)
         result = conn.execute(
             appointment_requests.insert().values(
-                created_at=now, channel=channel, consent=consent, status="new", **values
+                created_at=now,
+                channel=channel,
+                consent=consent,
+                status="new",
+                language=language,
+                **values,
             )
         )
         return int(result.inserted_primary_key[0])

@@ -15,7 +15,7 @@ from actions import replies
 from actions.answers import compose_answer
 from actions.appointment_store import save_request
 from actions.config import load_settings
-from actions.content import get_content
+from actions.content import fill
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,12 @@ class ValidateAppointmentForm(FormValidationAction):
             or replies.latest_confidence(tracker) < QUESTION_MIN_CONFIDENCE
         ):
             return False
-        answer = compose_answer(get_content(), tracker, replies.latest_intent(tracker))
+        content = replies.content_for(tracker)
+        answer = compose_answer(content, tracker, replies.latest_intent(tracker))
         if answer is None:
             return False
         dispatcher.utter_message(text=answer[0])
-        dispatcher.utter_message(text="Now, back to your appointment request.")
+        dispatcher.utter_message(text=content.ui["back_to_form"])
         return True
 
     def validate_patient_name(
@@ -71,7 +72,7 @@ class ValidateAppointmentForm(FormValidationAction):
             or re.search(r"\d", name)
             or len(name.split()) > 6
         ):
-            dispatcher.utter_message(text="Please type just your name, for example: Maria Lopez.")
+            dispatcher.utter_message(text=replies.content_for(tracker).ui["form_name_invalid"])
             return {"patient_name": None}
         return {"patient_name": name}
 
@@ -83,8 +84,10 @@ class ValidateAppointmentForm(FormValidationAction):
         phone = normalise_us_phone(clean_text(value))
         if phone is None:
             dispatcher.utter_message(
-                text="That doesn't look like a 10-digit US phone number. Please type it "
-                f"like 310 555 0123, or {replies.cancel_hint(tracker)} to stop."
+                text=fill(
+                    replies.content_for(tracker).ui["form_phone_invalid"],
+                    cancel_hint=replies.cancel_hint(tracker),
+                )
             )
             return {"patient_phone": None}
         return {"patient_phone": phone}
@@ -96,7 +99,7 @@ class ValidateAppointmentForm(FormValidationAction):
             return {slot: None}
         text = clean_text(value)
         if len(text) < 2:
-            dispatcher.utter_message(text="Please type a few words.")
+            dispatcher.utter_message(text=replies.content_for(tracker).ui["form_few_words"])
             return {slot: None}
         return {slot: text[:FREE_TEXT_MAX_CHARS]}
 
@@ -121,19 +124,18 @@ class ActionAskContactConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         slot = tracker.get_slot
+        ui = replies.content_for(tracker).ui
         dispatcher.utter_message(
-            text=(
-                "Here is your request:\n"
-                f"- Name: {slot('patient_name')}\n"
-                f"- Phone: {slot('patient_phone')}\n"
-                f"- Best time: {slot('preferred_time')}\n"
-                f"- Reason: {slot('visit_reason')}\n"
-                "Do you agree that the office may store this and call you at this "
-                "number about an appointment? (yes / no)"
+            text=fill(
+                ui["form_consent"],
+                **{
+                    name: slot(name)
+                    for name in ("patient_name", "patient_phone", "preferred_time", "visit_reason")
+                },
             ),
             buttons=[
-                {"title": "Yes, send it", "payload": "/affirm"},
-                {"title": "No, don't send", "payload": "/deny"},
+                {"title": ui["form_consent_yes"], "payload": "/affirm"},
+                {"title": ui["form_consent_no"], "payload": "/deny"},
             ],
             # repeats the form's answers and asks for one: the website widget
             # keeps neither in the browser (channels/socketio.py message_privacy)
@@ -151,11 +153,11 @@ class ActionSubmitAppointment(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         settings = load_settings()
+        ui = replies.content_for(tracker).ui
         reset = [SlotSet(s, None) for s in FORM_SLOTS]
         if tracker.get_slot("contact_consent") is not True:
             dispatcher.utter_message(
-                text="Okay, I have not sent anything. You can call the office at "
-                f"{settings.office_phone} whenever you like."
+                text=fill(ui["form_not_sent"], office_phone=settings.office_phone)
             )
             return reset
         try:
@@ -168,21 +170,23 @@ class ActionSubmitAppointment(Action):
                 preferred_time=tracker.get_slot("preferred_time"),
                 reason=tracker.get_slot("visit_reason"),
                 consent=True,
+                language=replies.language_of(tracker),
             )
         except Exception:  # the patient must not lose the request silently
             logger.exception("Could not store the appointment request")
             dispatcher.utter_message(
-                text="Sorry, I could not send your request because of a technical "
-                f"problem. Please call the office at {settings.office_phone}."
+                text=fill(ui["form_failed"], office_phone=settings.office_phone)
             )
             return reset
         logger.info("Stored appointment request %s", request_id)
         first_name = tracker.get_slot("patient_name").split()[0]
         dispatcher.utter_message(
-            text=f"Thank you, {first_name}. Your request has been sent; the office "
-            f"will call you at {tracker.get_slot('patient_phone')}. This chat is "
-            "not watched in real time: if your symptoms get worse, call "
-            f"{settings.office_phone}, or 911 in an emergency.",
+            text=fill(
+                ui["form_sent"],
+                first_name=first_name,
+                patient_phone=tracker.get_slot("patient_phone"),
+                office_phone=settings.office_phone,
+            ),
             private=True,
         )  # name and phone: not kept in the browser
         return reset

@@ -1,14 +1,22 @@
-"""Reply shaping shared by every action: buttons, hand-off text, channel variants."""
+"""Reply shaping shared by every action: buttons, hand-off text, channel and
+language variants (the `language` slot: English, or a language with its own
+content file, e.g. Spanish)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
-from actions.content import Answer, Content, Topic
+from actions.content import ANSWER_LANGUAGES, ENGLISH, Answer, Content, Topic, get_content
 
 SMS_CHANNEL = "twilio"  # name of channels.sms.channel.SmsInput
+LANGUAGE_SLOT = "language"
+# the language the session's disclaimer was last shown in, besides the English
+# one of action_session_start
+DISCLAIMER_SLOT = "disclaimer_language"
 CALL_OFFICE_BUTTON = {"title": "Call the office", "payload": "/request_human"}
 APPOINTMENT_BUTTON = {"title": "Request an appointment", "payload": "/request_appointment"}
 QUESTION_WORDS = (
@@ -33,12 +41,48 @@ QUESTION_WORDS = (
 )
 
 
+def language_of(tracker: Tracker) -> str:
+    """The language to answer in: the conversation's (the `language` slot, set
+    by the NLU from the last message sure enough to tell) when the assistant
+    answers in it, else English."""
+    language = tracker.get_slot(LANGUAGE_SLOT)
+    return language if language in ANSWER_LANGUAGES else ENGLISH
+
+
+def content_for(tracker: Tracker) -> Content:
+    """The reviewed content in the conversation's language."""
+    return get_content(language_of(tracker))
+
+
+def disclaimer_in_language(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> List[Dict[str, Any]]:
+    """The session's disclaimer again, once, when the conversation turns to a
+    language other than English (it went out in English at the session start,
+    before the patient wrote); `utter_disclaimer` has a variant per language."""
+    language = language_of(tracker)
+    if language == ENGLISH or tracker.get_slot(DISCLAIMER_SLOT) == language:
+        return []
+    dispatcher.utter_message(response="utter_disclaimer")
+    return [SlotSet(DISCLAIMER_SLOT, language)]
+
+
+def call_office_button(content: Content) -> Dict[str, str]:
+    return {"title": content.ui["call_office"], "payload": CALL_OFFICE_BUTTON["payload"]}
+
+
+def appointment_button(content: Content) -> Dict[str, str]:
+    return {"title": content.ui["request_appointment"], "payload": APPOINTMENT_BUTTON["payload"]}
+
+
 def is_sms(tracker: Tracker) -> bool:
     return tracker.get_latest_input_channel() == SMS_CHANNEL
 
 
 def cancel_hint(tracker: Tracker) -> str:
-    """How to leave the form: a bare CANCEL is a carrier opt-out keyword on SMS."""
+    """How to leave the form: a bare CANCEL (CANCELAR) is a carrier opt-out keyword on SMS."""
+    if language_of(tracker) == "es":
+        return 'responda "cancelar mi solicitud"' if is_sms(tracker) else 'escriba "cancelar"'
     return 'reply "cancel my request"' if is_sms(tracker) else 'type "cancel"'
 
 

@@ -10,14 +10,17 @@ Sets:
 - eval/heldout_nlu.yml: Rasa NLU format, one label per message;
 - eval/dev_realistic.yml: long posts, timelines, jargon, relatives, typos, SMS
   style, questions the page does not answer; `intent` is the main question,
-  `also` other questions asked (reported as "lenient" accuracy).
+  `also` other questions asked (reported as "lenient" accuracy);
+- eval/heldout_nlu.es.yml (`--set es`): the Spanish held-out set, Rasa NLU
+  format like the English one (issue 19).
 
 Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate,
 safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|all] [--json results/nlu_eval.json] [--quiet]
+           [--set heldout|dev|es|all] [--json results/nlu_eval.json] [--quiet]
+       (all: the three sets)
 """
 
 from __future__ import annotations
@@ -45,12 +48,17 @@ from channels.sanitize import sanitize_user_text  # noqa: E402
 
 FALLBACK = "nlu_fallback"
 SAFETY = ("emergency", "urgent_problem")
-SETS = {"heldout": ROOT / "eval" / "heldout_nlu.yml", "dev": ROOT / "eval" / "dev_realistic.yml"}
+SETS = {
+    "heldout": ROOT / "eval" / "heldout_nlu.yml",
+    "dev": ROOT / "eval" / "dev_realistic.yml",
+    "es": ROOT / "eval" / "heldout_nlu.es.yml",
+}
+NLU_FORMAT_SETS = ("heldout", "es")
 
 
 def load_set(name: str) -> List[Dict]:
     path = SETS[name]
-    if name == "heldout":
+    if name in NLU_FORMAT_SETS:
         return [
             {"text": e.get("text"), "intent": e.get("intent"), "also": []}
             for e in load_data(str(path)).intent_examples
@@ -193,7 +201,7 @@ def sweep(name: str, examples: List[Dict], parsed: List[Dict]) -> None:
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "achilles.tar.gz"))
-    parser.add_argument("--set", choices=["heldout", "dev", "all"], default="all")
+    parser.add_argument("--set", choices=["heldout", "dev", "es", "all"], default="all")
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
     parser.add_argument(
@@ -205,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
 
-    names = ["heldout", "dev"] if args.set == "all" else [args.set]
+    names = list(SETS) if args.set == "all" else [args.set]
     agent = asyncio.run(load_agent(model_path=args.model))
     results = {}
     for name in names:

@@ -8,8 +8,9 @@ Vietnamese, Armenian or Persian typed in Latin letters), else by n-grams, and:
 - sets the `language` entity (and so the `language` slot) when it is sure, so
   the emergency, urgent and "English only" replies come in Spanish for Spanish
   writers (domain.yml response conditions);
-- turns a confidently non-English message into `other_language`, whatever the
-  English classifier guessed, and a confidently English one away from it (the
+- turns a confident message in a language the assistant does not answer in
+  into `other_language`, whatever the classifier guessed, and one in a language
+  it answers in (`answer_languages`: English, Spanish) away from it (the
   runner-up); the triage component after it still escalates Spanish red flags.
 
 Character n-gram identification alone is unreliable on short chat messages
@@ -168,6 +169,9 @@ class LanguageDetector(GraphComponent):
             "languages": ["en", "es", "pt", "fr", "de", "it", "tl"],
             "min_words": 3,
             "min_probability": 0.9,
+            # answered in their own language (content/achilles_content.<code>.yml),
+            # so never turned into other_language
+            "answer_languages": ["en", "es"],
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -232,7 +236,7 @@ class LanguageDetector(GraphComponent):
                 for r in message.get("intent_ranking") or []
                 if r.get("name") != OTHER_LANGUAGE_INTENT
             ]
-            if language != ENGLISH:
+            if language not in self.config["answer_languages"]:
                 self._mark_other_language(message)
             elif (message.get("intent") or {}).get("name") == OTHER_LANGUAGE_INTENT and ranking:
                 message.set("intent", ranking[0], add_to_output=True)

@@ -28,7 +28,7 @@ def examples(path: Path) -> dict:
 
 def training_examples() -> dict:
     merged = defaultdict(list)
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+    for path in sorted((ROOT / "data" / "nlu").rglob("*.yml")):  # es/ too
         for intent, items in examples(path).items():
             merged[intent] += items
     return merged

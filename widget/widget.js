@@ -48,7 +48,11 @@
 
   var config = {
     serverUrl: cleanServerUrl(ds.serverUrl),
-    title: (ds.title || 'Questions about Achilles tendon rupture').slice(0, 80),
+    // empty: the default title in the widget's language (modules/strings.js)
+    title: (ds.title || '').slice(0, 80),
+    // the widget's language: data-lang, else the page's <html lang>; "es..." is
+    // Spanish, anything else English (modules/strings.js)
+    lang: String(ds.lang || document.documentElement.lang || 'en').slice(0, 16),
     color: (window.CSS && CSS.supports && ds.color && CSS.supports('color', ds.color))
       ? ds.color : DEFAULT_COLOR,
     phone: (ds.phone || '').slice(0, 40),

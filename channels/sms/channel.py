@@ -202,10 +202,15 @@ class SmsInput(InputChannel):
                 logger.info("Repeated opt-out from conversation %s; nothing sent", conversation_id)
                 return
             logger.info("Conversation %s opted out (%s)", conversation_id, keyword)
-            await self._deliver(conversation_id, keywords.opt_out_text(form_cancelled))
+            await self._deliver(
+                conversation_id,
+                keywords.opt_out_text(form_cancelled, keywords.keyword_language(keyword)),
+            )
             return
         if keyword in keywords.HELP_KEYWORDS:
-            await self._deliver(conversation_id, keywords.help_text())
+            await self._deliver(
+                conversation_id, keywords.help_text(keywords.keyword_language(keyword))
+            )
             return
         if keyword in ("START", "UNSTOP") or (keyword == "YES" and opted_out):
             await self.opt_outs.record(conversation_id, False, keyword)

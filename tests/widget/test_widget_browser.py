@@ -15,6 +15,7 @@ import json
 import requests
 from playwright.sync_api import expect
 
+from actions.content import get_content
 from widget_helpers import (
     ARTIFACTS,
     BOT_TIMEOUT_MS,
@@ -333,3 +334,41 @@ def test_an_open_page_forgets_the_conversation_after_30_minutes_idle(stack, brow
     assert stored is None or "symptoms" not in json.dumps(stored)
     assert_clean(watch, allow_console=("WebSocket connection to",))
     page.context.close()
+
+
+def test_the_english_espanol_switch(stack, browser):
+    """Issue 19: "Español" turns the widget's own words to Spanish and greets in
+    Spanish, so the assistant continues in Spanish; "English" turns it back."""
+    spanish = get_content("es")
+    page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
+    widget = Widget(page)
+    page.goto(stack.demo_url)
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    page.get_by_role("button", name="Español").click()
+    expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_be_visible()
+    expect(page.get_by_role("button", name="Empezar de nuevo")).to_be_visible()
+    expect(widget.user_bubbles.last).to_have_text("Usted dijo: Hola, en español por favor")
+    spanish_log = page.get_by_role("log", name="Conversación")
+    expect(spanish_log).to_contain_text(
+        "¡Hola! Puedo responder preguntas sobre la ruptura del tendón de Aquiles",
+        timeout=BOT_TIMEOUT_MS,
+    )
+    page.get_by_role("textbox", name="Escriba su pregunta").fill("cuanto tiempo con muletas?")
+    page.get_by_role("textbox", name="Escriba su pregunta").press("Enter")
+    expect(spanish_log).to_contain_text(
+        plain_first_line(spanish.topics["recovery"].answer), timeout=BOT_TIMEOUT_MS
+    )
+    assert widget.stored()["lang"] == "es"
+    page.reload()  # the choice stays with the conversation
+    expect(page.get_by_role("button", name="English")).to_be_visible()
+    page.get_by_role("button", name="English").click()
+    expect(widget.input).to_be_visible()
+    widget.expect_bot("Hi! I can answer questions about Achilles tendon rupture")
+    assert widget.stored()["lang"] == "en"
+    assert_clean(watch)
+    page.context.close()
+
+
+def plain_first_line(text: str) -> str:
+    return text.splitlines()[0].replace("**", "")

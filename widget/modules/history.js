@@ -1,7 +1,9 @@
 // The conversation as the browser keeps it: one record per chat server in
 // sessionStorage (or localStorage with data-storage="local").
 //
-// Record: {v, sessionId, open, t (last activity, ms), privateReply, messages}.
+// Record: {v, sessionId, open, t (last activity, ms), privateReply, lang, messages};
+// lang: the language the patient chose with the widget's switch ("en", "es"), or
+// null (the page's).
 // Version 2: server-signed session ids, no form answers; older records are
 // removed unread. Messages marked private (appointment-form answers and the bot
 // messages repeating them) are stored as a placeholder, never as text.
@@ -27,7 +29,7 @@ export function validButtons(list) {
 export function freshState(open) {
   // no session id yet: the server mints one on session_request
   return { v: STORE_VERSION, sessionId: null, open: open === true, t: Date.now(),
-    privateReply: false, messages: [] };
+    privateReply: false, lang: null, messages: [] };
 }
 
 // What may be written to storage: private messages become a placeholder.
@@ -89,6 +91,7 @@ export function openHistory(serverUrl, kind) {
         open: raw.open === true,
         t: raw.t,
         privateReply: raw.privateReply === true,
+        lang: raw.lang === 'en' || raw.lang === 'es' ? raw.lang : null,
         messages: raw.messages.filter(function (m) {
           return m && (m.role === 'bot' || m.role === 'user') && typeof m.text === 'string';
         }).map(function (m) {
@@ -108,7 +111,8 @@ export function openHistory(serverUrl, kind) {
     try {
       storage.setItem(key, JSON.stringify({
         v: STORE_VERSION, sessionId: state.sessionId, open: state.open, t: state.t,
-        privateReply: state.privateReply, messages: state.messages.map(storable)
+        privateReply: state.privateReply, lang: state.lang || null,
+        messages: state.messages.map(storable)
       }));
     } catch (e) { /* quota: keep going without saving */ }
   }

@@ -7,9 +7,16 @@
 // id is minted and signed by the server. Answers to the appointment form and
 // the bot messages that repeat them (marked "private_reply" / "private" by the
 // server) are shown but never written to browser storage (history.js).
+//
+// Language (issue 19): the widget speaks the page's language (data-lang or
+// <html lang>: English or Spanish) until the patient uses the English/Español
+// switch; the switch sends a short greeting in the new language, shown as the
+// patient's message, so the assistant continues in it (the server answers in
+// the language the patient writes in).
 
 import { openConnection } from './connection.js';
 import { IDLE_EXPIRY_MS, freshState, openHistory, validButtons } from './history.js';
+import { STRINGS, languageOf } from './strings.js';
 import { MAX_INPUT_CHARS, buildView } from './view.js';
 
 var REPLY_TIMEOUT_MS = 45000;
@@ -21,6 +28,12 @@ export function start(config) {
   var view = buildView(config, function (button) {
     sendUserMessage(button.payload, button.title);
   });
+  var lang = languageOf(state.lang || config.lang);
+  view.setLanguage(lang);
+
+  function words() {
+    return STRINGS[lang];
+  }
 
   var pending = [];       // payloads typed while the connection is down
   var sessionReady = false;
@@ -57,8 +70,8 @@ export function start(config) {
     if (on) {
       replyTimer = setTimeout(function () {
         view.showTyping(false);
-        var call = config.phone ? ' or call the office at ' + config.phone : '';
-        showNote('No answer yet. Please try again in a moment' + call + '. In an emergency, call 911.');
+        var call = config.phone ? words().orCall + config.phone : '';
+        showNote(words().noAnswer + call + words().emergency);
       }, REPLY_TIMEOUT_MS);
     }
   }
@@ -88,8 +101,21 @@ export function start(config) {
     if (state.messages.length === 0 && config.initPayload && startedState !== state) {
       startedState = state;
       setTyping(true);
-      transmit(config.initPayload);
+      // in Spanish, the default opening greets in Spanish, so the answers are too
+      transmit(lang !== 'en' && config.initPayload === '/greet' ? words().hello : config.initPayload);
     }
+  }
+
+  // The English/Español switch: the widget's words, then a greeting in that
+  // language (the patient's message), which the assistant answers in it.
+  function switchLanguage() {
+    lang = words().switchTo;
+    state.lang = lang;
+    saveState();
+    view.setLanguage(lang);
+    expireIfIdle();
+    sendUserMessage(words().hello);
+    view.input.focus();
   }
 
   function onBotMessage(data) {
@@ -128,7 +154,7 @@ export function start(config) {
     },
     disconnect: function (wasConnectedBefore) {
       sessionReady = false;
-      view.setStatus(wasConnectedBefore ? 'Connection lost. Reconnecting…' : 'Connecting…');
+      view.setStatus(wasConnectedBefore ? words().reconnecting : words().connecting);
     },
     event: function (name, data) {
       if (name === 'session_confirm') {
@@ -145,7 +171,7 @@ export function start(config) {
     state.open = true;
     saveState();
     if (!connection.isStarted()) {
-      view.setStatus('Connecting…');
+      view.setStatus(words().connecting);
       connection.start();
     }
     startConversationIfNew();
@@ -166,6 +192,7 @@ export function start(config) {
   // and the server mints a new session id.
   function resetConversation(open) {
     state = freshState(open);
+    state.lang = lang === languageOf(config.lang) ? null : lang; // the patient's choice stays
     store.forget();
     pending = [];
     view.renderHistory(state.messages);
@@ -190,7 +217,7 @@ export function start(config) {
       var open = state.open;
       resetConversation(open);
       if (open) {
-        showNote('This conversation was cleared after 30 minutes without activity.');
+        showNote(words().cleared);
       }
     }
   }
@@ -205,6 +232,7 @@ export function start(config) {
   });
   view.closeButton.addEventListener('click', closePanel);
   view.restart.addEventListener('click', startOver);
+  view.language.addEventListener('click', switchLanguage);
   view.panel.addEventListener('keydown', function (event) {
     if (event.key === 'Escape') {
       closePanel();
@@ -228,6 +256,10 @@ export function start(config) {
       var open = state.open;
       state = store.load();
       state.open = open;
+      if (state.lang && state.lang !== lang) {
+        lang = state.lang;
+        view.setLanguage(lang);
+      }
       view.renderHistory(state.messages);
     }
   });

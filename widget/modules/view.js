@@ -1,35 +1,42 @@
 // The widget on the page: a launcher button and a panel (a labelled non-modal
 // dialog with a live-region log, a typing indicator and a form), inside a
 // shadow root so the host page's styles and ours do not mix. Knows nothing of
-// the connection; main.js drives it.
+// the connection; main.js drives it. Its words are those of the current
+// language (modules/strings.js; setLanguage switches them).
 
 import { el, icon, contrastText } from './dom.js';
 import { renderRichText } from './rich-text.js';
+import { STRINGS } from './strings.js';
 
 export var MAX_INPUT_CHARS = 1000;
 var PANEL_ID = 'achw-panel';
 
-function buildHeader(title) {
+function buildHeader() {
   var header = el('header', 'achw-header');
-  var heading = el('h2', 'achw-title', title);
+  var heading = el('h2', 'achw-title');
   heading.id = 'achw-title';
-  var restart = el('button', 'achw-restart', 'Start over');
+  // English / Español: the other language's name, in that language
+  var language = el('button', 'achw-language');
+  language.type = 'button';
+  var restart = el('button', 'achw-restart');
   restart.type = 'button';
-  restart.setAttribute('aria-label', 'Start over: clear this conversation');
   var closeButton = el('button', 'achw-close');
   closeButton.type = 'button';
-  closeButton.setAttribute('aria-label', 'Close chat');
   closeButton.appendChild(icon('close'));
   header.appendChild(heading);
+  header.appendChild(language);
   header.appendChild(restart);
   header.appendChild(closeButton);
-  return { header: header, restart: restart, closeButton: closeButton };
+  return {
+    header: header, heading: heading, language: language, restart: restart,
+    closeButton: closeButton
+  };
 }
 
 function buildTypingIndicator() {
   var typing = el('div', 'achw-typing');
   typing.hidden = true;
-  typing.appendChild(el('span', 'achw-visually-hidden', 'The assistant is typing'));
+  typing.appendChild(el('span', 'achw-visually-hidden'));
   for (var dot = 0; dot < 3; dot++) {
     var d = el('span', 'achw-dot');
     d.setAttribute('aria-hidden', 'true');
@@ -40,26 +47,25 @@ function buildTypingIndicator() {
 
 function buildForm() {
   var form = el('form', 'achw-form');
-  var inputLabel = el('label', 'achw-visually-hidden', 'Type your question');
+  var inputLabel = el('label', 'achw-visually-hidden');
   inputLabel.htmlFor = 'achw-input';
   var input = el('input', 'achw-input');
   input.id = 'achw-input';
   input.type = 'text';
   input.autocomplete = 'off';
   input.maxLength = MAX_INPUT_CHARS;
-  input.placeholder = 'Type your question…';
   var send = el('button', 'achw-send');
   send.type = 'submit';
-  send.setAttribute('aria-label', 'Send');
   send.appendChild(icon('send'));
   form.appendChild(inputLabel);
   form.appendChild(input);
   form.appendChild(send);
-  return { form: form, input: input };
+  return { form: form, input: input, inputLabel: inputLabel, send: send };
 }
 
 // onQuickReply(button): a quick reply ({title, payload}) was clicked.
 export function buildView(config, onQuickReply) {
+  var words = STRINGS.en;
   var host = el('div');
   host.id = 'achilles-chat-widget';
   host.hidden = true; // shown once the stylesheet has loaded
@@ -75,7 +81,6 @@ export function buildView(config, onQuickReply) {
 
   var launcher = el('button', 'achw-launcher');
   launcher.type = 'button';
-  launcher.setAttribute('aria-label', 'Chat: ' + config.title);
   launcher.setAttribute('aria-expanded', 'false');
   launcher.setAttribute('aria-controls', PANEL_ID);
   launcher.appendChild(icon('chat'));
@@ -88,7 +93,7 @@ export function buildView(config, onQuickReply) {
   panel.setAttribute('aria-labelledby', 'achw-title');
   panel.hidden = true;
 
-  var top = buildHeader(config.title);
+  var top = buildHeader();
 
   var status = el('p', 'achw-status');
   status.setAttribute('role', 'status');
@@ -97,12 +102,11 @@ export function buildView(config, onQuickReply) {
   log.setAttribute('role', 'log');
   log.setAttribute('aria-live', 'polite');
   log.setAttribute('aria-relevant', 'additions');
-  log.setAttribute('aria-label', 'Conversation');
   log.tabIndex = 0; // scrollable with the keyboard
 
   var typing = buildTypingIndicator();
   var bottom = buildForm();
-  var note = el('p', 'achw-note', 'Automated assistant. Not medical advice. In an emergency, call 911.');
+  var note = el('p', 'achw-note');
 
   panel.appendChild(top.header);
   panel.appendChild(status);
@@ -116,6 +120,31 @@ export function buildView(config, onQuickReply) {
   root.appendChild(wrapper);
 
   var activeReplies = null; // the quick-reply group that can still be used
+
+  // lang: "en" or "es"; every word of the widget's own follows it
+  function setLanguage(lang) {
+    words = STRINGS[lang] || STRINGS.en;
+    var title = config.title || words.title;
+    host.lang = lang;
+    top.heading.textContent = title;
+    top.language.textContent = words.switchText;
+    top.language.lang = words.switchTo;
+    top.language.setAttribute('aria-label', words.switchLabel);
+    top.restart.textContent = words.startOver;
+    top.restart.setAttribute('aria-label', words.startOverLabel);
+    top.closeButton.setAttribute('aria-label', words.close);
+    typing.firstChild.textContent = words.typing;
+    bottom.inputLabel.textContent = words.inputLabel;
+    bottom.input.placeholder = words.placeholder;
+    bottom.send.setAttribute('aria-label', words.send);
+    launcher.setAttribute('aria-label', words.chat + title);
+    log.setAttribute('aria-label', words.conversation);
+    note.textContent = words.note;
+    if (activeReplies) {
+      activeReplies.setAttribute('aria-label', words.suggested);
+    }
+  }
+  setLanguage('en');
 
   function scrollToEnd() {
     log.scrollTop = log.scrollHeight;
@@ -135,7 +164,7 @@ export function buildView(config, onQuickReply) {
     }
     var group = el('div', 'achw-replies');
     group.setAttribute('role', 'group');
-    group.setAttribute('aria-label', 'Suggested questions');
+    group.setAttribute('aria-label', words.suggested);
     buttons.forEach(function (b) {
       var button = el('button', 'achw-reply', b.title);
       button.type = 'button';
@@ -153,7 +182,7 @@ export function buildView(config, onQuickReply) {
   function renderMessage(message) {
     removeQuickReplies();
     var bubble = el('div', 'achw-msg achw-msg-' + message.role);
-    var who = el('span', 'achw-visually-hidden', message.role === 'user' ? 'You said: ' : 'Assistant: ');
+    var who = el('span', 'achw-visually-hidden', message.role === 'user' ? words.youSaid : words.assistant);
     bubble.appendChild(who);
     if (message.role === 'bot' || message.role === 'note') {
       renderRichText(bubble, message.text);
@@ -201,7 +230,9 @@ export function buildView(config, onQuickReply) {
     launcher: launcher,
     panel: panel,
     restart: top.restart,
+    language: top.language,
     closeButton: top.closeButton,
+    setLanguage: setLanguage,
     form: bottom.form,
     input: bottom.input,
     mount: mount,
