@@ -19,8 +19,9 @@ safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|es|all] [--json results/nlu_eval.json] [--quiet]
-       (all: the three sets)
+           [--set heldout|dev|es|all] [--file SET.yml ...] [--json results/nlu_eval.json]
+       [--quiet]
+       (all: the three sets; with --file, only the files unless --set names one)
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ SETS = {
 NLU_FORMAT_SETS = ("heldout", "es")
 
 
-def load_set(name: str) -> List[Dict]:
-    path = SETS[name]
+def load_set(name: str, path: Optional[Path] = None) -> List[Dict]:
+    path = path or SETS[name]
     if name in NLU_FORMAT_SETS:
         return [
             {"text": e.get("text"), "intent": e.get("intent"), "also": []}
@@ -135,7 +136,8 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         },
         "confidence_bands": confidence_bands(examples, parsed),
     }
-    print(f"\n=== {name}: {SETS[name].relative_to(ROOT)} ===")
+    source = SETS[name].relative_to(ROOT) if name in SETS else name
+    print(f"\n=== {name}: {source} ===")
     if not quiet:
         print(f"{'intent':28} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}")
         for label, a, b, c, s in zip(labels, p, r, f, support):
@@ -205,6 +207,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
     parser.add_argument(
+        "--file",
+        type=Path,
+        action="append",
+        default=[],
+        help="also a set in the dev set's format (messages: text, intent, also), e.g. a new blind set",
+    )
+    parser.add_argument(
         "--sweep",
         action="store_true",
         help="also print accuracy over a grid of fallback thresholds",
@@ -214,10 +223,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     configure_structlog(logging.WARNING)
 
     names = list(SETS) if args.set == "all" else [args.set]
+    if args.file:
+        names = [] if args.set == "all" else names
+    sets = [(name, None) for name in names] + [(f.stem, f) for f in args.file]
     agent = asyncio.run(load_agent(model_path=args.model))
     results = {}
-    for name in names:
-        examples = load_set(name)
+    for name, path in sets:
+        examples = load_set(name, path)
         parsed = asyncio.run(predict(agent, [e["text"] for e in examples]))
         results[name] = report(name, examples, parsed, args.quiet)
         if args.sweep:

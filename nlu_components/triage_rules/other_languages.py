@@ -73,6 +73,7 @@ def fold(text: str, strip_marks: bool) -> str:
 
 
 GAP_WORDS = 2
+MIN_STEM_CHARS = 3
 # a body part and what is wrong with it: this many words apart (characters in
 # Chinese and Japanese), in one sentence
 PAIR_REACH_WORDS = 6
@@ -83,15 +84,21 @@ _ARABIC_PREFIX = r"(?:[وبلفک]?(?:ال)?)"
 
 
 @lru_cache(maxsize=8192)
-def _phrase_pattern(phrase: str, arabic: bool = False) -> re.Pattern:
-    """A phrase of a spaced script: each word from the start of a word, the last
-    one possibly a stem ("kurcqs cav" finds "cavuma", Korean "가슴이 아프" finds
-    "아프고"), and up to GAP_WORDS words between two of its words ("kurcqs shat
-    cavuma": my chest very hurts)."""
+def _phrase_pattern(phrase: str, arabic: bool = False, latin: bool = False) -> re.Pattern:
+    """A phrase of a spaced script: each word from the start of a word, a word
+    possibly a stem (in Latin letters only one of MIN_STEM_CHARS or more) ("kurcqs cav" finds "cavuma",
+    Korean "가슴이 아프" finds "아프고"), a shorter one whole, and up to
+    GAP_WORDS words between two of its words ("kurcqs shat cavuma")."""
+
+    def word(w: str) -> str:
+        # in Latin letters a short word is whole: "bi mo" must not find "bien ... morado"
+        whole = latin and len(w) < MIN_STEM_CHARS
+        return re.escape(w) + (r"(?!\w)" if whole else r"\w*")
+
     words = phrase.split()
-    gap = r"\w*(?:\W+\w+){0,%d}\W+".replace("%d", str(GAP_WORDS))
+    gap = r"(?:\W+\w+){0,%d}\W+".replace("%d", str(GAP_WORDS))
     start = r"(?<!\w)" + (_ARABIC_PREFIX if arabic else "")
-    return re.compile(start + gap.join(re.escape(w) for w in words))
+    return re.compile(start + gap.join(word(w) for w in words))
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class LanguageTerms:
         """(start, end) of a folded phrase in folded text."""
         if not phrase:
             return []
-        pattern = re.escape(phrase) if self.unspaced else _phrase_pattern(phrase, self.arabic)
+        pattern = (
+            re.escape(phrase) if self.unspaced else _phrase_pattern(phrase, self.arabic, self.latin)
+        )
         return [m.span() for m in re.finditer(pattern, text)]
 
     def _negated(self, text: str, start: int, end: int) -> bool:
