@@ -12,16 +12,19 @@ Sets:
   style, questions the page does not answer; `intent` is the main question,
   `also` other questions asked (reported as "lenient" accuracy);
 - eval/heldout_nlu.es.yml (`--set es`): the Spanish held-out set, Rasa NLU
-  format like the English one (issue 19).
+  format like the English one (issue 19);
+- eval/dev_realistic.es.yml (`--set es_dev`): the Spanish realistic set,
+  written blind (informal LA Spanish, Spanglish, relatives, SMS), in the dev
+  set's format.
 
 Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate,
 safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|es|all] [--file SET.yml ...] [--json results/nlu_eval.json]
+           [--set heldout|dev|es|es_dev|all] [--file SET.yml ...] [--json results/nlu_eval.json]
        [--quiet]
-       (all: the three sets; with --file, only the files unless --set names one)
+       (all: every set; with --file, only the files unless --set names one)
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ SETS = {
     "heldout": ROOT / "eval" / "heldout_nlu.yml",
     "dev": ROOT / "eval" / "dev_realistic.yml",
     "es": ROOT / "eval" / "heldout_nlu.es.yml",
+    # the blind Spanish set (issue 19): realistic, Spanglish, relatives, SMS
+    "es_dev": ROOT / "eval" / "dev_realistic.es.yml",
 }
 NLU_FORMAT_SETS = ("heldout", "es")
 
@@ -203,7 +208,7 @@ def sweep(name: str, examples: List[Dict], parsed: List[Dict]) -> None:
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "achilles.tar.gz"))
-    parser.add_argument("--set", choices=["heldout", "dev", "es", "all"], default="all")
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all")
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
     parser.add_argument(
