@@ -45,7 +45,11 @@ from channels.sanitize import sanitize_user_text  # noqa: E402
 
 FALLBACK = "nlu_fallback"
 SAFETY = ("emergency", "urgent_problem")
-SETS = {"heldout": ROOT / "eval" / "heldout_nlu.yml", "dev": ROOT / "eval" / "dev_realistic.yml"}
+SETS = {
+    "heldout": ROOT / "eval" / "heldout_nlu.yml",
+    "dev": ROOT / "eval" / "dev_realistic.yml",
+    "faq": ROOT / "eval" / "faq_headings.yml",
+}
 
 
 def load_set(name: str) -> List[Dict]:
@@ -56,6 +60,11 @@ def load_set(name: str) -> List[Dict]:
             for e in load_data(str(path)).intent_examples
         ]
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if name == "faq":
+        return [
+            {"text": q["text"], "intent": q["intent"], "also": [], "style": ["faq"]}
+            for q in raw["questions"]
+        ]
     return [
         {
             "text": m["text"],
@@ -193,7 +202,7 @@ def sweep(name: str, examples: List[Dict], parsed: List[Dict]) -> None:
 def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "achilles.tar.gz"))
-    parser.add_argument("--set", choices=["heldout", "dev", "all"], default="all")
+    parser.add_argument("--set", choices=["heldout", "dev", "faq", "all"], default="all")
     parser.add_argument("--json", default=str(ROOT / "results" / "nlu_eval.json"))
     parser.add_argument("--quiet", action="store_true", help="summary lines only")
     parser.add_argument(
@@ -205,7 +214,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
 
-    names = ["heldout", "dev"] if args.set == "all" else [args.set]
+    names = ["heldout", "dev", "faq"] if args.set == "all" else [args.set]
     agent = asyncio.run(load_agent(model_path=args.model))
     results = {}
     for name in names:
