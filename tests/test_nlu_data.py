@@ -94,9 +94,12 @@ DEV_TEXTS = {
 
 
 def evaluation_texts():
-    """The realistic development set and the triage probes: never training data."""
+    """The realistic development set, the FAQ headings and the triage probes: never
+    training data."""
     dev = yaml.safe_load((ROOT / "eval" / "dev_realistic.yml").read_text(encoding="utf-8"))
     texts = [m["text"] for m in dev["messages"]]
+    faq = yaml.safe_load((ROOT / "eval" / "faq_headings.yml").read_text(encoding="utf-8"))
+    texts += [q["text"] for q in faq["questions"]]
     for name in ("probes.yml", "probes_unseen.yml"):
         probes = yaml.safe_load((ROOT / "tests" / "triage" / name).read_text(encoding="utf-8"))
         texts += [turn for p in probes["probes"] for turn in p["turns"]]
