@@ -169,12 +169,15 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             continue
         results[label] = measure(component, detector, config, sets)
         show(label, results[label])
-    if args.sweep:
-        for below in (0.5, 0.7, 0.9):
-            for q in (0.5, 0.7, 1.0):
-                config = {**BEFORE, "question_weight": q, "question_below": below}
-                config["question_blend"] = "linear"
-                show(f"q {q} below {below}", measure(component, detector, config, sets))
+    if args.sweep:  # the grid the neighbours' weight and temperature were chosen on
+        for k in (0.2, 0.3, 0.5):
+            for t in (0.02, 0.05, 0.1):
+                config = {**BEFORE, **QUESTIONS, "knn_weight": k, "knn_temperature": t}
+                show(f"knn {k} temperature {t}", measure(component, detector, config, sets))
+        for q in (0.3, 0.5, 0.7, 1.0):  # and the question's weight, both ways
+            for blend in ("emphasis", "linear"):
+                config = {**BEFORE, **NEIGHBOURS, "question_weight": q, "question_blend": blend}
+                show(f"question {q} {blend}", measure(component, detector, config, sets))
     if args.errors and results:
         for text, truth, predicted in list(results.values())[-1][args.errors]["errors"]:
             print(f"  [{truth} -> {predicted}] {text[:160]}")

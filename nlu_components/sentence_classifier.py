@@ -115,12 +115,10 @@ class SentenceIntentClassifier(GraphComponent):
             # which question is the main one when there are several: "first"
             # (patients ask their main question first) or "clearest"
             "main_question": "first",
-            # ...when the whole message's best intent is below this confidence
-            # (a clear whole message is not second-guessed)
-            "question_below": 1.01,
-            # "linear" (weighted mean of the two rankings) or "geometric" (weighted
-            # geometric mean: a vague question leaves the story to decide)
-            "question_blend": "geometric",
+            # "emphasis": the question is read with the whole post after it as its
+            # context ("<question> <post>", one more text to score); "linear": the
+            # question sentence alone, mixed with the whole post's ranking
+            "question_blend": "emphasis",
             # the old rule: a part decides only when the whole message is below
             # `unsure_below` and the part's question is at least `part_min_confidence`
             "unsure_below": 0.5,
@@ -305,26 +303,17 @@ class SentenceIntentClassifier(GraphComponent):
         w = float(self.config["diet_weight"]) if diet else 0.0
         blend = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
         part_tops = [max(p.items(), key=lambda item: item[1]) for p in scored[1 : 1 + len(parts)]]
-        whole_top = max(blend.values()) if blend else 0.0
-        if q_weight > 0 and questions and whole_top < float(self.config["question_below"]):
+        if q_weight > 0 and questions:
             # the question decides, the story (the whole message) is context
             if main_part is None:
                 main_part = max(questions, key=lambda i: part_tops[i][1])
             question = scored[1 + main_part]
             if self.config["question_blend"] == "emphasis":
                 question = scored[-1]
-            if self.config["question_blend"] == "geometric":
-                # a vague question ("is that normal?") leaves the story to decide
-                blend = {
-                    name: max(question.get(name, 0.0), 1e-9) ** q_weight
-                    * max(p, 1e-9) ** (1 - q_weight)
-                    for name, p in blend.items()
-                }
-            else:
-                blend = {
-                    name: q_weight * question.get(name, 0.0) + (1 - q_weight) * p
-                    for name, p in blend.items()
-                }
+            blend = {
+                name: q_weight * question.get(name, 0.0) + (1 - q_weight) * p
+                for name, p in blend.items()
+            }
         total = sum(blend.values()) or 1.0
         ranking = sorted(
             ({"name": n, "confidence": c / total} for n, c in blend.items()),
