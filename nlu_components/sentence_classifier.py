@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import joblib
@@ -82,6 +83,24 @@ def sentencizer():
     return nlp
 
 
+CONTENT_PATH = Path(__file__).resolve().parent.parent / "content" / "achilles_content.yml"
+
+
+def page_sources(path: Path = CONTENT_PATH) -> List[Tuple[Text, Text]]:
+    """(page sentence, intent) for each `sources` sentence of a topic in the content
+    file that only one topic lists (a sentence several topics rest on says nothing
+    about which one a question is after)."""
+    import yaml
+
+    topics = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("topics") or {}
+    owners: Dict[Text, set] = {}
+    for entry in topics.values():
+        for sentence in entry.get("sources") or []:
+            if entry.get("intent"):
+                owners.setdefault(sentence, set()).add(entry["intent"])
+    return [(t, next(iter(i))) for t, i in owners.items() if len(i) == 1]
+
+
 def split_parts(text: Text) -> List[Text]:
     """Sentences (spaCy's sentencizer, and line breaks), then a second question
     joined inside a sentence by "also"/"and" ("..., also how long?")."""
@@ -106,6 +125,8 @@ class SentenceIntentClassifier(GraphComponent):
         return {
             "C": 10.0,  # inverse regularisation of the regression
             "use_embeddings": True,  # False: TF-IDF n-grams only (eval/ablation)
+            # the embedding's weight against the n-grams (its features are multiplied)
+            "embedding_scale": 1.0,
             "diet_weight": 0.5,  # share of DIET in the whole-message blend
             # Reading a post like a nurse: the question sentences decide, the story
             # is context. In a message of several parts with a question part, the
@@ -134,6 +155,9 @@ class SentenceIntentClassifier(GraphComponent):
             "knn_k": 10,
             # softmax temperature over the neighbours' similarities
             "knn_temperature": 0.05,
+            # also the page's sentences (`sources` of content/achilles_content.yml),
+            # as neighbours labelled with their topic's intent (never trained on)
+            "knn_page_sources": False,
             "ranking_length": 10,
             # conversation intents are never offered as the "also asked" button
             "not_secondary": [
@@ -209,6 +233,7 @@ class SentenceIntentClassifier(GraphComponent):
             "chars": chars,
             "regression": None,
             "embeddings": bool(self.config["use_embeddings"]),
+            "embedding_scale": float(self.config["embedding_scale"]),
         }
         regression = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         regression.fit(self._features(model, texts), labels)
@@ -218,9 +243,15 @@ class SentenceIntentClassifier(GraphComponent):
 
             # the training examples' embeddings (the regression's features just
             # computed them: the encoder's cache makes this free), as float16
-            model["knn_vectors"] = get_encoder().encode(texts).astype(np.float16)
             classes = list(regression.classes_)
-            model["knn_labels"] = np.array([classes.index(x) for x in labels], dtype=np.int32)
+            knn_texts, knn_labels = list(texts), list(labels)
+            if self.config["knn_page_sources"]:
+                # the page's own sentences, each under the one topic that lists it
+                pairs = [(t, i) for t, i in page_sources() if i in classes]
+                knn_texts += [t for t, _ in pairs]
+                knn_labels += [i for _, i in pairs]
+            model["knn_vectors"] = get_encoder().encode(knn_texts).astype(np.float16)
+            model["knn_labels"] = np.array([classes.index(x) for x in knn_labels], dtype=np.int32)
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / MODEL_FILE)
         self._model = model
@@ -232,7 +263,8 @@ class SentenceIntentClassifier(GraphComponent):
         if model.get("embeddings", True):
             from nlu_components.sentence_embeddings import get_encoder
 
-            parts.append(csr_matrix(get_encoder().encode(texts)))
+            scale = float(model.get("embedding_scale", 1.0))
+            parts.append(csr_matrix(scale * get_encoder().encode(texts)))
         return hstack(parts).tocsr()
 
     def _probabilities(self, texts: List[Text]) -> List[Dict[Text, float]]:
