@@ -11,6 +11,7 @@ mean...?" rate, and on the dev set how often a labelled second question
 (`also`) is found as `secondary_intent`.
 
 Usage: python eval/classifier_ablation.py [--data data/nlu] [--only NAME ...]
+           [--sets heldout dev faq] [--errors SET] [--json results/classifier_ablation.json]
            [--sweep]  (also a grid of question/neighbour weights on the dev set)
 """
 
@@ -50,6 +51,8 @@ CONFIGS: Dict[str, Dict] = {
     "question sentences": {**BEFORE, **QUESTIONS},
     "nearest neighbours": {**BEFORE, **NEIGHBOURS},
     "both": {**BEFORE, **QUESTIONS, **NEIGHBOURS},
+    "C 120": {**BEFORE, "C": 120},
+    "final (C 120, both)": {**BEFORE, "C": 120, **QUESTIONS, **NEIGHBOURS},
 }
 
 
@@ -153,12 +156,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--sets", nargs="*", default=["heldout", "dev", "faq"])
     parser.add_argument("--errors", help="print the errors of this set for the last config")
+    parser.add_argument("--json", help="write the figures (without the errors) here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     persistent_embeddings()
     sets = {name: load_set(name) for name in args.sets}
-    # one training serves every configuration: the options only change reading
-    component = train(Path(args.data), dict(BEFORE))
+    # one training per value of C serves every configuration: the other options
+    # only change reading
+    components = {}
     detector = LanguageDetector.create(
         LanguageDetector.get_default_config(), None, None, ExecutionContext(None)
     )
@@ -167,8 +172,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     for label, config in CONFIGS.items():
         if args.only and label not in args.only:
             continue
-        results[label] = measure(component, detector, config, sets)
+        if config["C"] not in components:
+            components[config["C"]] = train(Path(args.data), config)
+        results[label] = measure(components[config["C"]], detector, config, sets)
         show(label, results[label])
+    component = components.get(BEFORE["C"]) or train(Path(args.data), dict(BEFORE))
     if args.sweep:  # the grid the neighbours' weight and temperature were chosen on
         for k in (0.2, 0.3, 0.5):
             for t in (0.02, 0.05, 0.1):
@@ -178,6 +186,17 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             for blend in ("emphasis", "linear"):
                 config = {**BEFORE, **NEIGHBOURS, "question_weight": q, "question_blend": blend}
                 show(f"question {q} {blend}", measure(component, detector, config, sets))
+    if args.json:
+        import json
+
+        figures = {
+            label: {
+                name: {k: v for k, v in row.items() if k != "errors"} for name, row in r.items()
+            }
+            for label, r in results.items()
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     if args.errors and results:
         for text, truth, predicted in list(results.values())[-1][args.errors]["errors"]:
             print(f"  [{truth} -> {predicted}] {text[:160]}")

@@ -23,7 +23,7 @@ DRIVING_POST = (
     "She had the PARS surgery last Tuesday, the pain has been manageable with ice, "
     "she's in a splint on crutches, and physical therapy is supposed to start next "
     "month. Her mother keeps calling about the insurance paperwork. What we really "
-    "want to know is when she will be allowed to get behind the wheel again?"
+    "want to know is when she will be allowed to drive her car again?"
 )
 ORTHOTICS_POST = (
     "I'm 52 and tore it playing tennis in May. Open repair, five weeks in a cast, "
@@ -50,7 +50,10 @@ def test_a_long_post_gets_the_topic_of_its_last_sentence_question(assistant):
     assert CONTENT.topics["orthotics"].answer in text
 
 
-def test_an_unsure_reply_names_the_phone_and_form_in_its_text(assistant):
+# too vague for any topic (the model is unsure): a tie between two recovery
+# topics, and a guess at an uncovered theme
+@pytest.mark.parametrize("message", ["what about week 3", "what about the other one?"])
+def test_an_unsure_reply_names_the_phone_and_form_in_its_text(assistant, message):
     settings = load_settings()
-    text = "\n".join(assistant.texts(new_sender(), "hmm so the thing with the stuff, you know?"))
+    text = "\n".join(assistant.texts(new_sender(), message))
     assert settings.office_phone in text and settings.appointment_form_url in text
