@@ -11,9 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import replies
-from actions.content import Content, Topic, Uncovered
+from actions.content import Answer, Content, Topic, Uncovered
 
 WARNING_SIGNS_INTENT = "ask_warning_signs"
+FALLBACK = "nlu_fallback"
 # Candidates offered under "Did you mean ...?"
 MAX_SUGGESTIONS = 3
 # Below this confidence an answer opens with "Here is what our page says about
@@ -141,8 +142,77 @@ def previous_bot_action(tracker: Tracker) -> Optional[Text]:
     return None
 
 
+# "Did you mean ...?" only for a real tie: the runner-up has at least this share
+# of the leader's confidence (and some support of its own); otherwise an unsure
+# message gets a hand-off, named when an uncovered theme is among the candidates
+TIE_RATIO = 0.6
+TIE_MIN_CONFIDENCE = 0.1
+UNCOVERED_MIN_CONFIDENCE = 0.1
+
+
+def ranked_candidates(content: Content, tracker: Tracker) -> List[Tuple[Answer, float]]:
+    """The ranking's intents that have an answer or a named hand-off, best first."""
+    out = []
+    for r in tracker.latest_message.get("intent_ranking") or []:
+        found = content.for_intent(r.get("name"))
+        if found is not None and all(found is not seen for seen, _ in out):
+            out.append((found, float(r.get("confidence") or 0.0)))
+    return out
+
+
+def is_real_tie(tracker: Tracker) -> bool:
+    """The two best intents (whatever they are) are close: worth asking which one."""
+    ranking = [
+        r for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") != FALLBACK
+    ]
+    if len(ranking) < 2:
+        return False
+    first, second = (float(r.get("confidence") or 0.0) for r in ranking[:2])
+    return second >= TIE_MIN_CONFIDENCE and second >= TIE_RATIO * first
+
+
+def clarify_reply(content: Content, tracker: Tracker) -> Tuple[str, Buttons]:
+    """First miss. A real tie between topics: "Did you mean ...?" with the office's
+    phone and form in the text; a question no topic fits: the named hand-off of
+    the closest uncovered theme, else the general hand-off, with the candidates
+    as buttons. Every variant names the phone and the online form in its text."""
+    ranked = ranked_candidates(content, tracker)
+    candidates = [answer for answer, _ in ranked][:MAX_SUGGESTIONS]
+    safety = replies.safety_lines(content, tracker, always=True)
+    topics = [a for a in candidates if a.intent]
+    if is_real_tie(tracker) and len(topics) >= 2:
+        text = "\n\n".join(
+            [
+                content.ui["clarify_lead"],
+                replies.handoff_text(content, tracker, content.ui["clarify_contact_lead"]),
+            ]
+        )
+        buttons = [replies.topic_button(t) for t in topics]
+        buttons.append({"title": content.ui["none_of_these"], "payload": "/request_human"})
+        return replies.with_lines(text, safety), buttons
+    uncovered = next(
+        (
+            answer
+            for answer, confidence in ranked[:MAX_SUGGESTIONS]
+            if isinstance(answer, Uncovered) and confidence >= UNCOVERED_MIN_CONFIDENCE
+        ),
+        None,
+    )
+    if uncovered is not None:
+        text, buttons = _uncovered_answer(content, tracker, uncovered)
+        text = replies.with_lines(text, [line for line in safety if line not in text])
+        others = [replies.topic_button(a) for a in candidates if a is not uncovered]
+        return text, _limit(others[:2] + buttons)
+    text = replies.with_lines(
+        replies.handoff_text(content, tracker, content.ui["unsure_lead"]), safety
+    )
+    buttons = [replies.topic_button(a) for a in candidates[:2]]
+    return text, _limit(buttons + [replies.appointment_button(content)])
+
+
 class ActionClarifyOrHandoff(Action):
-    """Two-stage fallback: first "Did you mean ...?", on a second miss hand off."""
+    """Two-stage fallback: first "Did you mean ...?" (a real tie) or a hand-off,
+    on a second miss in a row the general hand-off."""
 
     def name(self) -> Text:
         return "action_clarify_or_handoff"
@@ -152,13 +222,8 @@ class ActionClarifyOrHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         content = replies.content_for(tracker)
         events = replies.disclaimer_in_language(dispatcher, tracker)
-        candidates = [
-            content.for_intent(r.get("name"))
-            for r in tracker.latest_message.get("intent_ranking") or []
-        ]
-        candidates = [t for t in candidates if t is not None][:MAX_SUGGESTIONS]
         safety = replies.safety_lines(content, tracker, always=True)
-        if previous_bot_action(tracker) == self.name() or not candidates:
+        if previous_bot_action(tracker) == self.name() or not ranked_candidates(content, tracker):
             dispatcher.utter_message(
                 text=replies.with_lines(
                     replies.handoff_text(content, tracker, content.ui["still_not_understood"]),
@@ -167,12 +232,8 @@ class ActionClarifyOrHandoff(Action):
                 buttons=[replies.appointment_button(content)],
             )
             return events
-        buttons = [replies.topic_button(t) for t in candidates]
-        buttons.append({"title": content.ui["none_of_these"], "payload": "/request_human"})
-        dispatcher.utter_message(
-            text=replies.with_lines(content.ui["did_you_mean"], safety),
-            buttons=buttons,
-        )
+        text, buttons = clarify_reply(content, tracker)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return events
 
 

@@ -42,6 +42,10 @@ UI_TEXTS: Dict[str, str] = {
     "unsure_prefix": "Here is what our page says about {title}:",
     "no_information": "I don't have information on that.",
     "did_you_mean": "Sorry, I'm not sure I understood. Did you mean:",
+    # the unsure replies (actions/answers.py clarify_reply)
+    "clarify_lead": "Sorry, I'm not sure I understood. Did you mean one of the topics below?",
+    "clarify_contact_lead": "If it's something else, our staff will be glad to help.",
+    "unsure_lead": "Sorry, I'm not sure I understood your question, so I won't guess.",
     "still_not_understood": "Sorry, I still couldn't understand that.",
     "staff_help": "Our staff will be glad to help.",
     "out_of_scope": (

@@ -10,20 +10,24 @@ Sets:
 - eval/heldout_nlu.yml: Rasa NLU format, one label per message;
 - eval/dev_realistic.yml: long posts, timelines, jargon, relatives, typos, SMS
   style, questions the page does not answer; `intent` is the main question,
-  `also` other questions asked (reported as "lenient" accuracy);
+  `also` other questions asked (reported as "lenient" accuracy, and how often
+  the second question is found as the `secondary_intent` button);
 - eval/heldout_nlu.es.yml (`--set es`): the Spanish held-out set, Rasa NLU
   format like the English one (issue 19);
 - eval/dev_realistic.es.yml (`--set es_dev`): the Spanish realistic set,
   written blind (informal LA Spanish, Spanglish, relatives, SMS), in the dev
-  set's format.
+  set's format;
+- eval/faq_headings.yml (`--set faq`): FAQ-style headings ("What causes an
+  Achilles tendon rupture?"), which must all be right (tests/test_faq_headings.py).
 
-Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate,
+Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate, the
+"Did you mean...?" rate and how many of those lack the phone and form (bare),
 safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|es|es_dev|all] [--file SET.yml ...] [--json results/nlu_eval.json]
-       [--quiet]
+           [--set heldout|dev|es|es_dev|faq|all] [--file SET.yml ...]
+       [--json results/nlu_eval.json] [--quiet]
        (all: every set; with --file, only the files unless --set names one)
 """
 
@@ -58,6 +62,7 @@ SETS = {
     "es": ROOT / "eval" / "heldout_nlu.es.yml",
     # the blind Spanish set (issue 19): realistic, Spanglish, relatives, SMS
     "es_dev": ROOT / "eval" / "dev_realistic.es.yml",
+    "faq": ROOT / "eval" / "faq_headings.yml",
 }
 NLU_FORMAT_SETS = ("heldout", "es")
 
@@ -70,6 +75,11 @@ def load_set(name: str, path: Optional[Path] = None) -> List[Dict]:
             for e in load_data(str(path)).intent_examples
         ]
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if name == "faq":
+        return [
+            {"text": q["text"], "intent": q["intent"], "also": [], "style": ["faq"]}
+            for q in raw["questions"]
+        ]
     return [
         {
             "text": m["text"],
@@ -103,6 +113,44 @@ def confidence_bands(examples: List[Dict], parsed: List[Dict]) -> Dict[str, Dict
         right = sum((p["intent"]["name"] == e["intent"]) for e, p in rows)
         out[label] = {"answered": len(rows), "right": right}
     return out
+
+
+def unsure_replies(parsed: List[Dict]) -> Dict[str, float]:
+    """What the assistant says to the messages that end in nlu_fallback: the
+    action server's first reply (actions/answers.py clarify_reply), from the
+    parse data. "Bare": a "Did you mean...?" without the office's phone and
+    online form in its text."""
+    from rasa_sdk import Tracker
+
+    from actions.answers import clarify_reply
+    from actions.config import load_settings
+    from actions.content import get_content
+
+    content, settings = get_content(), load_settings()
+    did_you_mean = bare = 0
+    for p in parsed:
+        if (p.get("intent") or {}).get("name") != FALLBACK:
+            continue
+        tracker = Tracker("eval", {}, p, [{"event": "user", "parse_data": p}], False, None, {}, "")
+        text, _ = clarify_reply(content, tracker)
+        if "Did you mean" in text:
+            did_you_mean += 1
+            if settings.office_phone not in text or settings.appointment_form_url not in text:
+                bare += 1
+    n = max(len(parsed), 1)
+    return {"did_you_mean_rate": did_you_mean / n, "bare_did_you_mean_rate": bare / n}
+
+
+def second_questions(examples: List[Dict], parsed: List[Dict]) -> Dict[str, float]:
+    """Messages with further questions (`also`): how often `secondary_intent` is one
+    of the labelled questions other than the one answered."""
+    multi = [(e, p) for e, p in zip(examples, parsed) if e.get("also")]
+    found = 0
+    for e, p in multi:
+        answered = (p.get("intent") or {}).get("name")
+        second = p.get("secondary_intent")
+        found += second is not None and second != answered and second in {e["intent"], *e["also"]}
+    return {"multi_question_messages": len(multi), "second_found": found / max(len(multi), 1)}
 
 
 def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> Dict:
@@ -140,6 +188,8 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
             for label, a, b, c, s in zip(labels, p, r, f, support)
         },
         "confidence_bands": confidence_bands(examples, parsed),
+        **unsure_replies(parsed),
+        **second_questions(examples, parsed),
     }
     source = SETS[name].relative_to(ROOT) if name in SETS else name
     print(f"\n=== {name}: {source} ===")
@@ -151,6 +201,15 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         f"messages {n}  accuracy {accuracy:.3f}  lenient {lenient:.3f}  "
         f"macro-F1 {summary['macro_f1']:.3f}  fallback rate {fallbacks / n:.3f}"
     )
+    print(
+        f"'Did you mean' rate {summary['did_you_mean_rate']:.3f} (bare, without phone and "
+        f"form in the text: {summary['bare_did_you_mean_rate']:.3f})"
+    )
+    if summary["multi_question_messages"]:
+        print(
+            f"second question found as the button: {summary['second_found']:.3f} of "
+            f"{summary['multi_question_messages']} messages with `also`"
+        )
     bands = ", ".join(
         f"{k}: {v['right']}/{v['answered']} right" for k, v in summary["confidence_bands"].items()
     )

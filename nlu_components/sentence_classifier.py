@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import joblib
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -36,14 +39,20 @@ from scipy.sparse import csr_matrix, hstack
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "sentence_classifier.joblib"
-_PART_END = re.compile(
-    r"(?<=[.!?])\s+|\n+|;\s*|\s+(?:also|and also|plus|oh and|and)\s*,?\s+"
+# the project's spaCy pipeline (spacy_pipeline/build_pipeline.py), tokenizer only,
+# with spaCy's rule-based sentencizer added: ~0.2 ms for a 60-word post
+SPACY_PIPELINE = "en_achilles_lookup"
+# inside one sentence, a second question joined by "also"/"and"/"plus" ("..., also
+# how long until I can drive?"): the sentencizer cannot see these, so a small rule
+_CLAUSE_JOIN = re.compile(
+    r"[,;]?\s+(?:also|and also|plus|oh and|and)\s*,?\s+"
     r"(?=(?:what|how|when|can|could|will|would|should|is|are|do|does|did|any)\b)",
     re.IGNORECASE,
 )
 MIN_PART_WORDS = 3
 _QUESTION_START = re.compile(
-    r"^(what|whats|how|when|why|where|who|which|is|are|do|does|did|can|could|will|would|"
+    r"^(?:also,?\s+|and\s+|plus\s+|so\s+|but\s+)?"
+    r"(what|whats|how|when|why|where|who|which|is|are|do|does|did|can|could|will|would|"
     r"should|shall|am|any|anyone|anything|que|cuando|como|puedo|es)\b",
     re.IGNORECASE,
 )
@@ -56,15 +65,57 @@ _QUESTION_WORDS = re.compile(
 _WORD = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=1)
+def sentencizer():
+    """The project's spaCy pipeline (tokenizer) with spaCy's rule-based sentencizer."""
+    import spacy
+
+    try:
+        nlp = spacy.load(SPACY_PIPELINE, exclude=["lemmatizer"])
+    except OSError:  # the packaged pipeline is not installed: same tokenizer rules
+        logger.warning("%s is not installed; using a blank English tokenizer", SPACY_PIPELINE)
+        nlp = spacy.blank("en")
+    from spacy.pipeline import Sentencizer
+
+    # ...and an ellipsis ends a sentence too ("ortho on Friday... can it heal?")
+    punct = list(Sentencizer.default_punct_chars) + ["..", "...", "....", "…"]
+    nlp.add_pipe("sentencizer", config={"punct_chars": punct})
+    return nlp
+
+
+CONTENT_PATH = Path(__file__).resolve().parent.parent / "content" / "achilles_content.yml"
+
+
+def page_sources(path: Path = CONTENT_PATH) -> List[Tuple[Text, Text]]:
+    """(page sentence, intent) for each `sources` sentence of a topic in the content
+    file that only one topic lists (a sentence several topics rest on says nothing
+    about which one a question is after)."""
+    import yaml
+
+    topics = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("topics") or {}
+    owners: Dict[Text, set] = {}
+    for entry in topics.values():
+        for sentence in entry.get("sources") or []:
+            if entry.get("intent"):
+                owners.setdefault(sentence, set()).add(entry["intent"])
+    return [(t, next(iter(i))) for t, i in owners.items() if len(i) == 1]
+
+
 def split_parts(text: Text) -> List[Text]:
-    """Sentences, and a second question joined by "also"/"and" ("..., also how long?")."""
-    parts = [p.strip() for p in _PART_END.split(text or "") if p and p.strip()]
+    """Sentences (spaCy's sentencizer, and line breaks), then a second question
+    joined inside a sentence by "also"/"and" ("..., also how long?")."""
+    parts: List[Text] = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        for sentence in sentencizer()(line).sents:
+            parts += [c.strip() for c in _CLAUSE_JOIN.split(sentence.text) if c.strip()]
     return [p for p in parts if len(_WORD.findall(p)) >= MIN_PART_WORDS]
 
 
 def is_question(sentence: Text) -> bool:
     s = sentence.strip()
-    return s.endswith("?") or bool(_QUESTION_START.match(s)) or bool(_QUESTION_WORDS.search(s))
+    return "?" in s or bool(_QUESTION_START.match(s)) or bool(_QUESTION_WORDS.search(s))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -74,15 +125,39 @@ class SentenceIntentClassifier(GraphComponent):
         return {
             "C": 10.0,  # inverse regularisation of the regression
             "use_embeddings": True,  # False: TF-IDF n-grams only (eval/ablation)
+            # the embedding's weight against the n-grams (its features are multiplied)
+            "embedding_scale": 1.0,
             "diet_weight": 0.5,  # share of DIET in the whole-message blend
-            # a part decides only when the whole message is below `unsure_below`
-            # and the part's question is at least `part_min_confidence` clear
+            # Reading a post like a nurse: the question sentences decide, the story
+            # is context. In a message of several parts with a question part, the
+            # ranking is `question_weight` x the question's + the rest x the whole
+            # message's; 0 switches it off (then the old rule below applies).
+            "question_weight": 0.0,
+            # which question is the main one when there are several: "first"
+            # (patients ask their main question first) or "clearest"
+            "main_question": "first",
+            # "emphasis": the question is read with the whole post after it as its
+            # context ("<question> <post>", one more text to score); "linear": the
+            # question sentence alone, mixed with the whole post's ranking
+            "question_blend": "emphasis",
+            # the old rule: a part decides only when the whole message is below
+            # `unsure_below` and the part's question is at least `part_min_confidence`
             "unsure_below": 0.5,
             "part_min_confidence": 0.6,
             "max_parts": 8,
             "secondary_min_confidence": 0.4,
             # ...and the second question must have this much support in the whole message
             "secondary_min_whole": 0.02,
+            # A second opinion: nearest neighbours among the training examples
+            # (cosine of the MiniLM embeddings), blended with the regression:
+            # `knn_weight` x neighbours + the rest x regression; 0 switches it off.
+            "knn_weight": 0.0,
+            "knn_k": 10,
+            # softmax temperature over the neighbours' similarities
+            "knn_temperature": 0.05,
+            # also the page's sentences (`sources` of content/achilles_content.yml),
+            # as neighbours labelled with their topic's intent (never trained on)
+            "knn_page_sources": False,
             "ranking_length": 10,
             # conversation intents are never offered as the "also asked" button
             "not_secondary": [
@@ -158,10 +233,25 @@ class SentenceIntentClassifier(GraphComponent):
             "chars": chars,
             "regression": None,
             "embeddings": bool(self.config["use_embeddings"]),
+            "embedding_scale": float(self.config["embedding_scale"]),
         }
         regression = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         regression.fit(self._features(model, texts), labels)
         model["regression"] = regression
+        if model["embeddings"]:
+            from nlu_components.sentence_embeddings import get_encoder
+
+            # the training examples' embeddings (the regression's features just
+            # computed them: the encoder's cache makes this free), as float16
+            classes = list(regression.classes_)
+            knn_texts, knn_labels = list(texts), list(labels)
+            if self.config["knn_page_sources"]:
+                # the page's own sentences, each under the one topic that lists it
+                pairs = [(t, i) for t, i in page_sources() if i in classes]
+                knn_texts += [t for t, _ in pairs]
+                knn_labels += [i for _, i in pairs]
+            model["knn_vectors"] = get_encoder().encode(knn_texts).astype(np.float16)
+            model["knn_labels"] = np.array([classes.index(x) for x in knn_labels], dtype=np.int32)
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / MODEL_FILE)
         self._model = model
@@ -173,13 +263,34 @@ class SentenceIntentClassifier(GraphComponent):
         if model.get("embeddings", True):
             from nlu_components.sentence_embeddings import get_encoder
 
-            parts.append(csr_matrix(get_encoder().encode(texts)))
+            scale = float(model.get("embedding_scale", 1.0))
+            parts.append(csr_matrix(scale * get_encoder().encode(texts)))
         return hstack(parts).tocsr()
 
     def _probabilities(self, texts: List[Text]) -> List[Dict[Text, float]]:
         regression = self._model["regression"]
         rows = regression.predict_proba(self._features(self._model, texts))
+        weight = float(self.config["knn_weight"])
+        if weight > 0 and self._model.get("knn_vectors") is not None:
+            rows = (1 - weight) * rows + weight * self._neighbours(texts, rows.shape[1])
         return [dict(zip(regression.classes_, map(float, row))) for row in rows]
+
+    def _neighbours(self, texts: List[Text], n_classes: int) -> np.ndarray:
+        """Intent distribution of each text's nearest training examples."""
+        from nlu_components.sentence_embeddings import get_encoder
+
+        vectors = get_encoder().encode(texts)  # cached: the features computed them
+        similarity = vectors @ self._model["knn_vectors"].astype(np.float32).T
+        k = min(int(self.config["knn_k"]), similarity.shape[1])
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        out = np.zeros((len(texts), n_classes))
+        labels = self._model["knn_labels"]
+        for row, idx in enumerate(nearest):
+            sims = similarity[row, idx]
+            weights = np.exp((sims - sims.max()) / float(self.config["knn_temperature"]))
+            np.add.at(out[row], labels[idx], weights)
+            out[row] /= out[row].sum()
+        return out
 
     # -------------------------------------------------------------- process ----
 
@@ -199,7 +310,23 @@ class SentenceIntentClassifier(GraphComponent):
         parts = split_parts(text)[: self.config["max_parts"]]
         if len(parts) < 2:
             parts = []
-        scored = self._probabilities([text] + parts)
+        # the question sentences: those asked with a question mark, else those
+        # worded as questions
+        questions = [i for i, part in enumerate(parts) if "?" in part] or [
+            i for i, part in enumerate(parts) if is_question(part)
+        ]
+        q_weight = float(self.config["question_weight"])
+        main_part = None
+        if q_weight > 0 and questions:
+            if self.config["main_question"] == "clearest":
+                main_part = None  # chosen below, once the parts are scored
+            else:
+                main_part = questions[0]
+        texts = [text] + parts
+        if q_weight > 0 and questions and self.config["question_blend"] == "emphasis":
+            # the question read first, then the whole post as its context
+            texts.append(parts[questions[0]] + " " + text)
+        scored = self._probabilities(texts)
         diet = {
             r["name"]: float(r["confidence"])
             for r in message.get("intent_ranking") or []
@@ -207,14 +334,25 @@ class SentenceIntentClassifier(GraphComponent):
         }
         w = float(self.config["diet_weight"]) if diet else 0.0
         blend = {name: w * diet.get(name, 0.0) + (1 - w) * p for name, p in scored[0].items()}
+        part_tops = [max(p.items(), key=lambda item: item[1]) for p in scored[1 : 1 + len(parts)]]
+        if q_weight > 0 and questions:
+            # the question decides, the story (the whole message) is context
+            if main_part is None:
+                main_part = max(questions, key=lambda i: part_tops[i][1])
+            question = scored[1 + main_part]
+            if self.config["question_blend"] == "emphasis":
+                question = scored[-1]
+            blend = {
+                name: q_weight * question.get(name, 0.0) + (1 - q_weight) * p
+                for name, p in blend.items()
+            }
         total = sum(blend.values()) or 1.0
         ranking = sorted(
             ({"name": n, "confidence": c / total} for n, c in blend.items()),
             key=lambda r: -r["confidence"],
         )[: self.config["ranking_length"]]
         main = ranking[0]
-        part_tops = [max(p.items(), key=lambda item: item[1]) for p in scored[1:]]
-        if main["confidence"] < self.config["unsure_below"]:
+        if q_weight <= 0 and main["confidence"] < self.config["unsure_below"]:
             clear = [
                 (p, name)
                 for (name, p), part in zip(part_tops, parts)
@@ -226,7 +364,10 @@ class SentenceIntentClassifier(GraphComponent):
                 ranking = [main] + [r for r in ranking if r["name"] != name]
         message.set("intent", main, add_to_output=True)
         message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
-        secondary = self._secondary(main["name"], part_tops, blend)
+        # the second question: the clearest part about another intent (a question
+        # worded without a question mark counts: "and if they deny it what would it cost")
+        candidates = part_tops
+        secondary = self._secondary(main["name"], candidates, blend)
         if secondary:
             message.set("secondary_intent", secondary, add_to_output=True)
 

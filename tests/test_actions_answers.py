@@ -14,7 +14,7 @@ from actions.answers import (
     ActionHandoff,
     ActionOutOfScope,
 )
-from actions.config import DEFAULT_OFFICE_PHONE
+from actions.config import DEFAULT_OFFICE_PHONE, load_settings
 from actions.content import get_content
 from actions.session import ActionSessionStart
 from trackers import make_tracker, run_action
@@ -153,28 +153,98 @@ async def test_answer_topic_hands_off_for_an_intent_without_content(dispatcher):
 
 
 RANKING = [
-    {"name": "nlu_fallback", "confidence": 0.5},
-    {"name": "ask_recovery", "confidence": 0.41},
-    {"name": "out_of_scope", "confidence": 0.3},
-    {"name": "ask_physical_therapy", "confidence": 0.2},
+    {"name": "nlu_fallback", "confidence": 0.25},
+    {"name": "ask_recovery", "confidence": 0.22},
+    {"name": "ask_physical_therapy", "confidence": 0.21},
+    {"name": "out_of_scope", "confidence": 0.1},
     {"name": "ask_orthotics", "confidence": 0.05},
     {"name": "ask_pars", "confidence": 0.01},
 ]
 
 
+def assert_names_phone_and_form(text):
+    """Every unsure reply names the office's phone and the online form in its text."""
+    settings = load_settings()
+    assert settings.office_phone in text, text
+    assert settings.appointment_form_url in text, text
+    assert CONTENT.safety.safety_line in text  # and the short safety line
+
+
 @pytest.mark.asyncio
-async def test_first_fallback_asks_did_you_mean_with_top_topics(dispatcher):
-    tracker = make_tracker("walk when", "nlu_fallback", 0.5, ranking=RANKING)
+async def test_a_real_tie_asks_did_you_mean_with_phone_and_form_in_the_text(dispatcher):
+    tracker = make_tracker("walk when", "nlu_fallback", 0.25, ranking=RANKING)
     await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert "Did you mean" in message["text"]
-    assert CONTENT.safety.safety_line in message["text"]  # never a bare "Did you mean"
+    assert_names_phone_and_form(message["text"])  # never a bare "Did you mean"
     assert [b["payload"] for b in message["buttons"]] == [
         "/ask_recovery",
         "/ask_physical_therapy",
         "/ask_orthotics",
         "/request_human",
     ]
+
+
+@pytest.mark.asyncio
+async def test_a_tie_on_sms_still_names_phone_and_form(dispatcher):
+    tracker = make_tracker("walk when", "nlu_fallback", 0.25, ranking=RANKING, channel="twilio")
+    await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
+    assert_names_phone_and_form(dispatcher.messages[0]["text"])
+
+
+@pytest.mark.asyncio
+async def test_unsure_without_a_tie_gets_the_named_handoff_of_an_uncovered_theme(dispatcher):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.25},
+        {"name": "ask_driving", "confidence": 0.2},
+        {"name": "ask_recovery", "confidence": 0.08},
+        {"name": "greet", "confidence": 0.05},
+    ]
+    tracker = make_tracker("car thing after op", "nlu_fallback", 0.25, ranking=ranking)
+    await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
+    [message] = dispatcher.messages
+    assert "Did you mean" not in message["text"]
+    assert f"Our page doesn't cover {CONTENT.uncovered['driving'].topic}." in message["text"]
+    assert_names_phone_and_form(message["text"])
+    assert "/ask_recovery" in [b["payload"] for b in message["buttons"]]
+
+
+@pytest.mark.asyncio
+async def test_unsure_without_a_tie_or_theme_gets_the_general_handoff(dispatcher):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.25},
+        {"name": "ask_orthotics", "confidence": 0.2},
+        {"name": "greet", "confidence": 0.05},
+        {"name": "ask_pars", "confidence": 0.04},
+    ]
+    tracker = make_tracker("hmm insoles or", "nlu_fallback", 0.25, ranking=ranking)
+    await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
+    [message] = dispatcher.messages
+    assert "Did you mean" not in message["text"]
+    assert "won't guess" in message["text"]
+    assert_names_phone_and_form(message["text"])
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/ask_orthotics",
+        "/ask_pars",
+        "/request_appointment",
+    ]
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        RANKING,
+        [{"name": "nlu_fallback", "confidence": 0.2}, {"name": "ask_driving", "confidence": 0.2}],
+        [{"name": "nlu_fallback", "confidence": 0.2}, {"name": "ask_causes", "confidence": 0.2}],
+        [{"name": "nlu_fallback", "confidence": 0.2}, {"name": "greet", "confidence": 0.2}],
+    ],
+)
+@pytest.mark.asyncio
+async def test_every_fallback_reply_names_phone_and_form(ranking, dispatcher):
+    for channel in ("rest", "twilio"):
+        tracker = make_tracker("??", "nlu_fallback", 0.2, ranking=ranking, channel=channel)
+        await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
+        assert_names_phone_and_form(dispatcher.messages[-1]["text"])
 
 
 @pytest.mark.asyncio
@@ -189,7 +259,7 @@ async def test_second_fallback_in_a_row_hands_off(dispatcher):
     await run_action(ActionClarifyOrHandoff(), dispatcher, tracker)
     [message] = dispatcher.messages
     assert "Did you mean" not in message["text"]
-    assert DEFAULT_OFFICE_PHONE in message["text"]
+    assert_names_phone_and_form(message["text"])
     assert CONTENT.contact.answer in message["text"]
 
 
@@ -199,7 +269,7 @@ async def test_fallback_without_topic_candidates_hands_off(dispatcher):
     await run_action(
         ActionClarifyOrHandoff(), dispatcher, make_tracker("zzz", "nlu_fallback", 0.5, ranking)
     )
-    assert DEFAULT_OFFICE_PHONE in dispatcher.messages[0]["text"]
+    assert_names_phone_and_form(dispatcher.messages[0]["text"])
 
 
 @pytest.mark.parametrize(
@@ -215,6 +285,7 @@ async def test_handoff_style_actions_give_phone_and_form(action, phrase, dispatc
     events = await run_action(action, dispatcher, make_tracker("x", "out_of_scope"))
     text = dispatcher.messages[0]["text"]
     assert phrase in text and DEFAULT_OFFICE_PHONE in text
+    assert_names_phone_and_form(text)
     assert get_content().contact.answer in text
     assert CONTENT.safety.safety_line in text
     assert ", For" not in text  # the lead is a whole sentence

@@ -94,11 +94,14 @@ DEV_TEXTS = {
 
 
 def evaluation_texts():
-    """The realistic development sets (English, Spanish) and the triage probes: never training data."""
+    """The realistic development sets (English, Spanish), the FAQ headings and the
+    triage probes: never training data."""
     texts = []
     for name in ("dev_realistic.yml", "dev_realistic.es.yml"):
         dev = yaml.safe_load((ROOT / "eval" / name).read_text(encoding="utf-8"))
         texts += [m["text"] for m in dev["messages"]]
+    faq = yaml.safe_load((ROOT / "eval" / "faq_headings.yml").read_text(encoding="utf-8"))
+    texts += [q["text"] for q in faq["questions"]]
     for name in ("probes.yml", "probes_unseen.yml", "probes_blind.yml"):
         probes = yaml.safe_load((ROOT / "tests" / "triage" / name).read_text(encoding="utf-8"))
         texts += [turn for p in probes["probes"] for turn in p["turns"]]
