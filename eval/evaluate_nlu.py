@@ -18,7 +18,10 @@ Sets:
   written blind (informal LA Spanish, Spanglish, relatives, SMS), in the dev
   set's format;
 - eval/faq_headings.yml (`--set faq`): FAQ-style headings ("What causes an
-  Achilles tendon rupture?"), which must all be right (tests/test_faq_headings.py).
+  Achilles tendon rupture?"), which must all be right (tests/test_faq_headings.py);
+- eval/dev_posts.yml (`--set posts`): real-post style messages written blind,
+  in the dev set's format (`not_covered_other`: a question for the general
+  hand-off, counted as an error).
 
 Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate, the
 "Did you mean...?" rate and how many of those lack the phone and form (bare),
@@ -26,7 +29,7 @@ safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|es|es_dev|faq|all] [--file SET.yml ...]
+           [--set heldout|dev|es|es_dev|faq|posts|all] [--file SET.yml ...]
        [--json results/nlu_eval.json] [--quiet]
        (all: every set; with --file, only the files unless --set names one)
 """
@@ -63,6 +66,8 @@ SETS = {
     # the blind Spanish set (issue 19): realistic, Spanglish, relatives, SMS
     "es_dev": ROOT / "eval" / "dev_realistic.es.yml",
     "faq": ROOT / "eval" / "faq_headings.yml",
+    # the blind real-post set (issue 18): long stories, relatives, uncovered questions
+    "posts": ROOT / "eval" / "dev_posts.yml",
 }
 NLU_FORMAT_SETS = ("heldout", "es")
 

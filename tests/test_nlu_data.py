@@ -97,7 +97,7 @@ def evaluation_texts():
     """The realistic development sets (English, Spanish), the FAQ headings and the
     triage probes: never training data."""
     texts = []
-    for name in ("dev_realistic.yml", "dev_realistic.es.yml"):
+    for name in ("dev_realistic.yml", "dev_realistic.es.yml", "dev_posts.yml"):
         dev = yaml.safe_load((ROOT / "eval" / name).read_text(encoding="utf-8"))
         texts += [m["text"] for m in dev["messages"]]
     faq = yaml.safe_load((ROOT / "eval" / "faq_headings.yml").read_text(encoding="utf-8"))
