@@ -97,13 +97,18 @@ def evaluation_texts():
     """The realistic development sets (English, Spanish), the FAQ headings and the
     triage probes: never training data."""
     texts = []
-    for name in ("dev_realistic.yml", "dev_realistic.es.yml", "dev_posts.yml"):
+    for name in ("dev_realistic.yml", "dev_realistic.es.yml", "dev_posts.yml", "dev_posts2.yml"):
         dev = yaml.safe_load((ROOT / "eval" / name).read_text(encoding="utf-8"))
         texts += [m["text"] for m in dev["messages"]]
     faq = yaml.safe_load((ROOT / "eval" / "faq_headings.yml").read_text(encoding="utf-8"))
     texts += [q["text"] for q in faq["questions"]]
-    for name in ("probes.yml", "probes_unseen.yml", "probes_blind.yml"):
-        probes = yaml.safe_load((ROOT / "tests" / "triage" / name).read_text(encoding="utf-8"))
+    triage_sets = [ROOT / "tests" / "triage" / n for n in ("probes.yml", "probes_unseen.yml")]
+    triage_sets += [
+        ROOT / "tests" / "triage" / "probes_blind.yml",
+        ROOT / "eval" / "triage_blind2.yml",
+    ]
+    for path in triage_sets:
+        probes = yaml.safe_load(path.read_text(encoding="utf-8"))
         texts += [turn for p in probes["probes"] for turn in p["turns"]]
     return texts
 
