@@ -251,10 +251,9 @@ class TriageClassifier(GraphComponent):
         rules = self.rules
         safety_intents = set(rules.tier_intents.values())
         text = message.get("text")
-        result = rules.read(text)
-        sure, unsure = self._reader_findings(text, result)
-        if sure:
-            result = result.with_reports(sure)
+        by_rules = rules.read(text)
+        sure, unsure = self._reader_findings(text, by_rules)
+        result = by_rules.with_reports(sure) if sure else by_rules
         triage: Dict[Text, Any] = result.as_dict(rules.ranks)
         triage["reader"] = [f.category for f in sure]
         triage["unsure"] = unsure
@@ -266,8 +265,8 @@ class TriageClassifier(GraphComponent):
         tier = triage["tier"]
         if tier is not None:
             chosen = {"name": rules.tier_intents[tier], "confidence": 1.0}
-            by_rules = rules.read(text).tier(rules.ranks) is not None
-            triage["decided_by"] = "rules" if by_rules else "reader"
+            decided = by_rules.tier(rules.ranks) is not None
+            triage["decided_by"] = "rules" if decided else "reader"
             self._set_intent(message, chosen, [chosen] + others)
         elif learned is not None:
             # the intent classifier's safety guess alone: answer, with the safety line

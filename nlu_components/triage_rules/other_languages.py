@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -160,24 +160,20 @@ class LanguageTerms:
                     return True
         return False
 
-    @property
+    @cached_property  # writes the instance __dict__ directly, so a frozen dataclass is fine
     def _any_term(self) -> re.Pattern:
         """Any of this language's terms: most messages have none, and skip the rest."""
-        cached = self.__dict__.get("_any_term_pattern")
-        if cached is None:
-            terms = set(self.post_op)
-            for phrases in self.categories.values():
-                terms.update(phrases)
-            for pairs in self.pairs.values():
-                for where, what in pairs:
-                    terms.update(where)
-                    terms.update(what)
-            firsts = sorted({t.split()[0] for t in terms if t.strip()}, key=len, reverse=True)
-            body = "|".join(re.escape(t) for t in firsts) or "(?!)"
-            start = "" if self.unspaced else r"(?<!\w)" + (_ARABIC_PREFIX if self.arabic else "")
-            cached = re.compile(start + "(?:" + body + ")")
-            object.__setattr__(self, "_any_term_pattern", cached)  # frozen dataclass
-        return cached
+        terms = set(self.post_op)
+        for phrases in self.categories.values():
+            terms.update(phrases)
+        for pairs in self.pairs.values():
+            for where, what in pairs:
+                terms.update(where)
+                terms.update(what)
+        firsts = sorted({t.split()[0] for t in terms if t.strip()}, key=len, reverse=True)
+        body = "|".join(re.escape(t) for t in firsts) or "(?!)"
+        start = "" if self.unspaced else r"(?<!\w)" + (_ARABIC_PREFIX if self.arabic else "")
+        return re.compile(start + "(?:" + body + ")")
 
     def read(self, text: str) -> Tuple[List[str], bool]:
         """The categories this message reports in this language, and post-op context."""
