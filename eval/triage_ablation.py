@@ -10,8 +10,8 @@ can be replayed in process, fast, for each variant:
             reading of context: post-op words, negation, questions, the past);
 - combined: what the assistant does.
 
-For every probe set it prints urgent recall (the last turn escalated), right
-tier, the look-alike false rate, and over-escalation on the realistic
+For every probe set it prints urgent recall (the conversation escalated by its
+last turn), right tier (the most severe tier reached), the look-alike false rate, and over-escalation on the realistic
 non-emergency messages (eval/dev_realistic.yml and any --realistic files), and
 the time the reader adds per message (the MiniLM embeddings of the parts are
 already computed by the intent classifier, so this is the regression and the
@@ -124,6 +124,13 @@ class Variant:
         return tiers
 
 
+def most_severe(tiers: Sequence[Optional[str]]) -> Optional[str]:
+    for tier in ("emergency", "urgent_problem"):
+        if tier in tiers:
+            return tier
+    return None
+
+
 def realistic_messages(files: Sequence[Path]) -> List[str]:
     texts = []
     for path in files:
@@ -138,8 +145,11 @@ def evaluate(variant: Variant, probes: List[Probe], realistic: List[str]) -> Dic
     urgent = [p for p in probes if p.tier != "none"]
     alikes = [p for p in probes if p.tier == "none"]
     last = {p.id + p.source: variant.tiers(p.turns) for p in probes}
-    escalated = sum(bool(last[p.id + p.source][-1]) for p in urgent)
-    right = sum(last[p.id + p.source][-1] == p.tier for p in urgent)
+    # caught: escalated by the last turn (an earlier turn that already escalated
+    # counts, since the patient has had the reply); right tier: the most severe
+    # tier the conversation reached
+    escalated = sum(any(last[p.id + p.source]) for p in urgent)
+    right = sum(most_severe(last[p.id + p.source]) == p.tier for p in urgent)
     false = sum(any(last[p.id + p.source]) for p in alikes)
     over = sum(bool(variant.tiers([t])[0]) for t in realistic)
     return {
@@ -190,7 +200,7 @@ def failures(variant: Variant, probes: List[Probe]) -> List[str]:
     lines = []
     for p in probes:
         tiers = variant.tiers(p.turns)
-        ok = (not any(tiers)) if p.tier == "none" else tiers[-1] == p.tier
+        ok = (not any(tiers)) if p.tier == "none" else most_severe(tiers) == p.tier
         if not ok:
             lines.append(
                 f"  {p.source}:{p.id} [{p.tier}/{p.category}/{p.lang}] got {tiers}: "

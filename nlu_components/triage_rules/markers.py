@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import List, Sequence, Set
+from typing import List, Sequence, Set, Tuple
 
 from nlu_components.triage_rules.matching import Occurrence, find_term
 from nlu_components.triage_rules.spec import Category, Term
@@ -17,6 +17,8 @@ HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 
 # the patient speaking of themselves (a family member writing for them says "my husband's calf")
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "my", "mine", "myself", "yo", "mi", "mis"})
+# readings from here up to the fever threshold are measured and normal
+_NORMAL_F_FROM, _NORMAL_C_FROM = 96.0, 35.5
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
 _TEMPERATURE_WORDS = frozenset(
     {
@@ -152,26 +154,33 @@ class ClauseMarkers:
                 found.add(clause)
         return found
 
-    def _fever_numbers(self, sentence: Sentence, category: Category) -> List[Occurrence]:
+    def _temperatures(
+        self, sentence: Sentence, category: Category
+    ) -> Tuple[List[Occurrence], List[Occurrence]]:
+        """Temperature readings in the sentence: (at or above the threshold, below it).
+
+        A reading below the threshold ("a fever of 100", "99.8") says the patient
+        measured and has no fever by the office's definition.
+        """
         if category.fever_f is None:
-            return []
-        found = []
+            return [], []
+        high, low = [], []
         has_temp_word = any(t in _TEMPERATURE_WORDS for t in sentence.tokens)
         for i, tok in enumerate(sentence.tokens):
             if not _NUMBER.match(tok):
                 continue
             value = float(tok.replace(",", "."))
             unit = sentence.tokens[i + 1] if i + 1 < len(sentence.tokens) else ""
-            fahrenheit = category.fever_f <= value <= 110 and (
-                "." in tok or "," in tok or unit in ("f", "degrees") or has_temp_word
-            )
-            celsius = (
-                category.fever_c is not None
-                and category.fever_c <= value <= 43
-                and (
-                    unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
-                )
-            )
-            if fahrenheit or celsius:
-                found.append(Occurrence(i, i + 1, sentence.clause_of[i]))
-        return found
+            marked_f = "." in tok or "," in tok or unit in ("f", "degrees") or has_temp_word
+            marked_c = unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
+            occurrence = Occurrence(i, i + 1, sentence.clause_of[i])
+            fever_c = category.fever_c
+            if (category.fever_f <= value <= 110 and marked_f) or (
+                fever_c is not None and fever_c <= value <= 43 and marked_c
+            ):
+                high.append(occurrence)
+            elif (_NORMAL_F_FROM <= value < category.fever_f and marked_f) or (
+                fever_c is not None and _NORMAL_C_FROM <= value < fever_c and marked_c
+            ):
+                low.append(occurrence)
+        return high, low

@@ -14,7 +14,10 @@ A category is also reported from a pair: one of its body-part words and one
 of its "what is wrong" words a few words apart in one sentence, the latter not
 negated ("Икра на прооперированной ноге опухла"). A `resolved` phrase after a
 sign clears it ("...через минуту всё проходит"), and `red_flag_unless` phrases
-(ice on the foot) keep a category out.
+(ice on the foot) keep a category out. A `not_a_report` word next to a sign (a story from back then) or a
+`fear` word on the side of the sign the grammar puts it ("また切れるのが怖くて",
+"боюсь снова порвать") keeps that sign out, and a `surgery_considered` word makes the surgery in its sentence one to
+come ("수술해야 하나요?"), not post-op context.
 
 The result is merged into the message's reading (reading.py), so the tiers,
 post-op context and the conversation logic are the same as for English.
@@ -31,6 +34,20 @@ from typing import Dict, List, Tuple
 
 import yaml
 
+# the keys of a language in content/languages.yml that the reading uses
+READING_KEYS = (
+    "script",
+    "red_flags",
+    "red_flag_pairs",
+    "red_flag_unless",
+    "resolved",
+    "post_op_context",
+    "negation",
+    "not_a_report",
+    "fear",
+    "fear_comes",
+    "surgery_considered",
+)
 LANGUAGES_PATH = Path(__file__).resolve().parent.parent.parent / "content" / "languages.yml"
 # scripts written without spaces between words: phrases are substrings there
 UNSPACED_SCRIPTS = frozenset({"Han", "Kana"})
@@ -68,7 +85,8 @@ def fold(text: str, strip_marks: bool) -> str:
     if strip_marks:
         text = unicodedata.normalize("NFKD", text.translate(_VIETNAMESE_D))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"['’`´]", "", text)
+    # apostrophes, and the Armenian question and emphasis marks written inside a word ("պե՞տք")
+    text = re.sub(r"['’`´\u055b\u055c\u055e]", "", text)
     return " ".join(text.split())
 
 
@@ -78,6 +96,9 @@ MIN_STEM_CHARS = 3
 # Chinese and Japanese), in one sentence
 PAIR_REACH_WORDS = 6
 PAIR_REACH_CHARS = 10
+# a story or fear word this close to a sign makes it not a report
+STORY_REACH_WORDS = 5
+STORY_REACH_CHARS = 8
 _SENTENCE_END = re.compile(r"[.!?;\n。！？；։؟]+")
 # Arabic-script words take clitics at their start (wa-, bi-, li-, fa-, ka-, al-)
 _ARABIC_PREFIX = r"(?:[وبلفک]?(?:ال)?)"
@@ -113,6 +134,10 @@ class LanguageTerms:
     resolved: Tuple[str, ...]
     post_op: Tuple[str, ...]
     negation: Tuple[str, ...]
+    not_a_report: Tuple[str, ...] = ()
+    fear: Tuple[str, ...] = ()
+    fear_after: bool = False
+    surgery_considered: Tuple[str, ...] = ()
 
     def _fold(self, text: str) -> str:
         return fold(text, strip_marks=self.latin)
@@ -149,12 +174,25 @@ class LanguageTerms:
         between = text[first[1] : second[0]] if second[0] > first[1] else ""
         return len(between) if self.unspaced else len(between.split())
 
+    def _told_as_story(self, text: str, span: Tuple[int, int]) -> bool:
+        """A story word (back then) near the sign, or a fear word on its side, in its sentence."""
+        reach = STORY_REACH_CHARS if self.unspaced else STORY_REACH_WORDS
+        markers = [(m, None) for m in self.not_a_report] + [(m, self.fear_after) for m in self.fear]
+        for marker, after in markers:
+            for other in self._find(text, marker):
+                if after is not None and (other[0] >= span[0]) != after:
+                    continue  # a fear word on the other side: "chest hurts, I'm scared"
+                between = text[min(span[1], other[1]) : max(span[0], other[0])]
+                if not _SENTENCE_END.search(between) and self._distance(text, other, span) <= reach:
+                    return True
+        return False
+
     def _pair_found(self, sentence: str, where: Tuple[str, ...], what: Tuple[str, ...]) -> bool:
         reach = PAIR_REACH_CHARS if self.unspaced else PAIR_REACH_WORDS
         places = [span for w in where for span in self._find(sentence, w)]
         for term in what:
             for span in self._find(sentence, term):
-                if self._negated(sentence, *span):
+                if self._negated(sentence, *span) or self._told_as_story(sentence, span):
                     continue
                 if any(p != span and self._distance(sentence, p, span) <= reach for p in places):
                     return True
@@ -193,6 +231,7 @@ class LanguageTerms:
                 start > cleared_until
                 and not self._negated(folded, start, end)
                 and not self._negated_inside(folded[start:end], phrase)
+                and not self._told_as_story(folded, (start, end))
                 for phrase in self.categories.get(category, ())
                 for start, end in self._find(folded, phrase)
             ) or any(
@@ -203,7 +242,12 @@ class LanguageTerms:
             )
             if found:
                 reported.append(category)
-        post_op = any(self._find(folded, phrase) for phrase in self.post_op)
+        post_op = any(
+            self._find(sentence, phrase)
+            for sentence in sentences
+            if not any(self._find(sentence, c) for c in self.surgery_considered)
+            for phrase in self.post_op
+        )
         return sorted(reported), post_op
 
 
@@ -237,6 +281,10 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 resolved=folded(lang.get("resolved")),
                 post_op=folded(lang.get("post_op_context")),
                 negation=folded(lang.get("negation")),
+                not_a_report=folded(lang.get("not_a_report")),
+                fear=folded(lang.get("fear")),
+                fear_after=lang.get("fear_comes") == "after",
+                surgery_considered=folded(lang.get("surgery_considered")),
             )
         )
     return compiled

@@ -164,6 +164,9 @@ class MessageReading(ClauseMarkers):
                 category.needs_post_op if r.needs_post_op is None else r.needs_post_op
             ),
         )
+        high, low = self._temperatures(sentence, category)
+        if low and not high:
+            return None, category.needs_post_op  # measured, and under the threshold
         for rule in rules:
             if rule.unless and self._occurrences(sentence, rule.unless):
                 continue
@@ -171,7 +174,7 @@ class MessageReading(ClauseMarkers):
             for index, group in enumerate(rule.groups):
                 occs = self._occurrences(sentence, group.terms)
                 if index == 0 and category.fever_f is not None:
-                    occs += self._fever_numbers(sentence, category)
+                    occs += high
                 reported.append([o for o in occs if valid(o, group.location)])
                 asked.append([o for o in occs if valid(o, group.location, asking=True)])
             if all(reported) and _fits_window(reported, rule.within):

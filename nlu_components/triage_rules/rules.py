@@ -10,7 +10,11 @@ import yaml
 
 from nlu_components.triage_rules.common_words import cached_common_words_near
 from nlu_components.triage_rules.matching import WordMatcher
-from nlu_components.triage_rules.other_languages import compile_languages, load_languages_spec
+from nlu_components.triage_rules.other_languages import (
+    READING_KEYS,
+    compile_languages,
+    load_languages_spec,
+)
 from nlu_components.triage_rules.reading import MessageReading
 from nlu_components.triage_rules.result import Finding
 from nlu_components.triage_rules.spec import Category, Group, Rule, Term
@@ -148,15 +152,7 @@ def read_spec(path: Path = RED_FLAGS_PATH) -> dict:
         "languages": {
             code: {
                 k: lang.get(k)
-                for k in (
-                    "script",
-                    "red_flags",
-                    "red_flag_pairs",
-                    "red_flag_unless",
-                    "resolved",
-                    "post_op_context",
-                    "negation",
-                )
+                for k in READING_KEYS
             }
             for code, lang in languages.items()
         }
