@@ -29,7 +29,7 @@ safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
 Usage: python eval/evaluate_nlu.py [--model models/achilles.tar.gz]
-           [--set heldout|dev|es|es_dev|faq|posts|posts2|all] [--file SET.yml ...]
+           [--set heldout|dev|es|es_dev|es_dev2|faq|posts|posts2|posts3|all] [--file SET.yml ...]
        [--json results/nlu_eval.json] [--quiet]
        (all: every set; with --file, only the files unless --set names one)
 """
@@ -70,6 +70,9 @@ SETS = {
     "posts": ROOT / "eval" / "dev_posts.yml",
     # the second blind real-post set (its first run in its header)
     "posts2": ROOT / "eval" / "dev_posts2.yml",
+    # the third blind real-post set and the second blind Spanish set (first runs in their headers)
+    "posts3": ROOT / "eval" / "dev_posts3.yml",
+    "es_dev2": ROOT / "eval" / "dev_realistic2.es.yml",
 }
 NLU_FORMAT_SETS = ("heldout", "es")
 

@@ -97,7 +97,14 @@ def evaluation_texts():
     """The realistic development sets (English, Spanish), the FAQ headings and the
     triage probes: never training data."""
     texts = []
-    for name in ("dev_realistic.yml", "dev_realistic.es.yml", "dev_posts.yml", "dev_posts2.yml"):
+    for name in (
+        "dev_realistic.yml",
+        "dev_realistic.es.yml",
+        "dev_realistic2.es.yml",
+        "dev_posts.yml",
+        "dev_posts2.yml",
+        "dev_posts3.yml",
+    ):
         dev = yaml.safe_load((ROOT / "eval" / name).read_text(encoding="utf-8"))
         texts += [m["text"] for m in dev["messages"]]
     faq = yaml.safe_load((ROOT / "eval" / "faq_headings.yml").read_text(encoding="utf-8"))
@@ -106,6 +113,7 @@ def evaluation_texts():
     triage_sets += [
         ROOT / "tests" / "triage" / "probes_blind.yml",
         ROOT / "eval" / "triage_blind2.yml",
+        ROOT / "eval" / "triage_blind3.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))

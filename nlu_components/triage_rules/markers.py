@@ -106,15 +106,15 @@ class ClauseMarkers:
             sentence.clause_of[i] for i, t in enumerate(sentence.tokens) if _YEAR.match(t)
         }
         conditional = clauses(self.conditional_if) & clauses(self.conditional_change)
-        hypothetical = (clauses(self.hypothetical) | past_years | conditional) - clauses(
-            self.reporting
-        )
+        reporting = clauses(self.reporting)
+        hypothetical = (clauses(self.hypothetical) | past_years | conditional) - reporting
         asked = clauses(self.question_markers)
         if (
             asked and sentence.asks
         ):  # "is her risk higher, like infection or the wound not closing?"
             asked = set(sentence.clause_of)
-        return (asked | hypothetical) - now
+        # "if my incision started leaking": a condition, even with a "now" word in it
+        return ((asked | hypothetical) - now) | (conditional - reporting)
 
     def _other_people_clauses(self, sentence: Sentence) -> Set[int]:
         """Clauses about someone who is not the patient, told with nothing happening now.
@@ -172,7 +172,9 @@ class ClauseMarkers:
             value = float(tok.replace(",", "."))
             unit = sentence.tokens[i + 1] if i + 1 < len(sentence.tokens) else ""
             marked_f = "." in tok or "," in tok or unit in ("f", "degrees") or has_temp_word
-            marked_c = unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
+            marked_c = (
+                unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
+            )
             occurrence = Occurrence(i, i + 1, sentence.clause_of[i])
             fever_c = category.fever_c
             if (category.fever_f <= value <= 110 and marked_f) or (

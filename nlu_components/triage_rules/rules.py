@@ -150,11 +150,7 @@ def read_spec(path: Path = RED_FLAGS_PATH) -> dict:
     languages = load_languages_spec().get("languages") or {}
     spec["other_languages"] = {
         "languages": {
-            code: {
-                k: lang.get(k)
-                for k in READING_KEYS
-            }
-            for code, lang in languages.items()
+            code: {k: lang.get(k) for k in READING_KEYS} for code, lang in languages.items()
         }
     }
     return spec
