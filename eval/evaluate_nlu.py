@@ -25,6 +25,7 @@ Sets:
 
 Prints per-intent precision/recall/F1, accuracy, macro-F1, fallback rate, the
 "Did you mean...?" rate and how many of those lack the phone and form (bare),
+hand-off recall and precision on questions the page does not cover,
 safety recall (both tiers) and false escalations, and the main confusions.
 A benchmark that prints figures, not a pass/fail test.
 
@@ -163,6 +164,32 @@ def second_questions(examples: List[Dict], parsed: List[Dict]) -> Dict[str, floa
     return {"multi_question_messages": len(multi), "second_found": found / max(len(multi), 1)}
 
 
+def hand_offs(truth: List[str], predicted: List[str]) -> Dict[str, float]:
+    """Questions the page does not cover (content/achilles_content.yml `not_covered`):
+    recall (handed off at all: a named hand-off, out of scope, a person, or
+    "Did you mean" which names the phone), named exactly, precision of the named
+    hand-offs, and covered questions wrongly handed off."""
+    from actions.content import get_content
+
+    uncovered = {u.intent for u in get_content().uncovered.values()}
+    handing = uncovered | {"out_of_scope"}
+    pairs = list(zip(truth, predicted))
+    asked = [(t, q) for t, q in pairs if t in uncovered]
+    covered = [(t, q) for t, q in pairs if t not in uncovered and t not in SAFETY]
+    named = [(t, q) for t, q in pairs if q in handing]
+    return {
+        "uncovered_messages": len(asked),
+        "uncovered_handed_off": sum(q in handing | {FALLBACK, "request_human"} for _, q in asked)
+        / max(len(asked), 1),
+        "uncovered_named_exactly": sum(q == t for t, q in asked) / max(len(asked), 1),
+        "hand_off_precision": sum(t in uncovered for t, _ in named) / max(len(named), 1),
+        "covered_wrongly_handed_off": sum(
+            q in handing and t not in {"out_of_scope", "other_language"} for t, q in covered
+        )
+        / max(len(covered), 1),
+    }
+
+
 def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> Dict:
     truth = [e["intent"] for e in examples]
     predicted = [(p.get("intent") or {}).get("name") or FALLBACK for p in parsed]
@@ -200,6 +227,7 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         "confidence_bands": confidence_bands(examples, parsed),
         **unsure_replies(parsed),
         **second_questions(examples, parsed),
+        **hand_offs(truth, predicted),
     }
     source = SETS[name].relative_to(ROOT) if name in SETS else name
     print(f"\n=== {name}: {source} ===")
@@ -219,6 +247,14 @@ def report(name: str, examples: List[Dict], parsed: List[Dict], quiet: bool) -> 
         print(
             f"second question found as the button: {summary['second_found']:.3f} of "
             f"{summary['multi_question_messages']} messages with `also`"
+        )
+    if summary["uncovered_messages"]:
+        print(
+            f"uncovered questions {summary['uncovered_messages']}: handed off "
+            f"{summary['uncovered_handed_off']:.3f}, named exactly "
+            f"{summary['uncovered_named_exactly']:.3f}; hand-off precision "
+            f"{summary['hand_off_precision']:.3f}; covered questions wrongly handed off "
+            f"{summary['covered_wrongly_handed_off']:.3f}"
         )
     bands = ", ".join(
         f"{k}: {v['right']}/{v['answered']} right" for k, v in summary["confidence_bands"].items()

@@ -14,6 +14,10 @@ NEGATION_WINDOW = 3
 LIST_NEGATION_WINDOW = 10
 _LIST_JOINERS = frozenset({"or", "nor", "ni", "o"})
 HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
+# "a guy in my PT group", "my neighbor told me": the patient's own words just
+# after another person's are about that person
+OTHER_PERSON_TAIL = 3
+_CLAUSE_OPENERS = frozenset({"and", "but", "so", "y", "pero"})
 
 # the patient speaking of themselves (a family member writing for them says "my husband's calf")
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "my", "mine", "myself", "yo", "mi", "mis"})
@@ -106,6 +110,11 @@ class ClauseMarkers:
             sentence.clause_of[i] for i, t in enumerate(sentence.tokens) if _YEAR.match(t)
         }
         conditional = clauses(self.conditional_if) & clauses(self.conditional_change)
+        # a clause that opens with "if", in a question or with a would/could in the
+        # sentence: "If I slipped on the crutches, would that ruin the repair?"
+        opening_if = self._clauses_opening_with_if(sentence)
+        if opening_if and (sentence.asks or clauses(self.conditional_change)):
+            conditional |= opening_if - now
         reporting = clauses(self.reporting)
         hypothetical = (clauses(self.hypothetical) | past_years | conditional) - reporting
         asked = clauses(self.question_markers)
@@ -115,6 +124,15 @@ class ClauseMarkers:
             asked = set(sentence.clause_of)
         # "if my incision started leaking": a condition, even with a "now" word in it
         return ((asked | hypothetical) - now) | (conditional - reporting)
+
+    def _clauses_opening_with_if(self, sentence: Sentence) -> Set[int]:
+        """Clauses whose first word (after and/but/so) is a conditional "if" word."""
+        found = set()
+        for occ in self._occurrences(sentence, self.conditional_if, exact=True):
+            opening = [i for i, t in sentence.clause_tokens(occ.clause) if t not in _CLAUSE_OPENERS]
+            if opening and opening[0] == occ.start:
+                found.add(occ.clause)
+        return found
 
     def _other_people_clauses(self, sentence: Sentence) -> Set[int]:
         """Clauses about someone who is not the patient, told with nothing happening now.
@@ -131,7 +149,9 @@ class ClauseMarkers:
             own = [
                 i
                 for i, t in words
-                if t in _FIRST_PERSON and not (t in ("my", "mi") and i == occ.start - 1)
+                if t in _FIRST_PERSON
+                and not (t in ("my", "mi") and i == occ.start - 1)
+                and not occ.end <= i < occ.end + OTHER_PERSON_TAIL
             ]
             if not own:
                 found.add(occ.clause)

@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -43,6 +43,7 @@ READING_KEYS = (
     "resolved",
     "post_op_context",
     "negation",
+    "negation_after",
     "not_a_report",
     "fear",
     "fear_comes",
@@ -99,6 +100,7 @@ PAIR_REACH_CHARS = 10
 # a story or fear word this close to a sign makes it not a report
 STORY_REACH_WORDS = 5
 STORY_REACH_CHARS = 8
+_WORD = re.compile(r"[\w-]+")
 _SENTENCE_END = re.compile(r"[.!?;\n。！？；։؟]+")
 # Arabic-script words take clitics at their start (wa-, bi-, li-, fa-, ka-, al-)
 _ARABIC_PREFIX = r"(?:[وبلفک]?(?:ال)?)"
@@ -134,6 +136,9 @@ class LanguageTerms:
     resolved: Tuple[str, ...]
     post_op: Tuple[str, ...]
     negation: Tuple[str, ...]
+    # negation words that also cancel a sign written just BEFORE them ("боли нет");
+    # None: all of `negation`
+    negation_after: Optional[Tuple[str, ...]] = None
     not_a_report: Tuple[str, ...] = ()
     fear: Tuple[str, ...] = ()
     fear_after: bool = False
@@ -157,10 +162,14 @@ class LanguageTerms:
         if self.unspaced:
             window = before[-NEGATION_REACH_CHARS:] + " " + after[:NEGATION_REACH_CHARS]
             return any(n and n in window for n in self.negation)
+        # words without their punctuation ("قرمز نیست، فقط")
         rest = after.split(" ", 1)[1] if " " in after else ""
-        words = before.split()[-NEGATION_REACH_WORDS:] + rest.split()[:1]
-        window = " " + " ".join(words) + " "
-        return any(f" {n} " in window for n in self.negation)
+        before_words = " " + " ".join(_WORD.findall(before)[-NEGATION_REACH_WORDS:]) + " "
+        after_word = " " + " ".join(_WORD.findall(rest)[:1]) + " "
+        after_negation = self.negation if self.negation_after is None else self.negation_after
+        return any(f" {n} " in before_words for n in self.negation) or any(
+            f" {n} " in after_word for n in after_negation
+        )
 
     def _negated_inside(self, matched: str, phrase: str) -> bool:
         """A negation word in a gap of the phrase ("ոտքս չի ուռել": my leg did not swell)."""
@@ -281,6 +290,9 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 resolved=folded(lang.get("resolved")),
                 post_op=folded(lang.get("post_op_context")),
                 negation=folded(lang.get("negation")),
+                negation_after=(
+                    folded(lang["negation_after"]) if lang.get("negation_after") else None
+                ),
                 not_a_report=folded(lang.get("not_a_report")),
                 fear=folded(lang.get("fear")),
                 fear_after=lang.get("fear_comes") == "after",
