@@ -220,6 +220,29 @@ def test_yes_answers_the_consent_question_and_the_request_is_stored(assistant, f
     assert rows == [("twilio", "(310) 555-0123")]
 
 
+def test_a_spanish_form_by_sms_runs_in_spanish_and_stores_the_language(assistant, fake_twilio):
+    """Issue 19: a Spanish-speaking patient books by SMS in Spanish; staff see that
+    the call back should be in Spanish (appointment_requests.language)."""
+    number = new_number()
+    for text, expected in [
+        ("quiero hacer una cita por favor", "¿Cuál es su nombre completo?"),
+        ("Rosa Elena Marquez", "¿A qué número de teléfono"),
+        ("323 555 0177", "buen momento para comunicarnos"),
+        ("en las tardes", "de qué se trata la consulta"),
+        ("mi esposo cree que se rompió el aquiles", "Esta es su solicitud"),
+    ]:
+        say(assistant, number, text)
+        fake_twilio.wait_for_text(number, expected)
+    say(assistant, number, "sí")
+    fake_twilio.wait_for_text(number, "Gracias, Rosa")
+    with sqlite3.connect(assistant.db_path) as db:
+        rows = db.execute(
+            "SELECT channel, phone, language FROM appointment_requests WHERE conversation_id = ?",
+            (conversation_id(number),),
+        ).fetchall()
+    assert rows == [("twilio", "(323) 555-0177", "es")]
+
+
 def test_when_sending_fails_the_conversation_is_still_recorded(assistant, fake_twilio):
     number = new_number()
     fake_twilio.always_fail.add(number)

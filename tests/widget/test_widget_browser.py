@@ -11,6 +11,7 @@ Screenshots: test-artifacts/widget.png (desktop) and widget-360.png (360 px).
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import requests
 from playwright.sync_api import expect
@@ -366,6 +367,41 @@ def test_the_english_espanol_switch(stack, browser):
     expect(widget.input).to_be_visible()
     widget.expect_bot("Hi! I can answer questions about Achilles tendon rupture")
     assert widget.stored()["lang"] == "en"
+    assert_clean(watch)
+    page.context.close()
+
+
+def test_a_full_appointment_form_in_spanish(stack, browser):
+    """Issue 19: after "Español", the appointment form asks in Spanish, its buttons
+    are Spanish, and the stored request says the call back is in Spanish."""
+    page, watch = new_page(browser, stack, viewport={"width": 1000, "height": 800})
+    widget = Widget(page)
+    page.goto(stack.demo_url)
+    widget.launcher.click()
+    widget.expect_bot(DISCLAIMER)
+    page.get_by_role("button", name="Español").click()
+    box = page.get_by_role("textbox", name="Escriba su pregunta")
+    log = page.get_by_role("log", name="Conversación")
+    expect(log).to_contain_text("¡Hola!", timeout=BOT_TIMEOUT_MS)
+    for answer, prompt in [
+        ("quiero pedir una cita", "¿Cuál es su nombre completo?"),
+        ("Itzel Quiñonez Arroyo", "¿A qué número de teléfono"),
+        ("213 555 0164", "buen momento para comunicarnos"),
+        ("los sabados en la mañana", "de qué se trata la consulta"),
+        ("me truene el tendon jugando futbol", "Esta es su solicitud"),
+    ]:
+        box.fill(answer)
+        box.press("Enter")
+        expect(log).to_contain_text(prompt, timeout=BOT_TIMEOUT_MS)
+    suggested = page.get_by_role("group", name="Preguntas sugeridas")
+    suggested.get_by_role("button", name="Sí, envíela").click()
+    expect(log).to_contain_text("Gracias, Itzel", timeout=BOT_TIMEOUT_MS)
+    with sqlite3.connect(stack.db_path) as db:
+        rows = db.execute(
+            "SELECT phone, language FROM appointment_requests WHERE patient_name LIKE ?",
+            ("%Quiñonez%",),
+        ).fetchall()
+    assert rows == [("(213) 555-0164", "es")]
     assert_clean(watch)
     page.context.close()
 

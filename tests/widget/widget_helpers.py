@@ -77,9 +77,10 @@ def first_bold(topic_key: str) -> str:
 
 
 class Stack:
-    def __init__(self, widget_url: str, relay: Relay) -> None:
+    def __init__(self, widget_url: str, relay: Relay, db_path=None) -> None:
         self.widget_url = widget_url
         self.relay = relay
+        self.db_path = db_path  # the assistant's SQLite database
         self.demo_url = f"{widget_url}/demo/"
 
 
@@ -113,7 +114,7 @@ def running_stack(tmp_path_factory) -> Iterator[Stack]:
             wait_until(
                 lambda: requests.get(f"{widget_url}/demo/", timeout=2).ok, 30, "widget server", proc
             )
-            yield Stack(widget_url, relay)
+            yield Stack(widget_url, relay, rasa.db_path)
         finally:
             stop_process(proc)
             relay.stop()
