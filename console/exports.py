@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, List, Tuple
 import sqlalchemy as sa
 
 from console.db import intent_corrections
-from console.masking import Masker
+from privacy.masking import Masker
 
 CSV_COLUMNS = [
     "console_id",

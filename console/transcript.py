@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import sqlalchemy as sa
 
 from console.db import events, intent_corrections
-from console.masking import MASK_TOKENS, Masker
+from privacy.masking import MASK_TOKENS, Masker
 
 NAME_SLOTS = ("patient_name",)
 HIDDEN_ACTIONS = {"action_listen"}

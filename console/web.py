@@ -46,11 +46,11 @@ from markupsafe import Markup, escape
 from console import audit, queries
 from console.db import as_utc, engine_for
 from console.jobs import Refresher
-from console.masking import MASK_TOKENS, Masker
 from console.ratelimit import SlidingWindowLimiter
 from console.roles import ROLES
 from console.sessions import SessionPolicy, load_session
 from console.settings import ConsoleSettings
+from privacy.masking import MASK_TOKENS, Masker
 
 logger = logging.getLogger(__name__)
 

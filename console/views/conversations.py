@@ -1,6 +1,6 @@
 """The conversation list (filters, search, CSV export) and the transcript with its
 review form and intent corrections. Patient text is shown masked everywhere here
-(console/masking.py); every view and export is audited."""
+(privacy/masking.py); every view and export is audited."""
 
 from __future__ import annotations
 
