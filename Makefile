@@ -43,7 +43,7 @@ export ACTION_REQUEST_MAX_SIZE ?= 8388608
 export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 # Every other setting (rate limits, widget origins, console cookies and time zone,
 # retention) has its default in the settings module of the process that reads it:
-# actions/config.py, channels/settings.py, console/settings.py (README "Configuration").
+# settings/practice.py, channels/settings.py, console/settings.py (README "Configuration").
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml content/languages.yml $(shell find nlu_components policies -name '*.py')

@@ -4,7 +4,7 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
 
 1. With several replicas (REPLICAS>1 or CLUSTER=true) the action server refuses
    to start without the shared database and the secrets from the environment
-   (cluster/settings.py).
+   (settings/replicas.py).
 2. Request size: SANIC_REQUEST_MAX_SIZE (64 KB, set for the public webhooks by
    the Makefile) reaches this process too, but Rasa sends the session's whole
    tracker with every action call, ~3.5 KB per turn: from about the tenth turn
@@ -19,7 +19,7 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
 import logging
 import os
 
-from cluster.settings import check_cluster_config
+from settings.replicas import check_cluster_config
 
 logger = logging.getLogger(__name__)
 

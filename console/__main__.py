@@ -58,8 +58,8 @@ def serve(host, port, threads) -> None:
     """Runs the console web server (waitress)."""
     settings = load_console_settings()
     host = console_bind_host(host, settings)
-    from cluster.settings import check_cluster_config
     from console.app import create_app
+    from settings.replicas import check_cluster_config
 
     check_cluster_config("console")  # with several replicas: shared database and secrets
     app = create_app(settings)
@@ -94,9 +94,9 @@ def serve(host, port, threads) -> None:
 
 
 def _engine():
-    from console.db import engine_for
+    from console.audit import open_engine
 
-    return engine_for(load_console_settings().database_url)
+    return open_engine(load_console_settings().database_url)
 
 
 def _change_user(change, username: str, value):
@@ -276,9 +276,9 @@ def export_corrections(out) -> None:
     import sqlalchemy as sa
 
     from console import audit, exports
-    from console.db import engine_for, intent_corrections
+    from console.db import intent_corrections
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     user = cli_user()
     with engine.begin() as conn:
         text, count = exports.corrections_yaml(conn, user, dt.datetime.now(dt.timezone.utc))
@@ -301,10 +301,9 @@ def export_corrections(out) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 def retention(days, dry_run) -> None:
     """Deletes old conversations (events + console rows)."""
-    from console.db import engine_for
     from console.jobs import retention_once
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     result = retention_once(engine, days, cli_user(), dry_run=dry_run)
     if result is None:  # cron on several nodes: one of them does it
         click.echo("Retention is running on another node; nothing done here.")
@@ -323,9 +322,8 @@ def retention(days, dry_run) -> None:
 def refresh_summaries(rebuild) -> None:
     """Brings the conversation summaries up to date (the server also does this)."""
     from console import jobs
-    from console.db import engine_for
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     n = jobs.refresh_summaries(engine, rebuild=rebuild)
     if n is None:
         raise click.ClickException(

@@ -183,12 +183,10 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 @cache
 def engine_for(database_url: str) -> sa.engine.Engine:
     """The shared engine (stores/db.py), the schema brought to head (stores/schema.py:
-    safe when several console processes start at once) and the audit chain's head."""
-    engine = upgrade_to_head(database_url)
-    from console import audit  # noqa: E402 (audit imports this module)
-
-    audit.ensure_chain(engine)
-    return engine
+    safe when several console processes start at once). The audit chain's head is
+    made by `console.audit.open_engine` (the console's processes use that), or at the
+    first audit row of an empty log (audit imports this module, not the reverse)."""
+    return upgrade_to_head(database_url)
 
 
 def events_table_exists(engine: sa.engine.Engine) -> bool:

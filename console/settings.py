@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
-from cluster.settings import cluster_mode, missing_secret
+from settings.env import env_float, env_int
+from settings.replicas import cluster_mode, missing_secret
+from settings.secrets import secret_problems
 from stores.secret_files import read_or_create_secret
 
 logger = logging.getLogger(__name__)
@@ -80,11 +82,16 @@ class ConsoleSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     retention_interval_minutes: float = DEFAULT_RETENTION_INTERVAL_MINUTES
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
-    cluster: bool = False  # several replicas (cluster/settings.py): no generated key
+    cluster: bool = False  # several replicas (settings/replicas.py): no generated key
+    # what it was read from (None: os.environ)
+    env: Optional[Mapping[str, str]] = field(default=None, compare=False, hash=False, repr=False)
 
     def secret_key(self) -> str:
         """CONSOLE_SECRET_KEY, or a key generated once into var/ (mode 0600)."""
         if self.secret_key_env:
+            problems = secret_problems("CONSOLE_SECRET_KEY", self.secret_key_env, self.env)
+            if problems:
+                raise ValueError("; ".join(problems))
             return self.secret_key_env
         if self.cluster:  # several console processes must share one key
             raise missing_secret("CONSOLE_SECRET_KEY")
@@ -92,19 +99,11 @@ class ConsoleSettings:
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = (env.get(name) or "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    return env_int(name, default, env)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = (env.get(name) or "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    return env_float(name, default, env)
 
 
 def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSettings:
@@ -143,6 +142,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         retention_interval_minutes=retention_interval_minutes(env),
         refresh_seconds=refresh_seconds(env),
         cluster=cluster_mode(env),
+        env=env,
     )
 
 

@@ -44,7 +44,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 
 from console import audit, queries
-from console.db import as_utc, engine_for
+from console.db import as_utc
 from console.jobs import Refresher
 from console.ratelimit import SlidingWindowLimiter
 from console.roles import ROLES
@@ -90,7 +90,7 @@ class Services:
         clock: Callable[[], dt.datetime],
         password_gate_timeout: float,
     ) -> Services:
-        engine = engine_for(settings.database_url)
+        engine = audit.open_engine(settings.database_url)
         window = settings.login_window_minutes * 60
 
         def now_ts() -> float:

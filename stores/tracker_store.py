@@ -40,7 +40,7 @@ Same table, same rows, less work per turn (found by profiling, bench/README.md):
   every case, go out in one multi-row INSERT (executemany) instead of the ORM's
   unit of work.
 
-With several replicas configured (cluster/settings.py) the store refuses to
+With several replicas configured (settings/replicas.py) the store refuses to
 start unless they share everything they must.
 
 The engine is re-created with `hide_parameters=True` (errors never show the
@@ -72,8 +72,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from cluster.settings import check_cluster_config
 from privacy.masking import NAME, PHONE, Masker, mask_names
+from settings.replicas import check_cluster_config
 from stores import form_answers
 from stores.private_storage import secure_database_url
 from stores.schema import upgrade_to_head
@@ -126,7 +126,7 @@ _MASKER: Optional[Masker] = None
 def _masker() -> Masker:
     global _MASKER
     if _MASKER is None:
-        from actions.config import load_settings
+        from settings.practice import load_settings
 
         _MASKER = Masker([load_settings().office_phone])
     return _MASKER
