@@ -50,6 +50,7 @@ from console.ratelimit import SlidingWindowLimiter
 from console.roles import ROLES
 from console.sessions import SessionPolicy, load_session
 from console.settings import ConsoleSettings
+from console.totp import SeedBox
 from privacy.masking import MASK_TOKENS, Masker
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,13 @@ class Services:
     global_limiter: SlidingWindowLimiter
     password_gate: threading.BoundedSemaphore
     password_gate_timeout: float
+    _seeds: Optional[SeedBox] = None
+
+    def seeds(self) -> SeedBox:
+        """The TOTP seeds' key (console/totp.py), read when first needed."""
+        if self._seeds is None:
+            self._seeds = SeedBox(self.settings.totp_keys())
+        return self._seeds
 
     @classmethod
     def create(
@@ -158,6 +166,10 @@ def load_user(token: str):
     return user
 
 
+# what a user whose role needs a second factor may open before enrolling one
+ENROLMENT_ENDPOINTS = frozenset({"account.totp", "account.totp_confirm", "auth.logout"})
+
+
 def check_access():
     """Before every request (see the module docstring); None lets the request through."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
@@ -175,6 +187,15 @@ def check_access():
         return None  # Flask answers the routing error (404, or 405 for a wrong method)
     if not hasattr(view, "required_permission"):
         abort(403)  # a page that declares nothing is refused to everyone
+    if (
+        services().settings.needs_2fa(current_user.role)
+        and not current_user.has_totp
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        # the role needs a second factor the user has not enrolled: only that page
+        if request.method == "GET":
+            return redirect(url_for("account.totp"))
+        abort(403)
     needed = view.required_permission
     if needed and not current_user.can(needed):
         abort(403)

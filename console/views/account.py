@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
+from markupsafe import Markup
 
-from console import accounts
+from console import accounts, totp
 from console.sessions import (
     active_sessions,
     revoke_own_session,
@@ -79,4 +80,57 @@ def sign_out_everywhere():
     logout_user()
     session.clear()
     flash("You were signed out everywhere, this browser too.")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/2fa", endpoint="totp")
+@requires(None)
+def totp_page():
+    """Enrolment: a new seed, shown once as a QR code (inline SVG) and as text, only
+    to the user themself; kept sealed in their session until a code confirms it."""
+    s = services()
+    if current_user.has_totp:
+        return render_template("totp.html", enrolled=True)
+    secret = totp.new_totp_secret()
+    session["totp_pending"] = s.seeds().seal(secret)
+    uri = totp.totp_uri(secret, current_user.username)
+    record("totp_enrolment_shown")
+    return render_template(
+        "totp.html",
+        enrolled=False,
+        qr=Markup(totp.qr_svg(uri)),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        required=s.settings.needs_2fa(current_user.role),
+    )
+
+
+@bp.route("/account/2fa", methods=["POST"], endpoint="totp_confirm")
+@requires(None)
+def totp_confirm():
+    s = services()
+    if current_user.has_totp:
+        abort(409)
+    pending = session.get("totp_pending")
+    if not pending:
+        return redirect(url_for("account.totp"))
+    try:
+        secret = s.seeds().open(pending)
+    except totp.SeedError:
+        session.pop("totp_pending", None)
+        return redirect(url_for("account.totp"))
+    if totp.totp_match(secret, request.form.get("code") or "", s.clock()) is None:
+        record("totp_enrolment_bad_code")
+        return render_template(
+            "totp.html",
+            enrolled=False,
+            qr=Markup(totp.qr_svg(totp.totp_uri(secret, current_user.username))),
+            secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            required=s.settings.needs_2fa(current_user.role),
+            error="That code did not match. Check the phone's clock and try the next code.",
+        ), 400
+    accounts.set_totp(s.engine, current_user.username, pending)  # ends every session
+    record("totp_enrolled", detail=f"user={current_user.username}")
+    logout_user()
+    session.clear()
+    flash("Second factor set up. Log in again with a code from your authenticator app.")
     return redirect(url_for("auth.login"))

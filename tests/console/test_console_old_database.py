@@ -51,7 +51,10 @@ def test_an_older_console_database_is_upgraded_in_place(tmp_path):
     from types import SimpleNamespace as NS
 
     old = NS(env={"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "k", "CONSOLE_VAR_DIR": str(tmp_path)})
-    app = make_app(old)
+    # existing accounts became admins: by default they must enrol a second factor first
+    first = login(make_app(old).test_client(), "maria", "maria's old console password")
+    assert first.headers["Location"] == "/account/2fa"
+    app = make_app(old, CONSOLE_REQUIRE_2FA="off")
     client = app.test_client()
     assert login(client, "maria", "maria's old console password").status_code == 302
     assert client.get("/audit").status_code == 200  # existing accounts keep full access (admin)
