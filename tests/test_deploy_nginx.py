@@ -285,7 +285,7 @@ def test_bodies_over_64k_are_refused_by_nginx(proxied):
     big = https(
         proxied,
         "POST",
-        "/webhooks/rest/webhook",
+        "/webhooks/twilio/webhook",
         data=b"a" * (64 * 1024 + 1),
         headers={"Content-Type": "application/json"},
     )
@@ -294,7 +294,7 @@ def test_bodies_over_64k_are_refused_by_nginx(proxied):
     fits = https(
         proxied,
         "POST",
-        "/webhooks/rest/webhook",
+        "/webhooks/twilio/webhook",
         data=b"a" * (60 * 1024),
         headers={"Content-Type": "application/json"},
     )
@@ -332,9 +332,13 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
     assert https(proxied, "GET", "/demo/").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/modules/main.js").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/vendor/socket.io.esm.min.js").json()["upstream"] == "widget"
-    assert https(proxied, "GET", "/webhooks/rest/").json()["upstream"] == "rasa"
+    assert https(proxied, "GET", "/webhooks/twilio/").json()["upstream"] == "rasa"
     before = len(proxied["seen"])
     for path in (
+        # the REST webhook stays internal: client-chosen conversation ids (issue 21)
+        "/webhooks/rest/",
+        "/webhooks/rest/webhook",
+        "/webhooks/rest/webhook?x=1",
         "/",
         "/status",
         "/version",
@@ -344,6 +348,8 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
         "/serve.py",
     ):
         assert https(proxied, "GET", path).status_code == 404, path
+    message = {"sender": "demo", "message": "hi"}
+    assert https(proxied, "POST", "/webhooks/rest/webhook", json=message).status_code == 404
     assert len(proxied["seen"]) == before
 
 
