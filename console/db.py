@@ -94,6 +94,21 @@ audit_log = sa.Table(
     sa.Column("row_hash", sa.String(64)),
 )
 
+# Every request to the console (not the static files): who, when, method, path and
+# status, never the query string (search terms go in POST bodies). Admins read it on
+# the Access log page; retention deletes rows older than RETENTION_DAYS.
+access_log = sa.Table(
+    "console_access_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("username", sa.String(120)),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(300), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("remote_addr", sa.String(64)),
+)
+
 conversation_reviews = sa.Table(
     "conversation_reviews",
     metadata,
@@ -151,6 +166,7 @@ console_meta = sa.Table(
 
 __all__ = [
     "appointment_requests",
+    "access_log",
     "audit_log",
     "console_meta",
     "conversation_reviews",

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from console import audit
 from console.db import (
+    access_log,
     appointment_requests,
     conversation_reviews,
     conversation_summaries,
@@ -127,6 +128,8 @@ def run_retention(
             .where(appointment_requests.c.status == "closed")
         ).rowcount
         result.form_answers += form_answers.purge_expired(conn, form_answers.ttl_seconds())
+        # the console's access log is kept as long as the conversations
+        conn.execute(access_log.delete().where(access_log.c.at < cutoff))
         audit.record(
             conn,
             username,

@@ -44,7 +44,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 
 from console import audit, queries
-from console.db import as_utc
+from console.db import access_log, as_utc
 from console.jobs import Refresher
 from console.ratelimit import SlidingWindowLimiter
 from console.roles import ROLES
@@ -66,6 +66,9 @@ BOLD_RE = re.compile(r"\*\*(\S(?:[^*\n]*\S)?)\*\*")
 HOME_PAGES = (("conversations.list", "conversations"), ("appointments.queue", "appointments"))
 
 csrf = CSRFProtect()
+# denied requests (401, 403, CSRF failures) audited and logged per client address and
+# minute; more are counted by the limiter only (one warning says so)
+DENIED_RECORDED_PER_MINUTE = 20
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Services:
     global_limiter: SlidingWindowLimiter
     password_gate: threading.BoundedSemaphore
     password_gate_timeout: float
+    denied_limiter: Optional[SlidingWindowLimiter] = None
     _seeds: Optional[SeedBox] = None
 
     def seeds(self) -> SeedBox:
@@ -120,6 +124,7 @@ class Services:
             global_limiter=SlidingWindowLimiter(settings.login_failures_global, window, now_ts),
             password_gate=threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE),
             password_gate_timeout=password_gate_timeout,
+            denied_limiter=SlidingWindowLimiter(DENIED_RECORDED_PER_MINUTE, 60, now_ts),
         )
 
 
@@ -249,22 +254,92 @@ def error_page(code: int, message: str):
     return render_template("error.html", code=code, message=message), code
 
 
+def record_denied(code: int, reason: str) -> None:
+    """A denied request: an audit row (`access_denied`) and a warning, at most
+    DENIED_RECORDED_PER_MINUTE per client address and minute; the path without its
+    query string."""
+    s = services()
+    addr = client_addr()
+    user = current_user.username if current_user.is_authenticated else "anonymous"
+    allowed, retry, first = s.denied_limiter.acquire(addr or "?")
+    if not allowed:
+        if first:
+            logger.warning(
+                "console: more denied requests from %s; not recorded for %d s", addr, retry
+            )
+        return
+    path = request.path[:200]
+    try:
+        with s.engine.begin() as conn:
+            audit.record(
+                conn,
+                user[:120],
+                "access_denied",
+                detail=f"status={code} reason={reason} {request.method} {path}",
+                remote_addr=addr,
+            )
+    except Exception:  # never turn a refusal into a 500
+        logger.exception("console: could not audit a denied request")
+    logger.warning(
+        "console: denied %s %s (%d %s) for %s from %s",
+        request.method,
+        path,
+        code,
+        reason,
+        user,
+        addr,
+    )
+
+
+def denied_page(code: int, reason: str, message: str):
+    record_denied(code, reason)
+    return error_page(code, message)
+
+
+def log_access(response: Response) -> Response:
+    """One console_access_log row per request (not the static files), without the
+    query string."""
+    if request.endpoint == "static":
+        return response
+    try:
+        user = current_user.username if current_user.is_authenticated else None
+    except Exception:
+        user = None
+    try:
+        with services().engine.begin() as conn:
+            conn.execute(
+                access_log.insert().values(
+                    at=services().clock(),
+                    username=user,
+                    method=request.method[:8],
+                    path=request.path[:300],
+                    status=response.status_code,
+                    remote_addr=client_addr() or None,
+                )
+            )
+    except Exception:
+        logger.exception("console: could not write the access log")
+    return response
+
+
 def install(app: Flask) -> None:
     """The hooks, error pages and template helpers every page relies on (after
     csrf.init_app, so the CSRF check runs first)."""
     app.before_request(check_access)
     app.after_request(security_headers)
+    app.after_request(log_access)
     app.register_error_handler(
         CSRFError,
-        lambda error: error_page(
+        lambda error: denied_page(
             400,
+            "csrf",
             "The form expired or was not sent from this console. "
             "Go back, reload the page and try again.",
         ),
     )
-    app.register_error_handler(401, lambda error: error_page(401, "Please log in."))
+    app.register_error_handler(401, lambda error: denied_page(401, "login", "Please log in."))
     app.register_error_handler(
-        403, lambda error: error_page(403, "Your role does not include this page.")
+        403, lambda error: denied_page(403, "role", "Your role does not include this page.")
     )
     app.register_error_handler(404, lambda error: error_page(404, "Not found."))
     app.jinja_env.filters.update(

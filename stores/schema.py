@@ -64,6 +64,7 @@ PROJECT_TABLES = frozenset(
         "intent_corrections",
         "conversation_summaries",
         "console_meta",
+        "console_access_log",
     }
 )
 # Modules whose module-level `metadata` defines those tables (for autogenerate and

@@ -7,22 +7,29 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from console import accounts
-from console.db import audit_log, users
+from console.db import access_log, audit_log, users
 from console.roles import ROLE_HELP, ROLES
 from console.web import record, requires, services
 
 bp = Blueprint("admin", __name__)
 
 AUDIT_PAGE_SIZE = 100
+ACCESS_PAGE_SIZE = 200
+MAX_PAGE = 100_000
+
+
+def page_number() -> int:
+    """?page=N, 1 to MAX_PAGE; anything else (huge, negative, not a number) is 404."""
+    raw = request.args.get("page") or "1"
+    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
 
 
 @bp.route("/audit", endpoint="audit_log")
 @requires("audit")
 def audit_log_page():
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-    except ValueError:
-        page = 1
+    page = page_number()
     with services().engine.connect() as conn:
         rows = conn.execute(
             sa.select(audit_log)
@@ -32,6 +39,23 @@ def audit_log_page():
         ).all()
     record("view_audit", detail=f"page={page}")
     return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
+
+
+@bp.route("/access", endpoint="access_log")
+@requires("audit")
+def access_log_page():
+    """Who requested which console page, when, and the answer; paths only (the
+    query strings are never stored)."""
+    page = page_number()
+    with services().engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(access_log)
+            .order_by(access_log.c.id.desc())
+            .limit(ACCESS_PAGE_SIZE)
+            .offset((page - 1) * ACCESS_PAGE_SIZE)
+        ).all()
+    record("view_access_log", detail=f"page={page}")
+    return render_template("access.html", rows=rows, page=page, more=len(rows) == ACCESS_PAGE_SIZE)
 
 
 @bp.route("/users", endpoint="users")

@@ -29,12 +29,21 @@ MAX_TAGS_CHARS = 500
 MAX_NOTE_CHARS = 5000
 
 
-@bp.route("/conversations", endpoint="list")
+@bp.route("/conversations", methods=["GET", "POST"], endpoint="list")
 @requires("conversations")
 def conversation_list():
+    """Filters come in the query string, but the search words only in a POST body
+    (with the CSRF token), so they never reach a proxy's or the console's access log;
+    a `q` in the query string is ignored."""
     s = services()
     s.refresh()
-    filters = queries.ListFilters.from_args(request.args)
+    if request.method == "POST":
+        source = request.form
+    else:
+        source = {k: v for k, v in request.args.items() if k != "q"}
+    filters = queries.ListFilters.from_args(source)
+    if filters.page > queries.MAX_PAGE:
+        abort(404)
     with s.engine.connect() as conn:
         rows, total = queries.list_page(conn, filters, s.tz)
         channel_names = queries.channels(conn)
