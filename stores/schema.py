@@ -65,6 +65,7 @@ PROJECT_TABLES = frozenset(
         "conversation_summaries",
         "console_meta",
         "console_access_log",
+        "sms_seen_messages",
     }
 )
 # Modules whose module-level `metadata` defines those tables (for autogenerate and
@@ -74,6 +75,7 @@ TABLE_MODULES = (
     "stores.form_answers",
     "console.db",
     "channels.sms.opt_outs",
+    "channels.sms.seen",
 )
 
 # Revisions after the baseline whose columns console/db.py's `migrate()` used to

@@ -27,6 +27,7 @@ from channels.sms.identities import ConversationIds
 from channels.sms.locks import KeyedLocks
 from channels.sms.menus import ReplyMenus
 from channels.sms.opt_outs import OptOuts, OptOutStore
+from channels.sms.seen import SeenMessages
 from channels.sms.sender import SendOutcome, TwilioMessageSender
 from channels.sms.state import InMemoryStateStore, StateStore, make_state_store
 from channels.sms.webhook import FormParams, empty_twiml, parse_form, validation_url
@@ -66,6 +67,7 @@ class SmsInput(InputChannel):
         *,
         state: Optional[StateStore] = None,
         opt_outs: Optional[OptOutStore] = None,
+        seen: Optional[SeenMessages] = None,
         ids: Optional[ConversationIds] = None,
         sender: Optional[TwilioMessageSender] = None,
     ) -> None:
@@ -88,6 +90,8 @@ class SmsInput(InputChannel):
         self.state = state or make_state_store(settings)
         self.menus = ReplyMenus(self.state, settings.choices_ttl_seconds)
         self.opt_outs = OptOuts(opt_outs or OptOutStore(load_settings().database_url))
+        # MessageSids in the database: a replay after a restart is still a replay
+        self.seen = seen or SeenMessages(load_settings().database_url)
         self.sender = sender or TwilioMessageSender(settings)
         logger.info(
             "SMS channel (Twilio) on; signatures checked against %s",
@@ -153,6 +157,12 @@ class SmsInput(InputChannel):
         except Exception:  # de-duplication is best effort; never lose the message
             logger.exception("SMS de-duplication store failed; processing %s anyway", message_sid)
             first_time = True
+        if first_time:
+            # the database remembers every MessageSid across restarts and replicas
+            try:
+                first_time = await self.seen.first_time(message_sid)
+            except Exception:
+                logger.exception("SMS MessageSid table failed; processing %s anyway", message_sid)
         if not first_time:
             logger.info("Twilio retry of %s ignored (already received)", message_sid)
             return empty_twiml()
