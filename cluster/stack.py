@@ -53,7 +53,15 @@ def action_request_max_size() -> int:
     return int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or 8 * 2**20)
 
 
-SECRET_NAMES = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN", "WIDGET_ID_SECRET")
+# the replicas' shared secrets, and the console's TOTP seed key (settings/replicas.py,
+# console/totp.py): generated once for `make cluster`
+SECRET_NAMES = (
+    "SMS_ID_SECRET",
+    "CONSOLE_SECRET_KEY",
+    "ACTION_SERVER_TOKEN",
+    "WIDGET_ID_SECRET",
+    "CONSOLE_TOTP_KEY",
+)
 
 
 @dataclass
