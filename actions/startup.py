@@ -17,8 +17,8 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
 """
 
 import logging
-import os
 
+from settings.env import env_int
 from settings.replicas import check_cluster_config
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def widen_request_limit() -> None:
         app = Sanic.get_app("rasa_sdk")
     except Exception:  # not inside `rasa run actions` (e.g. tests import the actions)
         return
-    limit = int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or DEFAULT_MAX_REQUEST_BYTES)
+    limit = env_int("ACTION_REQUEST_MAX_SIZE", DEFAULT_MAX_REQUEST_BYTES, low=1)
     if app.config.REQUEST_MAX_SIZE < limit:
         logger.info(
             "Action server request limit %d -> %d bytes (Rasa sends whole trackers)",

@@ -199,8 +199,8 @@ class RedisSettings:
         env = _env(env)
         return cls(
             host=env.get("REDIS_HOST") or DEFAULT_REDIS_HOST,
-            port=int(env.get("REDIS_PORT") or DEFAULT_REDIS_PORT),
-            db=int(env.get("REDIS_DB") or 0),
+            port=env_int("REDIS_PORT", DEFAULT_REDIS_PORT, env, low=1, high=65535),
+            db=env_int("REDIS_DB", 0, env, low=0),
             password=env.get("REDIS_PASSWORD") or None,
         )
 

@@ -182,7 +182,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         # unset: loopback; set but empty: kept, `serve` refuses it (console/__main__.py)
         host=env.get("CONSOLE_HOST", DEFAULT_HOST),
-        port=int(env.get("CONSOLE_PORT") or DEFAULT_PORT),
+        port=env_int("CONSOLE_PORT", DEFAULT_PORT, env, low=1, high=65535),
         secure_cookies=secure,
         timezone=env.get("CONSOLE_TIMEZONE") or DEFAULT_TIMEZONE,
         var_dir=Path(env.get("CONSOLE_VAR_DIR") or PROJECT_ROOT / "var"),
@@ -214,7 +214,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
 
 def refresh_seconds(env: Optional[Mapping[str, str]] = None) -> float:
     env = os.environ if env is None else env
-    return float(env.get("CONSOLE_REFRESH_SECONDS") or DEFAULT_REFRESH_SECONDS)
+    return env_float("CONSOLE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, env, low=0)
 
 
 def office_phone(env: Optional[Mapping[str, str]] = None) -> str:
@@ -241,4 +241,4 @@ def explicit_retention_days(env: Optional[Mapping[str, str]] = None) -> Optional
 
 def retention_interval_minutes(env: Optional[Mapping[str, str]] = None) -> float:
     env = os.environ if env is None else env
-    return float(env.get("RETENTION_INTERVAL_MINUTES") or DEFAULT_RETENTION_INTERVAL_MINUTES)
+    return env_float("RETENTION_INTERVAL_MINUTES", DEFAULT_RETENTION_INTERVAL_MINUTES, env, low=0)
