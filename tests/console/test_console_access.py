@@ -79,7 +79,8 @@ def test_the_search_travels_in_a_post_body(db):
     app = make_app(db)
     client = client_as(db, app, "ada")
     page = client.get("/conversations").text
-    assert 'method="post" action="/conversations"' in page
+    assert '<form method="post" action="/conversations" id="search-form"' in page
+    assert 'name="q"' in page and 'form="search-form"' in page
     everything = client.get("/conversations").text.count("<tr")
     # a search in the URL is ignored (it would be in proxy logs), the POST one counts
     assert client.get("/conversations?q=zzzz-no-such-words").text.count("<tr") == everything
