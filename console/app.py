@@ -20,8 +20,16 @@ from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
 from console.views import admin, appointments, auth, conversations, overview
+from console.views import inbox as inbox_view
 
-BLUEPRINTS = (auth.bp, conversations.bp, appointments.bp, overview.bp, admin.bp)
+BLUEPRINTS = (
+    auth.bp,
+    conversations.bp,
+    appointments.bp,
+    overview.bp,
+    admin.bp,
+    inbox_view.bp,
+)
 # the same request body limit as the assistant's public webhooks
 MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES
 

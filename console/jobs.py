@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Optional
 
 import sqlalchemy as sa
 
-from console import summaries
+from console import inbox, summaries
 from console.db import console_meta, utcnow
 from console.retention import SCHEDULER_USER, RetentionResult, run_retention
 from console.settings import explicit_retention_days, refresh_seconds, retention_interval_minutes
@@ -52,7 +52,9 @@ def refresh_summaries(
                 "summary refresh skipped: another node has been refreshing for %.0fs", wait_s
             )
             return None
-        return summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+        applied = summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+        inbox.collect(engine, summaries.masker())  # the "Needs action" items (issue 20)
+        return applied
 
 
 class Refresher:
