@@ -20,6 +20,7 @@ from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
 from console.views import admin, appointments, auth, conversations, overview
+from console.views import corrections
 from console.views import inbox as inbox_view
 
 BLUEPRINTS = (
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     overview.bp,
     admin.bp,
     inbox_view.bp,
+    corrections.bp,
 )
 # the same request body limit as the assistant's public webhooks
 MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES

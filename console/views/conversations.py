@@ -9,7 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from console import audit, exports, queries, transcript
+from console import audit, exports, intent_titles, queries, review_nav, transcript
 from console.db import conversation_reviews, intent_corrections, utcnow
 from console.db import conversation_summaries as cs
 from console.web import (
@@ -121,6 +121,8 @@ def show_transcript(summary_id: int):
         appointment = conn.execute(
             sa.select(queries.appointment_expr()).select_from(cs).where(cs.c.id == summary_id)
         ).scalar()
+        back = safe_local_path(request.args.get("back")) or ""
+        previous_id, next_id = review_nav.neighbours(conn, summary, back, s.tz)
     record("view_conversation", summary.sender_id)
     return render_template(
         "transcript.html",
@@ -128,8 +130,36 @@ def show_transcript(summary_id: int):
         items=items,
         review=review,
         appointment=appointment,
-        intents=s.intents,
-        back=safe_local_path(request.args.get("back")) or "",
+        intent_choices=intent_titles.choices(s.intents),
+        intent_title=intent_titles.title,
+        back=back,
+        previous_id=previous_id,
+        next_id=next_id,
+    )
+
+
+def save_review(conn, summary) -> None:
+    """The review form's fields (reviewed, tags, note) for this conversation, audited."""
+    reviewed = request.form.get("reviewed") in {"1", "on", "true"}
+    tags = ", ".join(
+        dict.fromkeys(t.strip() for t in (request.form.get("tags") or "").split(",") if t.strip())
+    )[:MAX_TAGS_CHARS]
+    note = (request.form.get("note") or "").strip()[:MAX_NOTE_CHARS]
+    values = dict(reviewed=reviewed, tags=tags, note=note, updated_by=who(), updated_at=utcnow())
+    updated = conn.execute(
+        conversation_reviews.update()
+        .where(conversation_reviews.c.sender_id == summary.sender_id)
+        .values(**values)
+    ).rowcount
+    if not updated:
+        conn.execute(conversation_reviews.insert().values(sender_id=summary.sender_id, **values))
+    audit.record(
+        conn,
+        who(),
+        "review",
+        summary.sender_id,
+        detail=f"reviewed={int(reviewed)} tags={tags}",
+        remote_addr=client_addr(),
     )
 
 
@@ -137,34 +167,7 @@ def show_transcript(summary_id: int):
 @requires("review")
 def review(summary_id: int):
     with services().engine.begin() as conn:
-        summary = summary_or_404(conn, summary_id)
-        reviewed = request.form.get("reviewed") in {"1", "on", "true"}
-        tags = ", ".join(
-            dict.fromkeys(
-                t.strip() for t in (request.form.get("tags") or "").split(",") if t.strip()
-            )
-        )[:MAX_TAGS_CHARS]
-        note = (request.form.get("note") or "").strip()[:MAX_NOTE_CHARS]
-        values = dict(
-            reviewed=reviewed, tags=tags, note=note, updated_by=who(), updated_at=utcnow()
-        )
-        updated = conn.execute(
-            conversation_reviews.update()
-            .where(conversation_reviews.c.sender_id == summary.sender_id)
-            .values(**values)
-        ).rowcount
-        if not updated:
-            conn.execute(
-                conversation_reviews.insert().values(sender_id=summary.sender_id, **values)
-            )
-        audit.record(
-            conn,
-            who(),
-            "review",
-            summary.sender_id,
-            detail=f"reviewed={int(reviewed)} tags={tags}",
-            remote_addr=client_addr(),
-        )
+        save_review(conn, summary_or_404(conn, summary_id))
     flash("Review saved.")
     return redirect(
         url_for(
@@ -184,6 +187,12 @@ def correct(summary_id: int):
         event_id = int(request.form.get("event_id") or "")
     except ValueError:
         abort(400)
+    back = safe_local_path(request.form.get("back"))
+    if not intent:  # the drop-down starts empty: nothing chosen, nothing stored
+        flash("Choose the right topic first; nothing was saved.")
+        return redirect(
+            url_for("conversations.transcript", summary_id=summary_id, back=back) + f"#e{event_id}"
+        )
     if intent not in s.intents:
         abort(400)
     with s.engine.begin() as conn:
@@ -191,6 +200,10 @@ def correct(summary_id: int):
         event = transcript.user_event(conn, summary.sender_id, event_id)
         if event is None:
             abort(404)
+        if transcript.is_form_answer(conn, summary.sender_id, event_id):
+            abort(400)  # an answer typed into the form is not a training example
+        if request.form.get("with_review") == "1":
+            save_review(conn, summary)  # the note typed beside it is kept
         text = transcript.masked_user_text(conn, summary.sender_id, event, s.masker)
         values = dict(
             sender_id=summary.sender_id,
@@ -216,7 +229,7 @@ def correct(summary_id: int):
             detail=f"event={event_id} {event.intent_name}->{intent}",
             remote_addr=client_addr(),
         )
-    flash(f"Saved: the right intent is {intent}.")
+    flash(f"Saved: the right topic is {intent_titles.title(intent)} ({intent}).")
     return redirect(
         url_for(
             "conversations.transcript",
