@@ -19,8 +19,7 @@ from console import web
 from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
-from console.views import admin, appointments, auth, conversations, overview
-from console.views import corrections
+from console.views import admin, appointments, auth, conversations, corrections, overview
 from console.views import inbox as inbox_view
 
 BLUEPRINTS = (
