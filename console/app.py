@@ -21,6 +21,7 @@ from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
 from console.views import admin, appointments, auth, conversations, corrections, overview
 from console.views import inbox as inbox_view
+from console.views import topics as topics_view
 
 BLUEPRINTS = (
     auth.bp,
@@ -30,6 +31,7 @@ BLUEPRINTS = (
     admin.bp,
     inbox_view.bp,
     corrections.bp,
+    topics_view.bp,
 )
 # the same request body limit as the assistant's public webhooks
 MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES
