@@ -116,6 +116,7 @@ def collect(engine: sa.engine.Engine, masker: Any, lookback: int = LOOKBACK_IDS)
     """Adds the items for trigger actions not seen yet; returns how many were added."""
     if not events_table_exists(engine):
         return 0
+    found_at = dt.datetime.now(dt.timezone.utc)
     with engine.connect() as conn:
         watermark = int(_meta(conn, WATERMARK_KEY) or 0)
         rows = conn.execute(
@@ -162,6 +163,7 @@ def collect(engine: sa.engine.Engine, masker: Any, lookback: int = LOOKBACK_IDS)
                         channel=(str(payload.get("input_channel") or "") or None),
                         language=_language(conn, row.sender_id, row.id),
                         trigger_text=masker.mask(payload.get("text") or "")[:TRIGGER_TEXT_MAX],
+                        found_at=found_at,
                         status="new",
                         note="",
                     )

@@ -20,6 +20,8 @@ inbox_items = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, index=True),  # 911|urgent|person|appointment
     sa.Column("trigger_event_id", sa.Integer, nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # when the inbox found it ("new since you last looked" compares this)
+    sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("channel", sa.String(64)),
     sa.Column("language", sa.String(8)),
     sa.Column("trigger_text", sa.Text, nullable=False, default=""),  # masked

@@ -49,7 +49,7 @@ def _context(conn, filters: inbox.InboxFilters, since):
     new_ids = {
         r.id
         for r in rows
-        if r.status == "new" and (since is None or _aware(r.created_at) > _aware(since))
+        if r.status == "new" and (since is None or _aware(r.found_at) > _aware(since))
     }
     return dict(
         rows=rows,

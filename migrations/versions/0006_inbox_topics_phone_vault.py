@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("trigger_event_id", sa.Integer, nullable=False, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("channel", sa.String(64)),
         sa.Column("language", sa.String(8)),
         sa.Column("trigger_text", sa.Text, nullable=False),
