@@ -6,32 +6,25 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from console import accounts
-from console.db import audit_log, users
+from console import accounts, audit_view
+from console.db import users
 from console.roles import ROLE_HELP, ROLES
 from console.web import record, requires, services
 
 bp = Blueprint("admin", __name__)
 
-AUDIT_PAGE_SIZE = 100
-
 
 @bp.route("/audit", endpoint="audit_log")
 @requires("audit")
 def audit_log_page():
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-    except ValueError:
-        page = 1
+    """Filters, readable names, conversation numbers, paging: console/audit_view.py."""
+    filters = audit_view.AuditFilters.from_args(request.args)
     with services().engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(audit_log)
-            .order_by(audit_log.c.id.desc())
-            .limit(AUDIT_PAGE_SIZE)
-            .offset((page - 1) * AUDIT_PAGE_SIZE)
-        ).all()
-    record("view_audit", detail=f"page={page}")
-    return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
+        data = audit_view.page(conn, filters, services().tz)
+    record("view_audit", detail=f"filters={filters.as_args()} page={data['page']}")
+    return render_template(
+        "audit.html", filters=filters, action_name=audit_view.action_name, **data
+    )
 
 
 @bp.route("/users", endpoint="users")

@@ -221,7 +221,10 @@ def test_viewing_a_transcript_is_audited(client, engine):
     client.get(f"/conversations/{summary_id(engine, 't-emergency')}")
     assert_audit(engine, "alice", "view_conversation", "t-emergency")
     audit_page = client.get("/audit").text
-    assert "view_conversation" in audit_page and "t-emergency" in audit_page
+    # readable action names, and the conversation's number linked instead of its sender id
+    sid = summary_id(engine, "t-emergency")
+    assert "Opened a transcript" in audit_page
+    assert f'<a href="/conversations/{sid}">Conversation {sid}</a>' in audit_page
 
 
 # ---------------------------------------------------------------- corrections
@@ -240,8 +243,10 @@ def test_intent_correction_and_export(client, engine, console_env, tmp_path):
         },
     )
     assert response.status_code == 302
+    from console.intent_titles import title
+
     assert (
-        "Corrected to <strong>ask_surgery_options</strong>"
+        f"Corrected to <strong>{title('ask_surgery_options')}</strong>"
         in client.get(f"/conversations/{sid}").text
     )
     # an intent that is not in the domain, or an event of another conversation: refused

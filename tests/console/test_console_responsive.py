@@ -292,3 +292,24 @@ def test_controls_of_the_queues_stay_on_screen_at_390px(site):
     review = page.locator(".review").bounding_box()
     assert chat["width"] >= 330 and review["y"] >= chat["y"] + chat["height"] - 1
     page.context.close()
+
+
+def test_overview_chart_click_opens_the_filtered_list(site):
+    page = _page(site, "rita", viewport={"width": 1280, "height": 900})
+    page.goto(f"{site.base}/overview?days=7")
+    page.locator("#chart-channels").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    # the first bar of "Channels" (this period), where Chart.js drew it
+    point = page.evaluate(
+        """() => {
+          const canvas = document.getElementById('chart-channels');
+          const bar = Chart.getChart(canvas).getDatasetMeta(0).data[0];
+          const box = canvas.getBoundingClientRect();
+          return {x: box.left + bar.x, y: box.top + (bar.y + bar.base) / 2};
+        }"""
+    )
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_url(lambda url: "/conversations?" in url and "channel=" in url)
+    assert "date_from=" in page.url and page.locator("table.list tbody tr").count() >= 1
+    assert not page.errors, page.errors
+    page.context.close()
