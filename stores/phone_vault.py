@@ -10,7 +10,7 @@ conversation stays a keyed hash only.
 The key is never in the database:
 
 - `PHONE_VAULT_KEYS`: comma-separated Fernet keys, newest first (production; the
-  same on every replica), else
+  same on every replica, required with several replicas: cluster/settings.py), else
 - the file `PHONE_VAULT_KEY_FILE` (default `var/phone_vault_keys`, mode 0600, one
   key per line, newest first), generated once when missing.
 
@@ -37,6 +37,7 @@ from typing import List, Mapping, Optional
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from cluster.settings import secret_from_env
 from stores.private_storage import PROJECT_VAR_DIR, secure_directory
 
 metadata = sa.MetaData()
@@ -84,7 +85,11 @@ def _write_keys(path: Path, keys: List[str]) -> None:
 def load_keys(env: Optional[Mapping[str, str]] = None, create: bool = True) -> List[str]:
     """The keys, newest first: PHONE_VAULT_KEYS, else the key file (made when missing)."""
     env = _env(env)
-    listed = [k.strip() for k in (env.get(KEYS_VARIABLE) or "").split(",") if k.strip()]
+    # with several replicas the keys must come from the environment (the same on
+    # every replica): secret_from_env refuses to go on without them
+    listed = [
+        k.strip() for k in (secret_from_env(KEYS_VARIABLE, env) or "").split(",") if k.strip()
+    ]
     if listed:
         return listed
     path = key_file(env)

@@ -339,3 +339,16 @@ def test_sms_channel_stores_the_number_encrypted_after_an_escalating_turn(box, m
         assert phone_vault.reveal(conn, "sms-urgent-one") == "+13235550111"
         assert phone_vault.reveal(conn, "sms-plain-one") is None
         assert phone_vault.has_number(conn, ["sms-plain-one"]) == set()
+
+
+def test_phone_vault_keys_come_from_the_environment_with_several_replicas(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from cluster.settings import ClusterConfigError
+    from stores import phone_vault
+
+    with pytest.raises(ClusterConfigError):
+        phone_vault.load_keys({"REPLICAS": "2", "PHONE_VAULT_KEY_FILE": str(tmp_path / "k")})
+    assert not (tmp_path / "k").exists()  # nothing generated per replica
+    key = Fernet.generate_key().decode()
+    assert phone_vault.load_keys({"REPLICAS": "2", "PHONE_VAULT_KEYS": key}) == [key]
