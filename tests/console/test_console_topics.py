@@ -197,3 +197,48 @@ def test_export_for_the_web_team_and_roles(week_db):
     assert audit_rows(week_db.engine, "export_topics", username="rita")
     cal = client_as(week_db, week_db.app, "cal")
     assert cal.get("/topics").status_code == 403
+
+
+def test_reasons_and_form_answers(tmp_path):
+    """Each reason from its intent or action; answers typed into the appointment form
+    (often classified nlu_fallback) are not flagged. A fake encoder keeps this fast."""
+    import numpy as np
+
+    from bench.synthetic import ConversationWriter, ensure_events_table
+    from console.db import engine_for, events
+    from console.summaries import masker
+    from console.topics import _reason, flag_new_turns
+
+    assert _reason("ask_driving", ["action_answer_topic"]) == "handoff"
+    assert _reason("nlu_fallback", ["action_clarify_or_handoff"]) == "did_you_mean"
+    assert _reason("nlu_fallback", ["action_default_fallback"]) == "fallback"
+    assert _reason("out_of_scope", ["action_out_of_scope"]) == "out_of_scope"
+    assert _reason("other_language", ["utter_other_language"]) == "other_language"
+    assert _reason("ask_recovery", ["action_answer_topic"]) is None
+    assert _reason("request_human", ["action_handoff"]) is None  # the inbox's, not a topic
+
+    engine = engine_for(f"sqlite:///{tmp_path / 'reasons.db'}")
+    ensure_events_table(engine)
+    w = ConversationWriter("form-one", time.time() - 100, "rest")
+    w.session_start()
+    w.user("I'd like an appointment", "request_appointment", 0.99)
+    w._add("active_loop", {"name": "appointment_form"}, action="appointment_form")
+    w.user("Maria Lopez", "nlu_fallback", 0.3)
+    w.action("appointment_form")
+    w.user("my number is 310 555 0199", "out_of_scope", 0.5)
+    w.action("appointment_form")
+    w._add("active_loop", {"name": None}, action=None)
+    w.reply("action_submit_appointment", "Sent.")
+    w.user("tôi bị đau gót chân", "other_language", 0.99)
+    w.reply("utter_other_language", "English only, call the office.")
+    with engine.begin() as conn:
+        conn.execute(events.insert(), w.rows)
+    seen = []
+
+    def fake_encode(texts):
+        seen.extend(texts)
+        return np.ones((len(texts), 384), dtype=np.float32)
+
+    assert flag_new_turns(engine, masker(), encode=fake_encode) == 1
+    assert seen == ["tôi bị đau gót chân"]
+    assert flag_new_turns(engine, masker(), encode=fake_encode) == 0  # nothing twice
