@@ -5,6 +5,8 @@ reveal (one audit row per reveal)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -66,8 +68,6 @@ def _context(conn, filters: inbox.InboxFilters, since):
 
 
 def _aware(value):
-    import datetime as dt
-
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
@@ -103,8 +103,6 @@ def inbox_page():
 def inbox_rows():
     """The table body only, for the page's own refresh; "new" is counted against the
     time the page was opened (`since`), so the count does not reset itself."""
-    import datetime as dt
-
     s = services()
     s.refresh()
     filters = inbox.InboxFilters.from_args(request.args)

@@ -100,3 +100,17 @@ def test_audit_log_filters_names_numbers_and_paging(site):
     assert "Page 2 of 3" in ada.get(nxt).text
     future = ada.get("/audit?date_from=2099-01-01").text
     assert "Nothing matches." in future and "0 entries" in future
+
+
+def test_transcript_shows_the_escalation_tier(site):
+    import sqlalchemy as sa
+
+    from console.db import conversation_summaries as cs
+
+    ada = client_as(site, site.app, "ada")
+    with site.engine.connect() as conn:
+        ids = dict(conn.execute(sa.select(cs.c.sender_id, cs.c.id)).all())
+    sms = ada.get(f"/conversations/{ids[SMS_SENDER]}").text
+    urgent = ada.get(f"/conversations/{ids['web-urgent']}").text
+    assert '<span class="tier tier-911">' in sms and "tier-urgent" not in sms
+    assert '<span class="tier tier-urgent">' in urgent and "tier-911" not in urgent
