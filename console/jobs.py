@@ -39,7 +39,8 @@ REFRESH_JOB = "console_summary_refresh"
 RETENTION_JOB = "console_retention"
 RETENTION_LAST_RUN_KEY = "retention_last_run"
 TOPICS_JOB = "console_topics"
-TOPICS_INTERVAL_S = 900.0  # the unanswered-topics report is recomputed every 15 minutes
+TOPICS_INTERVAL_S = 900.0
+REFRESH_FLAG_LOOKBACK = 500  # the unanswered-topics report is recomputed every 15 minutes
 REFRESH_WAIT_S = 15.0
 REFRESH_MIN_SECONDS = 2.0
 
@@ -56,6 +57,9 @@ def refresh_summaries(
             return None
         applied = summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
         inbox.collect(engine, summaries.masker())  # the "Needs action" items (issue 20)
+        # turns the page did not answer, without their vectors (the topics job adds
+        # them); a short look-back here, the job's own run looks further back
+        topics.flag_new_turns(engine, summaries.masker(), lookback=REFRESH_FLAG_LOOKBACK)
         return applied
 
 

@@ -137,16 +137,23 @@ def _encoder():
     return get_encoder()
 
 
+def default_encode(texts: List[str]) -> np.ndarray:
+    return _encoder().encode(texts)
+
+
 def flag_new_turns(
     engine: sa.engine.Engine,
     masker: Any,
     encode: Optional[Callable[[List[str]], np.ndarray]] = None,
     lookback: int = LOOKBACK_IDS,
 ) -> int:
-    """Flags the turns of events not looked at yet; returns how many were flagged."""
+    """Flags the turns of events not looked at yet; returns how many were flagged.
+
+    Without `encode` the turns are stored without their vector (the summary refresh
+    does that, so lists can show the message that failed at once); `embed_missing`
+    adds the vectors in the background job."""
     if not events_table_exists(engine):
         return 0
-    encode = encode or (lambda texts: _encoder().encode(texts))
     with engine.connect() as conn:
         watermark = int(_meta(conn, WATERMARK_KEY) or 0)
     low = max(0, watermark - lookback)
@@ -230,9 +237,9 @@ def flag_new_turns(
                 dict(event_id=t.event_id, sender_id=t.sender_id, at=t.at, reason=reason, text=text)
             )
         if new_rows:
-            vectors = encode([r["text"] for r in new_rows])
+            vectors = encode([r["text"] for r in new_rows]) if encode else [None] * len(new_rows)
             for r, v in zip(new_rows, vectors):
-                r["embedding"] = np.asarray(v, dtype=np.float16).tobytes()
+                r["embedding"] = None if v is None else np.asarray(v, dtype=np.float16).tobytes()
         # the last user turn of a batch may still get its reply in the next batch:
         # the look-back re-reads it (already flagged turns are skipped)
         with engine.begin() as conn:
@@ -246,6 +253,55 @@ def flag_new_turns(
             break
         low = rows[-1].id - 200  # a little overlap: a turn's actions follow it closely
     return flagged
+
+
+def embed_missing(
+    engine: sa.engine.Engine, encode: Callable[[List[str]], np.ndarray], batch: int = 512
+) -> int:
+    """Adds the sentence vectors of turns flagged without one (by the summary refresh)."""
+    done = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(flagged_turns.c.event_id, flagged_turns.c.text)
+                .where(flagged_turns.c.embedding.is_(None))
+                .order_by(flagged_turns.c.event_id)
+                .limit(batch)
+            ).all()
+        if not rows:
+            return done
+        vectors = encode([r.text for r in rows])
+        with engine.begin() as conn:
+            conn.execute(
+                flagged_turns.update()
+                .where(flagged_turns.c.event_id == sa.bindparam("_id"))
+                .values(embedding=sa.bindparam("_vec")),
+                [
+                    {"_id": r.event_id, "_vec": np.asarray(v, dtype=np.float16).tobytes()}
+                    for r, v in zip(rows, vectors)
+                ],
+            )
+        done += len(rows)
+
+
+def latest_flagged(conn: sa.engine.Connection, sender_ids: List[str]) -> Dict[str, Any]:
+    """Each conversation's last flagged turn (masked text, reason): the message that
+    failed, for the conversation list."""
+    if not sender_ids:
+        return {}
+    last = (
+        sa.select(sa.func.max(flagged_turns.c.event_id))
+        .where(flagged_turns.c.sender_id.in_(list(sender_ids)))
+        .group_by(flagged_turns.c.sender_id)
+    )
+    return {
+        r.sender_id: r
+        for r in conn.execute(
+            sa.select(
+                flagged_turns.c.sender_id, flagged_turns.c.text, flagged_turns.c.reason
+            ).where(flagged_turns.c.event_id.in_(last))
+        )
+    }
 
 
 def week_start(ts: float, tz: dt.tzinfo) -> dt.date:
@@ -414,20 +470,29 @@ def run(
 ) -> Dict[str, float]:
     """The whole job: flag new turns, then rebuild the themes. Returns timings."""
     started = time.perf_counter()
+    encode = encode or default_encode
     flagged = flag_new_turns(engine, masker, encode=encode)
+    embedded = embed_missing(engine, encode)  # flagged earlier by the summary refresh
     flagged_s = time.perf_counter() - started
     themes = build_themes(engine, tz, now=now)
     with engine.begin() as conn:
         _set_meta(conn, LAST_RUN_KEY, repr(time.time()))
     total = time.perf_counter() - started
     logger.info(
-        "topics: %d new flagged turns (%.1fs), %d themes (%.1fs total)",
+        "topics: %d new flagged turns, %d embedded later (%.1fs), %d themes (%.1fs total)",
         flagged,
+        embedded,
         flagged_s,
         themes,
         total,
     )
-    return {"flagged": flagged, "themes": themes, "flag_s": flagged_s, "total_s": total}
+    return {
+        "flagged": flagged,
+        "embedded": embedded,
+        "themes": themes,
+        "flag_s": flagged_s,
+        "total_s": total,
+    }
 
 
 def last_run(conn: sa.engine.Connection) -> Optional[dt.datetime]:

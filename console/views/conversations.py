@@ -9,7 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from console import audit, exports, intent_titles, queries, review_nav, transcript
+from console import audit, exports, intent_titles, queries, review_nav, topics, transcript
 from console.db import conversation_reviews, intent_corrections, utcnow
 from console.db import conversation_summaries as cs
 from console.web import (
@@ -38,6 +38,8 @@ def conversation_list():
     with s.engine.connect() as conn:
         rows, total = queries.list_page(conn, filters, s.tz)
         channel_names = queries.channels(conn)
+        # the message that failed (console/topics.py), not only the first question
+        unanswered = topics.latest_flagged(conn, [r.sender_id for r in rows])
     record(
         "search" if filters.q else "view_list",
         detail=masked_filters(filters, total=total, shown=[r.id for r in rows]),
@@ -57,6 +59,8 @@ def conversation_list():
         channels=channel_names,
         intents=s.intents + ["nlu_fallback"],
         last_week=last_week,
+        unanswered=unanswered,
+        REASONS=topics.REASONS,
     )
 
 

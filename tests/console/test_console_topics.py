@@ -242,3 +242,48 @@ def test_reasons_and_form_answers(tmp_path):
     assert flag_new_turns(engine, masker(), encode=fake_encode) == 1
     assert seen == ["tôi bị đau gót chân"]
     assert flag_new_turns(engine, masker(), encode=fake_encode) == 0  # nothing twice
+
+
+def test_the_refresh_flags_at_once_and_the_job_adds_the_vectors(tmp_path):
+    import numpy as np
+
+    from bench.synthetic import ConversationWriter, ensure_events_table
+    from console import queries, topics
+    from console.db import engine_for, events
+    from console.jobs import refresh_summaries
+    from console.summaries import masker
+    from console.tables import flagged_turns
+
+    engine = engine_for(f"sqlite:///{tmp_path / 'split.db'}")
+    ensure_events_table(engine)
+    w = ConversationWriter("drive-one", time.time() - 100, "rest")
+    w.session_start()
+    w.user("when can I drive again", "ask_driving", 0.9)
+    w.reply("action_answer_topic", "Our page doesn't cover driving...")
+    with engine.begin() as conn:
+        conn.execute(events.insert(), w.rows)
+    refresh_summaries(engine)  # what list requests and `serve` run
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(flagged_turns)).one()
+        assert row.reason == "handoff" and row.embedding is None
+        assert topics.latest_flagged(conn, ["drive-one"])["drive-one"].text == (
+            "when can I drive again"
+        )
+    result = topics.run(
+        engine,
+        masker(),
+        queries.zone("America/Los_Angeles"),
+        encode=lambda texts: np.ones((len(texts), 384), dtype=np.float32),
+    )
+    assert result["flagged"] == 0 and result["embedded"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(flagged_turns.c.embedding)).scalar() is not None
+
+
+def test_the_list_shows_the_message_that_failed(week_db):
+    rita = client_as(week_db, week_db.app, "rita")
+    page = rita.get("/conversations?fallback=1").text
+    assert page.count('<div class="unanswered">') >= 10
+    assert '<span class="why">&#34;Did you mean…?&#34;:</span>' in page or (
+        '<span class="why">"Did you mean…?":</span>' in page
+    )
