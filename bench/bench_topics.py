@@ -88,8 +88,9 @@ def main() -> int:
         first = topics_once(engine, tz)
         wall = time.perf_counter() - t0
         print(
-            f"first run: {wall:.1f}s wall ({first['flagged']} flagged turns, flag+embed "
-            f"{first['flag_s']:.1f}s, {first['themes']} themes)"
+            f"first run: {wall:.1f}s wall ({first['flagged']} flagged turns, "
+            f"{first['embedded']} embedded later, flag+embed {first['flag_s']:.1f}s, "
+            f"{first['themes']} themes)"
         )
         t0 = time.perf_counter()
         again = topics_once(engine, tz)
@@ -101,6 +102,10 @@ def main() -> int:
             rows = conn.execute(
                 sa.select(flagged_turns.c.sender_id, flagged_turns.c.theme_id)
             ).all()
+            distinct = conn.execute(
+                sa.select(sa.func.count(sa.distinct(flagged_turns.c.text)))
+            ).scalar()
+        print(f"{distinct} distinct flagged texts (a repeated text is embedded once)")
         members = {}
         for r in rows:
             if r.theme_id is not None:
