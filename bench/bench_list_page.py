@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script
 import sqlalchemy as sa  # noqa: E402
 
 from bench import synthetic  # noqa: E402
-from console import accounts, summaries  # noqa: E402
+from console import accounts, inbox, summaries, topics  # noqa: E402
 from console.app import create_app  # noqa: E402
 from console.db import engine_for, events  # noqa: E402
 from console.settings import load_console_settings  # noqa: E402
@@ -86,6 +86,15 @@ def main() -> int:
     folded = summaries.refresh(engine)
     t_build = time.perf_counter() - t0
     print(f"built summaries from {folded} events in {t_build:.2f}s (once; incremental afterwards)")
+    # what `serve` also does once at start (console/jobs.py refresh_summaries): the
+    # "Needs action" items and the unanswered turns (issue 20)
+    t0 = time.perf_counter()
+    inbox.collect(engine, summaries.masker())
+    flagged = topics.flag_new_turns(engine, summaries.masker())
+    print(
+        f"inbox items and {flagged} unanswered turns found in "
+        f"{time.perf_counter() - t0:.2f}s (once; incremental afterwards)"
+    )
     if engine.url.get_backend_name() == "postgresql":
         # a live database has planner statistics (autovacuum); a fresh bulk load not yet
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

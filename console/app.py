@@ -20,9 +20,29 @@ from console import web
 from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
-from console.views import account, admin, appointments, auth, conversations, overview
+from console.views import (
+    account,
+    admin,
+    appointments,
+    auth,
+    conversations,
+    corrections,
+    overview,
+)
+from console.views import inbox as inbox_view
+from console.views import topics as topics_view
 
-BLUEPRINTS = (auth.bp, conversations.bp, appointments.bp, overview.bp, admin.bp, account.bp)
+BLUEPRINTS = (
+    auth.bp,
+    conversations.bp,
+    appointments.bp,
+    overview.bp,
+    admin.bp,
+    account.bp,
+    inbox_view.bp,
+    corrections.bp,
+    topics_view.bp,
+)
 # the same request body limit as the assistant's public webhooks
 MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES
 

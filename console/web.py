@@ -63,7 +63,11 @@ CONTENT_SECURITY_POLICY = (
 )
 BOLD_RE = re.compile(r"\*\*(\S(?:[^*\n]*\S)?)\*\*")
 # The pages a user lands on ("/", after logging in): the first one their role may see.
-HOME_PAGES = (("conversations.list", "conversations"), ("appointments.queue", "appointments"))
+HOME_PAGES = (
+    ("inbox.list", "inbox"),
+    ("conversations.list", "conversations"),
+    ("appointments.queue", "appointments"),
+)
 
 csrf = CSRFProtect()
 # denied requests (401, 403, CSRF failures) audited and logged per client address and

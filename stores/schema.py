@@ -66,6 +66,12 @@ PROJECT_TABLES = frozenset(
         "console_meta",
         "console_access_log",
         "sms_seen_messages",
+        # issue 20: the "Needs action" inbox, the unanswered-topics report, SMS call-back numbers
+        "inbox_items",
+        "inbox_seen",
+        "flagged_turns",
+        "topic_themes",
+        "sms_contact_numbers",
     }
 )
 # Modules whose module-level `metadata` defines those tables (for autogenerate and
@@ -76,6 +82,8 @@ TABLE_MODULES = (
     "console.db",
     "channels.sms.opt_outs",
     "channels.sms.seen",
+    "console.tables",
+    "stores.phone_vault",
 )
 
 # Revisions after the baseline whose columns console/db.py's `migrate()` used to

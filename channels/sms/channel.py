@@ -32,6 +32,8 @@ from channels.sms.sender import SendOutcome, TwilioMessageSender
 from channels.sms.state import InMemoryStateStore, StateStore, make_state_store
 from channels.sms.webhook import FormParams, empty_twiml, parse_form, validation_url
 from channels.turn import run_turn, technical_trouble_reply
+from stores import phone_vault
+from stores.schema import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,26 @@ class SmsCollector(CollectingOutputChannel):
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+# actions whose turn makes the office call the patient back (console "Needs action")
+CALLBACK_ACTIONS = {
+    "utter_emergency": "911",
+    "utter_urgent_problem": "urgent",
+    "action_handoff": "person",
+    "action_submit_appointment": "appointment",
+}
+
+
+def callback_reason(events: Any) -> Optional[str]:
+    """The call-back reason of the latest turn (events after the last user message)."""
+    reason = None
+    for event in reversed(list(events)):
+        name = getattr(event, "type_name", None)
+        if name == "user":
+            break
+        if name == "action" and getattr(event, "action_name", None) in CALLBACK_ACTIONS:
+            reason = reason or CALLBACK_ACTIONS[event.action_name]
+    return reason
 
 
 class SmsInput(InputChannel):
@@ -266,12 +288,35 @@ class SmsInput(InputChannel):
                 conversation_id, BUSY_TEXT.format(phone=load_settings().office_phone)
             )
             return
+        await self._keep_number_if_needed(conversation_id, app)
         messages = collector.messages
         if failed or not messages:  # maybe not recorded for staff: give the phone number
             messages = messages + [technical_trouble_reply()]
         reply, choices = formatting.render_turn(messages)
         await self.menus.remember(conversation_id, choices)
         await self._deliver(conversation_id, reply)
+
+    async def _keep_number_if_needed(self, conversation_id: str, app: Any) -> None:
+        """A turn that escalated, asked for a person or sent an appointment request
+        keeps the patient's number, encrypted, for the office's call-back
+        (stores/phone_vault.py); other conversations stay a keyed hash only."""
+        store = getattr(getattr(getattr(app, "ctx", None), "agent", None), "tracker_store", None)
+        number = await self.numbers.get(conversation_id)
+        if store is None or number is None:
+            return
+        try:
+            tracker = await store.retrieve(conversation_id)
+            reason = callback_reason(tracker.events if tracker is not None else [])
+            if reason:
+                await asyncio.to_thread(
+                    phone_vault.keep,
+                    upgrade_to_head(load_settings().database_url),
+                    conversation_id,
+                    number,
+                    reason,
+                )
+        except Exception:
+            logger.exception("Could not keep the call-back number of %s", conversation_id)
 
     async def _cancel_open_form(
         self, on_new_message: OnNewMessage, conversation_id: str, message_sid: str, app: Any

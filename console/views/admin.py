@@ -6,14 +6,13 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from console import accounts
-from console.db import access_log, audit_log, users
+from console import accounts, audit_view
+from console.db import access_log, users
 from console.roles import ROLE_HELP, ROLES
 from console.web import record, requires, services
 
 bp = Blueprint("admin", __name__)
 
-AUDIT_PAGE_SIZE = 100
 ACCESS_PAGE_SIZE = 200
 MAX_PAGE = 100_000
 
@@ -29,16 +28,16 @@ def page_number() -> int:
 @bp.route("/audit", endpoint="audit_log")
 @requires("audit")
 def audit_log_page():
-    page = page_number()
+    """Filters, readable names, conversation numbers, paging: console/audit_view.py.
+    A page number that is not 1 to MAX_PAGE is 404 (page_number)."""
+    page_number()
+    filters = audit_view.AuditFilters.from_args(request.args)
     with services().engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(audit_log)
-            .order_by(audit_log.c.id.desc())
-            .limit(AUDIT_PAGE_SIZE)
-            .offset((page - 1) * AUDIT_PAGE_SIZE)
-        ).all()
-    record("view_audit", detail=f"page={page}")
-    return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
+        data = audit_view.page(conn, filters, services().tz)
+    record("view_audit", detail=f"filters={filters.as_args()} page={data['page']}")
+    return render_template(
+        "audit.html", filters=filters, action_name=audit_view.action_name, **data
+    )
 
 
 @bp.route("/access", endpoint="access_log")
