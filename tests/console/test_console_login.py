@@ -15,6 +15,7 @@ SAMPLE_ARGS = {
     "user_id": 1,
     "item_id": 1,
     "theme_id": 1,
+    "session_id": 1,
     "filename": "console.css",
 }
 
