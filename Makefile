@@ -43,12 +43,12 @@ export ACTION_REQUEST_MAX_SIZE ?= 8388608
 export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 # Every other setting (rate limits, widget origins, console cookies and time zone,
 # retention) has its default in the settings module of the process that reads it:
-# actions/config.py, channels/settings.py, console/settings.py (README "Configuration").
+# settings/practice.py, channels/settings.py, console/settings.py (README "Configuration").
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
 	content/red_flags.yml content/languages.yml $(shell find nlu_components policies -name '*.py')
 
-.PHONY: help run supervise test lint format setup migrate train eval ablation bench clean cluster
+.PHONY: help run supervise test lint format setup migrate train eval ablation bench clean cluster audit audit-refresh
 
 # `make help` lists the targets with the text after their "##"
 help:  ## list the targets
@@ -88,6 +88,17 @@ setup: $(VENV)/.spacy-pipeline $(VENV)/.minilm  ## venv, locked dependencies, sp
 lint: setup  ## ruff check and ruff format --check (make test runs it first)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The locked dependencies against the advisory snapshot kept in security/ (offline;
+# scripts/audit_deps.py says why not pip-audit). tests/test_audit.py runs it in make test.
+audit: setup  ## requirements.lock against the stored advisory snapshot (offline)
+	$(PY) scripts/audit_deps.py
+
+# ADVISORIES=<checkout of https://github.com/pypa/advisory-database> (git clone --depth 1)
+audit-refresh: setup  ## rebuild security/osv-snapshot.json from ADVISORIES=<checkout>
+	@[ -n "$(ADVISORIES)" ] || { echo "set ADVISORIES=<checkout of github.com/pypa/advisory-database>"; exit 2; }
+	$(PY) scripts/audit_deps.py refresh --from $(ADVISORIES)
+	$(PY) scripts/audit_deps.py
 
 format: setup  ## ruff: apply the safe fixes and format every file
 	$(VENV)/bin/ruff check --fix .

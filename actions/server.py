@@ -28,6 +28,8 @@ import os
 import sys
 from typing import List, Mapping, Optional
 
+from settings.env import env_int
+
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 5055
 
@@ -101,7 +103,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("ACTION_PORT") or DEFAULT_PORT),
+        default=env_int("ACTION_PORT", DEFAULT_PORT, low=1, high=65535),
         help="port (default: $ACTION_PORT or 5055)",
     )
     parser.add_argument("--actions", default="actions", help="action package (default: actions)")

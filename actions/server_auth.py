@@ -41,7 +41,7 @@ SCHEME = "Bearer "
 
 def load_token(env: Optional[Mapping[str, str]] = None) -> str:
     """ACTION_SERVER_TOKEN, else the token file (created on first use)."""
-    from cluster.settings import secret_from_env
+    from settings.replicas import secret_from_env
 
     env = os.environ if env is None else env
     value = secret_from_env(TOKEN_ENV, env) or ""  # required with several replicas

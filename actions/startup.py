@@ -4,7 +4,7 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
 
 1. With several replicas (REPLICAS>1 or CLUSTER=true) the action server refuses
    to start without the shared database and the secrets from the environment
-   (cluster/settings.py).
+   (settings/replicas.py).
 2. Request size: SANIC_REQUEST_MAX_SIZE (64 KB, set for the public webhooks by
    the Makefile) reaches this process too, but Rasa sends the session's whole
    tracker with every action call, ~3.5 KB per turn: from about the tenth turn
@@ -17,9 +17,9 @@ only `actions.config` and `actions.appointment_store`, so they never run it).
 """
 
 import logging
-import os
 
-from cluster.settings import check_cluster_config
+from settings.env import env_int
+from settings.replicas import check_cluster_config
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def widen_request_limit() -> None:
         app = Sanic.get_app("rasa_sdk")
     except Exception:  # not inside `rasa run actions` (e.g. tests import the actions)
         return
-    limit = int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or DEFAULT_MAX_REQUEST_BYTES)
+    limit = env_int("ACTION_REQUEST_MAX_SIZE", DEFAULT_MAX_REQUEST_BYTES, low=1)
     if app.config.REQUEST_MAX_SIZE < limit:
         logger.info(
             "Action server request limit %d -> %d bytes (Rasa sends whole trackers)",

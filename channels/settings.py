@@ -19,7 +19,8 @@ from urllib.parse import urlparse, urlsplit
 
 from actions.config import PROJECT_ROOT
 from channels.sms.formatting import TWILIO_MAX_BODY_CHARS
-from cluster.settings import secret_from_env
+from settings.env import env_float, env_int
+from settings.replicas import secret_from_env
 from stores.secret_files import read_or_create_secret
 
 logger = logging.getLogger(__name__)
@@ -63,16 +64,7 @@ def _env(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int, low: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {raw!r}")
-    return value
+    return env_int(name, default, env, low=low)
 
 
 def _number_between(
@@ -83,22 +75,15 @@ def _number_between(
     high: float,
     cast: Callable[[str], Any] = float,
 ) -> Any:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return cast(str(default))
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {raw!r}")
-    return value
+    if cast is int:
+        return env_int(name, int(default), env, low=int(low), high=int(high))
+    return env_float(name, float(default), env, low=low, high=high)
 
 
 def _secret(env: Mapping[str, str], variable: str, file_variable: str, default_file: Path) -> bytes:
     """`variable`, else a random secret generated once into a private file (path:
     `file_variable`). With several replicas the variable is required
-    (cluster/settings.py), so that all of them agree."""
+    (settings/replicas.py), so that all of them agree."""
     value = secret_from_env(variable, env)
     if not value:
         value = read_or_create_secret(
@@ -214,8 +199,8 @@ class RedisSettings:
         env = _env(env)
         return cls(
             host=env.get("REDIS_HOST") or DEFAULT_REDIS_HOST,
-            port=int(env.get("REDIS_PORT") or DEFAULT_REDIS_PORT),
-            db=int(env.get("REDIS_DB") or 0),
+            port=env_int("REDIS_PORT", DEFAULT_REDIS_PORT, env, low=1, high=65535),
+            db=env_int("REDIS_DB", 0, env, low=0),
             password=env.get("REDIS_PASSWORD") or None,
         )
 

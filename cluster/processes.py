@@ -64,8 +64,10 @@ class Proc:
     proc: Optional[subprocess.Popen] = None
 
     def start(self) -> Proc:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
+        self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # 0600: process output can hold patients' words
+        out = os.fdopen(os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        os.chmod(self.log, 0o600)
         kwargs = {}
         if self.user and os.geteuid() == 0:
             kwargs.update(user=self.user, group=self.user, extra_groups=[])

@@ -32,6 +32,7 @@ from typing import Dict
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster.stack import PROJECT_ROOT, SECRET_NAMES, Stack, Unavailable  # noqa: E402
+from settings.env import env_int  # noqa: E402
 
 ROOT = PROJECT_ROOT / "var" / "cluster"
 
@@ -88,16 +89,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 2))
+    parser.add_argument("--replicas", type=int, default=env_int("REPLICAS", 2, low=1))
     parser.add_argument("--action-servers", type=int, default=2)
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("CLUSTER_PORT") or 8000),
+        default=env_int("CLUSTER_PORT", 8000, low=1, high=65535),
         help="nginx: assistant webhooks, socket.io and the widget demo page",
     )
     parser.add_argument(
-        "--console-port", type=int, default=int(os.environ.get("CLUSTER_CONSOLE_PORT") or 8091)
+        "--console-port", type=int, default=env_int("CLUSTER_CONSOLE_PORT", 8091, low=1, high=65535)
     )
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()

@@ -45,15 +45,24 @@ from cluster.processes import (  # noqa: E402
     wait_until,
 )
 from cluster.redis_server import redis_proc  # noqa: E402
+from settings.env import env_int  # noqa: E402
 
 
 def action_request_max_size() -> int:
     """The action servers' request limit in bytes (ACTION_REQUEST_MAX_SIZE, as in the
     Makefile and the Procfile; 8 MiB): Rasa sends the whole tracker with every call."""
-    return int(os.environ.get("ACTION_REQUEST_MAX_SIZE") or 8 * 2**20)
+    return env_int("ACTION_REQUEST_MAX_SIZE", 8 * 2**20, low=1)
 
 
-SECRET_NAMES = ("SMS_ID_SECRET", "CONSOLE_SECRET_KEY", "ACTION_SERVER_TOKEN", "WIDGET_ID_SECRET")
+# the replicas' shared secrets, and the console's TOTP seed key (settings/replicas.py,
+# console/totp.py): generated once for `make cluster`
+SECRET_NAMES = (
+    "SMS_ID_SECRET",
+    "CONSOLE_SECRET_KEY",
+    "ACTION_SERVER_TOKEN",
+    "WIDGET_ID_SECRET",
+    "CONSOLE_TOTP_KEY",
+)
 
 
 @dataclass

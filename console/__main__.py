@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -58,14 +59,17 @@ def serve(host, port, threads) -> None:
     """Runs the console web server (waitress)."""
     settings = load_console_settings()
     host = console_bind_host(host, settings)
-    from cluster.settings import check_cluster_config
     from console.app import create_app
+    from settings.replicas import check_cluster_config
 
     check_cluster_config("console")  # with several replicas: shared database and secrets
     app = create_app(settings)
     services = app.extensions["console"]
     started = dt.datetime.now()
     services.refresh(force=True)
+    sealed = _reseal_seeds(services.engine, settings)
+    if sealed:
+        logging.getLogger("console").warning("encrypted %d TOTP seeds stored in clear", sealed)
     logging.getLogger("console").info(
         "summaries up to date in %.1fs", (dt.datetime.now() - started).total_seconds()
     )
@@ -94,9 +98,9 @@ def serve(host, port, threads) -> None:
 
 
 def _engine():
-    from console.db import engine_for
+    from console.audit import open_engine
 
-    return engine_for(load_console_settings().database_url)
+    return open_engine(load_console_settings().database_url)
 
 
 def _change_user(change, username: str, value):
@@ -233,9 +237,71 @@ def enroll_totp(username) -> None:
         click.echo("That code does not match; check the app's clock and try again.", err=True)
     else:
         raise click.ClickException("Not enrolled: no matching code.")
-    accounts.set_totp(engine, row.username, secret)
+    accounts.set_totp(engine, row.username, totp.SeedBox(_settings().totp_keys()).seal(secret))
     _audit("user_totp_enrolled", f"user={row.username}")
     click.echo(f"Second factor enrolled for {row.username}; their sessions have ended.")
+
+
+def _settings():
+    return load_console_settings()
+
+
+def _reseal_seeds(engine, settings) -> int:
+    """Seeds written in clear by an older console, encrypted (needs the key only then)."""
+    import sqlalchemy as sa
+
+    from console import accounts, totp
+    from console.db import users
+
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(users.c.totp_secret).where(users.c.totp_secret.isnot(None))
+        ).all()
+    if all(totp.is_sealed(s) for (s,) in stored):
+        return 0
+    return accounts.reseal_totp_seeds(engine, totp.SeedBox(settings.totp_keys()))
+
+
+@main.command("rotate-totp-key")
+def rotate_totp_key() -> None:
+    """Encrypts every TOTP seed with a new key (codes keep working).
+
+    With CONSOLE_TOTP_KEY from the environment: set it to "NEW,OLD" (the new key
+    first), run this, then set it to "NEW" alone. With the generated key file
+    (var/console_totp_key): a new key is written at its top, the seeds re-encrypted,
+    and the old key removed from the file."""
+    import secrets as random_secrets
+
+    from console import accounts, totp
+
+    settings = _settings()
+    engine = _engine()
+    if settings.totp_key_in_env:
+        keys = settings.totp_keys()
+        changed = accounts.reseal_totp_seeds(engine, totp.SeedBox(keys))
+        note = "now set CONSOLE_TOTP_KEY to the first key alone" if len(keys) > 1 else ""
+    else:
+        path = settings.totp_key_file
+        old = settings.totp_keys()  # creates the file the first time
+        new = random_secrets.token_hex(32)
+        _write_key_file(path, [new] + old)  # both keys while re-encrypting
+        changed = accounts.reseal_totp_seeds(engine, totp.SeedBox([new] + old))
+        _write_key_file(path, [new])
+        note = f"new key in {path} (back it up with the database backups)"
+    _audit("totp_key_rotated", f"seeds={changed}")
+    click.echo(f"Re-encrypted {changed} TOTP seeds with the new key. {note}".strip())
+
+
+def _write_key_file(path, keys) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write("\n".join(keys) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 @main.command("remove-totp")
@@ -276,9 +342,9 @@ def export_corrections(out) -> None:
     import sqlalchemy as sa
 
     from console import audit, exports
-    from console.db import engine_for, intent_corrections
+    from console.db import intent_corrections
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     user = cli_user()
     with engine.begin() as conn:
         text, count = exports.corrections_yaml(conn, user, dt.datetime.now(dt.timezone.utc))
@@ -301,10 +367,9 @@ def export_corrections(out) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 def retention(days, dry_run) -> None:
     """Deletes old conversations (events + console rows)."""
-    from console.db import engine_for
     from console.jobs import retention_once
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     result = retention_once(engine, days, cli_user(), dry_run=dry_run)
     if result is None:  # cron on several nodes: one of them does it
         click.echo("Retention is running on another node; nothing done here.")
@@ -323,9 +388,8 @@ def retention(days, dry_run) -> None:
 def refresh_summaries(rebuild) -> None:
     """Brings the conversation summaries up to date (the server also does this)."""
     from console import jobs
-    from console.db import engine_for
 
-    engine = engine_for(load_console_settings().database_url)
+    engine = _engine()
     n = jobs.refresh_summaries(engine, rebuild=rebuild)
     if n is None:
         raise click.ClickException(

@@ -14,7 +14,7 @@ from typing import List, Optional
 import sqlalchemy as sa
 
 from console.db import login_throttle, users, utcnow
-from console.passwords import PasswordError, check_new_password, hash_password
+from console.passwords import PasswordError, check_new_password, hash_password, verify_password
 from console.roles import ROLES
 from console.sessions import revoke_user_sessions
 
@@ -96,6 +96,38 @@ def create_user(
         return "created"
 
 
+def change_own_password(
+    engine: sa.engine.Engine,
+    user_id: int,
+    current: str,
+    new: str,
+    keep_token: Optional[str] = None,
+    confirm: Optional[str] = None,
+) -> str:
+    """Self-service password change: the current password must be right and the new
+    one pass the policy (console/passwords.py). Every other session of the user ends;
+    the one of `keep_token` (the page's own) stays. Returns the user name."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    if row is None or not row.is_active:
+        raise UserError("This account cannot change its password.")
+    if not verify_password(row.password_hash, current or ""):
+        raise UserError("The current password is not right.")
+    if confirm is not None and confirm != new:
+        raise UserError("The two new passwords differ.")
+    if new == current:
+        raise UserError("Choose a password different from the current one.")
+    try:
+        check_new_password(new, row.username)
+    except PasswordError as error:
+        raise UserError(str(error)) from None
+    hashed = hash_password(new)
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == row.id).values(password_hash=hashed))
+        revoke_user_sessions(conn, row.id, utcnow(), keep_token=keep_token)
+    return row.username
+
+
 def set_active(engine: sa.engine.Engine, username: str, active: bool) -> str:
     """Disables (ending every session at once) or enables a user."""
     with engine.begin() as conn:
@@ -140,3 +172,19 @@ def get_user(engine: sa.engine.Engine, username: str):
 def count_users(engine: sa.engine.Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() or 0)
+
+
+def reseal_totp_seeds(engine: sa.engine.Engine, box) -> int:
+    """Every stored TOTP seed encrypted with the box's first key (seeds in clear from an
+    older console, or under a previous key); the number changed. Codes keep working."""
+    changed = 0
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(users.c.id, users.c.totp_secret).where(users.c.totp_secret.isnot(None))
+        ).all()
+        for row in rows:
+            sealed = box.reseal(row.totp_secret)
+            if sealed != row.totp_secret:
+                conn.execute(users.update().where(users.c.id == row.id).values(totp_secret=sealed))
+                changed += 1
+    return changed

@@ -13,17 +13,47 @@ from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from channels.settings import MAX_PUBLIC_BODY_BYTES
 from console import web
 from console.db import utcnow
 from console.jobs import REFRESH_MIN_SECONDS
 from console.settings import ConsoleSettings, load_console_settings
-from console.views import admin, appointments, auth, conversations, overview
+from console.views import (
+    account,
+    admin,
+    appointments,
+    auth,
+    conversations,
+    corrections,
+    overview,
+)
+from console.views import inbox as inbox_view
+from console.views import topics as topics_view
 
-BLUEPRINTS = (auth.bp, conversations.bp, appointments.bp, overview.bp, admin.bp)
+BLUEPRINTS = (
+    auth.bp,
+    conversations.bp,
+    appointments.bp,
+    overview.bp,
+    admin.bp,
+    account.bp,
+    inbox_view.bp,
+    corrections.bp,
+    topics_view.bp,
+)
 # the same request body limit as the assistant's public webhooks
 MAX_REQUEST_BYTES = MAX_PUBLIC_BODY_BYTES
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: ids above 2^31 - 1 do not match (404), instead of
+    reaching the database and overflowing there (a 500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
@@ -44,6 +74,7 @@ def create_app(
     """The console. `clock` (UTC now) is for tests that move time forward."""
     settings = settings or load_console_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedInt
     app.config.update(cookie_config(settings))
     app.session_interface = ConsoleSessionInterface()
     if settings.trusted_proxies:

@@ -103,6 +103,7 @@ def authenticate(
     lockout_minutes: float,
     code: str = "",
     require_2fa: bool = False,
+    seeds=None,
     gate: Optional[threading.Semaphore] = None,
     gate_timeout: float = 10.0,
 ) -> Tuple[Optional[sa.engine.Row], str]:
@@ -134,7 +135,8 @@ def authenticate(
         return failed("invalid")
     step = None
     if row.totp_secret:
-        step = totp_match(row.totp_secret, code, now, row.totp_last_step)
+        secret = seeds.open(row.totp_secret) if seeds is not None else row.totp_secret
+        step = totp_match(secret, code, now, row.totp_last_step)
         if step is None:
             return failed("bad_code")
     elif require_2fa:

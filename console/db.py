@@ -94,6 +94,21 @@ audit_log = sa.Table(
     sa.Column("row_hash", sa.String(64)),
 )
 
+# Every request to the console (not the static files): who, when, method, path and
+# status, never the query string (search terms go in POST bodies). Admins read it on
+# the Access log page; retention deletes rows older than RETENTION_DAYS.
+access_log = sa.Table(
+    "console_access_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("username", sa.String(120)),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(300), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("remote_addr", sa.String(64)),
+)
+
 conversation_reviews = sa.Table(
     "conversation_reviews",
     metadata,
@@ -151,6 +166,7 @@ console_meta = sa.Table(
 
 __all__ = [
     "appointment_requests",
+    "access_log",
     "audit_log",
     "console_meta",
     "conversation_reviews",
@@ -183,12 +199,10 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 @cache
 def engine_for(database_url: str) -> sa.engine.Engine:
     """The shared engine (stores/db.py), the schema brought to head (stores/schema.py:
-    safe when several console processes start at once) and the audit chain's head."""
-    engine = upgrade_to_head(database_url)
-    from console import audit  # noqa: E402 (audit imports this module)
-
-    audit.ensure_chain(engine)
-    return engine
+    safe when several console processes start at once). The audit chain's head is
+    made by `console.audit.open_engine` (the console's processes use that), or at the
+    first audit row of an empty log (audit imports this module, not the reverse)."""
+    return upgrade_to_head(database_url)
 
 
 def events_table_exists(engine: sa.engine.Engine) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Tuple
 
 import sqlalchemy as sa
 
 from console.db import intent_corrections
-from console.masking import Masker
+from privacy.masking import Masker
 
 CSV_COLUMNS = [
     "console_id",
@@ -73,27 +74,40 @@ def list_csv(rows: Iterable[Any], masker: Masker, fmt_time) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow(
-            [
-                r.id,
-                csv_safe(masker.mask(r.sender_id)),
-                fmt_time(r.started_at),
-                r.channel or "",
-                r.turns,
-                csv_safe(masker.mask(one_line(r.first_question or ""))),
-                int(bool(r.fell_back)),
-                int(bool(r.emergency)),
-                int(bool(r.handoff)),
-                int(bool(r.appointment)),
-                int(bool(r.reviewed)),
-                csv_safe(r.tags or ""),
-            ]
-        )
+        cells = [
+            r.id,
+            masker.mask(r.sender_id),
+            fmt_time(r.started_at),
+            r.channel or "",
+            r.turns,
+            masker.mask(one_line(r.first_question or "")),
+            int(bool(r.fell_back)),
+            int(bool(r.emergency)),
+            int(bool(r.handoff)),
+            int(bool(r.appointment)),
+            int(bool(r.reviewed)),
+            r.tags or "",
+        ]
+        # every text cell, whatever column it is in
+        writer.writerow([csv_safe(c) if isinstance(c, str) else c for c in cells])
     return out.getvalue()
 
 
+# what makes a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_START = "=+-@\t\r"
+# A spreadsheet opened in a locale whose list separator is ";" (or with "," / tab /
+# "|" chosen on import) splits the text at these: each piece then starts a cell.
+_AFTER_SEPARATOR = re.compile(r"([,;\t|])([ ]*)(?=[=+\-@])")
+
+
 def csv_safe(value: str) -> str:
-    """Patients' text must not run as a formula when staff open the file in Excel."""
-    if value and value[0] in "=+-@\t\r":
+    """Patients' text must not run as a formula when staff open the file in a
+    spreadsheet, whatever separator it splits the line at: a "'" goes before a formula
+    character at the start of the cell (after spaces too) and after every separator."""
+    if not value:
+        return value
+    value = _AFTER_SEPARATOR.sub(lambda m: m.group(1) + m.group(2) + "'", value)
+    stripped = value.lstrip(" ")
+    if value[0] in FORMULA_START or (stripped and stripped[0] in FORMULA_START):
         return "'" + value
     return value

@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Optional
 
 import sqlalchemy as sa
 
-from console import summaries
+from console import inbox, queries, summaries, topics
 from console.db import console_meta, utcnow
 from console.retention import SCHEDULER_USER, RetentionResult, run_retention
 from console.settings import explicit_retention_days, refresh_seconds, retention_interval_minutes
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 REFRESH_JOB = "console_summary_refresh"
 RETENTION_JOB = "console_retention"
 RETENTION_LAST_RUN_KEY = "retention_last_run"
+TOPICS_JOB = "console_topics"
+TOPICS_INTERVAL_S = 900.0
+REFRESH_FLAG_LOOKBACK = 500  # the unanswered-topics report is recomputed every 15 minutes
 REFRESH_WAIT_S = 15.0
 REFRESH_MIN_SECONDS = 2.0
 
@@ -52,7 +55,12 @@ def refresh_summaries(
                 "summary refresh skipped: another node has been refreshing for %.0fs", wait_s
             )
             return None
-        return summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+        applied = summaries.rebuild(engine) if rebuild else summaries.refresh(engine)
+        inbox.collect(engine, summaries.masker())  # the "Needs action" items (issue 20)
+        # turns the page did not answer, without their vectors (the topics job adds
+        # them); a short look-back here, the job's own run looks further back
+        topics.flag_new_turns(engine, summaries.masker(), lookback=REFRESH_FLAG_LOOKBACK)
+        return applied
 
 
 class Refresher:
@@ -93,6 +101,14 @@ def retention_once(
         if not mine:
             return None
         return run_retention(engine, days, username, dry_run=dry_run)
+
+
+def topics_once(engine: sa.engine.Engine, tz: dt.tzinfo) -> Optional[dict]:
+    """The unanswered-topics job (console/topics.py) unless another node runs it."""
+    with single_node(engine, TOPICS_JOB, wait=False) as mine:
+        if not mine:
+            return None
+        return topics.run(engine, summaries.masker(), tz)
 
 
 def _get_meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
@@ -163,11 +179,15 @@ class BackgroundJobs(threading.Thread):
         retention_days: Optional[int],
         retention_interval_s: float = 3600.0,
         tick_s: float = 60.0,
+        topics_interval_s: float = TOPICS_INTERVAL_S,
+        tz: Optional[dt.tzinfo] = None,
     ) -> None:
         super().__init__(name="console-jobs", daemon=True)
         self.engine, self.refresh = engine, refresh
         self.refresh_s, self.tick_s = refresh_s, tick_s
         self.retention_days, self.retention_interval_s = retention_days, retention_interval_s
+        self.topics_interval_s = topics_interval_s
+        self.tz = tz or queries.zone("America/Los_Angeles")
         self.stopped = threading.Event()
 
     @classmethod
@@ -186,6 +206,7 @@ class BackgroundJobs(threading.Thread):
             settings.refresh_seconds,
             settings.retention_days or None,
             settings.retention_interval_minutes * 60,
+            tz=queries.zone(settings.timezone),
         )
 
     @classmethod
@@ -220,10 +241,19 @@ class BackgroundJobs(threading.Thread):
         except Exception:  # keep the schedule; the next run tries again
             logger.exception("retention run failed")
 
+    def _topics(self) -> None:
+        try:
+            topics_once(self.engine, self.tz)
+        except Exception:  # keep the schedule; the next run tries again
+            logger.exception("unanswered-topics job failed")
+
     def run(self) -> None:
         last_refresh = time.monotonic()
         last_retention = float("-inf")  # at start, then every interval
-        waits = [self.tick_s] + [s for s in (self.refresh_s, self.retention_interval_s) if s > 0]
+        last_topics = float("-inf")
+        waits = [self.tick_s] + [
+            s for s in (self.refresh_s, self.retention_interval_s, self.topics_interval_s) if s > 0
+        ]
         wait_s = min(waits)
         while not self.stopped.is_set():
             now = time.monotonic()
@@ -236,6 +266,9 @@ class BackgroundJobs(threading.Thread):
                     last_refresh = time.monotonic()
             except Exception:  # keep the thread alive; the next tick tries again
                 logger.exception("console summary refresh failed")
+            if self.topics_interval_s > 0 and now - last_topics >= self.topics_interval_s:
+                last_topics = now
+                self._topics()
             self.stopped.wait(wait_s)
 
     def stop(self) -> None:

@@ -4,7 +4,12 @@ Policy (OWASP ASVS 2.1): at least 12 characters (spaces allowed inside, any
 characters), at most 1024, not one of the 30,000 most common passwords
 (console/common_passwords.txt, where the list comes from and its licence), not
 containing the user name (of 4 or more characters), and not one or two characters repeated. No composition
-rules ("one digit, one capital").
+rules ("one digit, one capital"). On top of these, the zxcvbn package's own
+estimator (Dropbox's, PyPI `zxcvbn` 4.5.0) must score it at least 3 of 4 ("safely
+unguessable": about 10^8 guesses or more): it knows sequences ("123456789012"),
+keyboard runs ("qwertyuiopas"), repeats ("abcabcabcabc"), dates and years,
+l33t substitutions and common words with a suffix ("Password123!", "Welcome2026!"),
+and it is given the user name and the practice's own words as guessable inputs.
 
 Hashing: scrypt (hashlib.scrypt) with N = 2^17, r = 8, p = 1 and a 16-character
 random salt, stored as ``scrypt:131072:8:1$<salt>$<hex>`` (werkzeug's format, so
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import FrozenSet, Optional
 
 from werkzeug.security import check_password_hash
+from zxcvbn import zxcvbn
 
 SCRYPT_N = 2**17
 SCRYPT_R = 8
@@ -36,6 +42,9 @@ MAX_SCRYPT_N = 2**20  # a hash read from the database cannot ask for more (1 GiB
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+MIN_ZXCVBN_SCORE = 3
+# words of this site an attacker would try first, with the user name
+SITE_WORDS = ("achilles", "soomekh", "console", "tendon", "rupture", "foot", "ankle", "clinic")
 
 
 class PasswordError(ValueError):
@@ -121,3 +130,16 @@ def check_new_password(password: str, username: Optional[str] = None) -> None:
         raise PasswordError("The password repeats one or two characters; choose another.")
     if username and len(username) >= 4 and username.lower() in lowered:
         raise PasswordError("The password must not contain the user name.")
+    estimate = zxcvbn(password[:100], user_inputs=[u for u in (username,) if u] + list(SITE_WORDS))
+    if estimate["score"] < MIN_ZXCVBN_SCORE:
+        feedback = estimate.get("feedback") or {}
+        hint = " ".join(
+            part
+            for part in [feedback.get("warning") or ""] + list(feedback.get("suggestions") or [])
+            if part
+        )
+        raise PasswordError(
+            "This password is too easy to guess"
+            + (f" ({hint.strip()})" if hint.strip() else "")
+            + ". A few unrelated words make a strong one."
+        )

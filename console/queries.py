@@ -39,6 +39,9 @@ def day_start(day: dt.date, tz: dt.tzinfo) -> float:
     return dt.datetime.combine(day, dt.time.min).replace(tzinfo=tz).timestamp()
 
 
+MAX_PAGE = 100_000  # a larger ?page= is 404, not an OverflowError
+
+
 @dataclass
 class ListFilters:
     date_from: str = ""
@@ -58,9 +61,12 @@ class ListFilters:
         def flag(name: str) -> bool:
             return (args.get(name) or "") in {"1", "on", "true", "yes"}
 
-        try:
-            page = max(1, int(args.get("page") or 1))
-        except ValueError:
+        raw_page = str(args.get("page") or "1").strip()
+        if raw_page.isdigit() and len(raw_page) <= 7:
+            page = max(1, int(raw_page))
+        elif raw_page.isdigit():
+            page = MAX_PAGE + 1  # huge: the view answers 404 (SQLite offsets overflow)
+        else:
             page = 1
         reviewed = args.get("reviewed") or ""
         return cls(

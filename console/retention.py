@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from console import audit
 from console.db import (
+    access_log,
     appointment_requests,
     conversation_reviews,
     conversation_summaries,
@@ -31,7 +32,8 @@ from console.db import (
     intent_corrections,
     utcnow,
 )
-from stores import form_answers
+from console.tables import flagged_turns, inbox_items
+from stores import form_answers, phone_vault
 from stores.form_answers import pending_form_answers
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,26 @@ class RetentionResult:
     appointments: int = 0
     open_appointments_kept: int = 0
     form_answers: int = 0
+
+
+def forget_worklists(conn: sa.engine.Connection, senders: List[str]) -> int:
+    """Issue 20's rows of expired conversations: flagged turns, closed inbox items,
+    and the SMS call-back number unless an inbox item is still open (like open
+    appointment requests, those are kept)."""
+    count = conn.execute(
+        flagged_turns.delete().where(flagged_turns.c.sender_id.in_(senders))
+    ).rowcount
+    count += conn.execute(
+        inbox_items.delete()
+        .where(inbox_items.c.sender_id.in_(senders))
+        .where(inbox_items.c.status == "done")
+    ).rowcount
+    still_open = set(
+        conn.execute(
+            sa.select(inbox_items.c.sender_id).where(inbox_items.c.sender_id.in_(senders))
+        ).scalars()
+    )
+    return count + phone_vault.forget(conn, [s for s in senders if s not in still_open])
 
 
 def old_senders(conn: sa.engine.Connection, cutoff_ts: float) -> List[str]:
@@ -121,12 +143,15 @@ def run_retention(
                 result.console_rows += conn.execute(
                     table.delete().where(table.c.sender_id.in_(chunk))
                 ).rowcount
+            result.console_rows += forget_worklists(conn, chunk)
         result.appointments = conn.execute(
             appointment_requests.delete()
             .where(old_appts)
             .where(appointment_requests.c.status == "closed")
         ).rowcount
         result.form_answers += form_answers.purge_expired(conn, form_answers.ttl_seconds())
+        # the console's access log is kept as long as the conversations
+        conn.execute(access_log.delete().where(access_log.c.at < cutoff))
         audit.record(
             conn,
             username,

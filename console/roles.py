@@ -9,13 +9,24 @@ from __future__ import annotations
 ROLES = ("reviewer", "callback", "admin")
 ROLE_HELP = {
     "reviewer": "conversations (masked), reviews, intent corrections, overview",
-    "callback": "the appointment-request queue with patients' names and phone numbers",
-    "admin": "everything: also CSV export, the audit log and user management",
+    "callback": "the Needs action inbox and appointment queue, with patients' phone numbers",
+    "admin": "everything: also CSV export, the audit and access logs and user management",
 }
 PERMISSIONS = {
-    "reviewer": frozenset({"conversations", "review", "overview"}),
-    "callback": frozenset({"appointments"}),
+    "reviewer": frozenset({"conversations", "review", "overview", "topics"}),
+    "callback": frozenset({"appointments", "inbox", "reveal_phone"}),
     "admin": frozenset(
-        {"conversations", "review", "overview", "appointments", "export", "audit", "users"}
+        {
+            "conversations",
+            "review",
+            "overview",
+            "appointments",
+            "export",
+            "audit",
+            "users",
+            "inbox",
+            "reveal_phone",
+            "topics",
+        }
     ),
 }

@@ -143,10 +143,57 @@ def revoke_session(engine: sa.engine.Engine, token: str, now: dt.datetime) -> No
         )
 
 
-def revoke_user_sessions(conn: sa.engine.Connection, user_id: int, now: dt.datetime) -> int:
-    return conn.execute(
+def revoke_user_sessions(
+    conn: sa.engine.Connection, user_id: int, now: dt.datetime, keep_token: Optional[str] = None
+) -> int:
+    """Ends every open session of the user (but the one of `keep_token`, if given)."""
+    query = (
         sessions.update()
         .where(sessions.c.user_id == user_id)
         .where(sessions.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    ).rowcount
+    )
+    if keep_token:
+        query = query.where(sessions.c.token_hash != token_hash(keep_token))
+    return conn.execute(query.values(revoked_at=now)).rowcount
+
+
+def active_sessions(
+    engine: sa.engine.Engine, user_id: int, now: dt.datetime, policy: SessionPolicy
+) -> list:
+    """The user's sessions that would still be accepted, newest first (id, created_at,
+    last_seen_at, remote_addr, token_hash)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                sessions.c.id,
+                sessions.c.created_at,
+                sessions.c.last_seen_at,
+                sessions.c.remote_addr,
+                sessions.c.token_hash,
+            )
+            .where(sessions.c.user_id == user_id)
+            .where(sessions.c.revoked_at.is_(None))
+            .order_by(sessions.c.last_seen_at.desc())
+        ).all()
+    return [
+        row
+        for row in rows
+        if now - as_utc(row.created_at) < policy.absolute
+        and now - as_utc(row.last_seen_at) < policy.idle
+    ]
+
+
+def revoke_own_session(
+    engine: sa.engine.Engine, user_id: int, session_id: int, now: dt.datetime
+) -> bool:
+    """Ends one of the user's own sessions (False if it is not theirs or already ended)."""
+    with engine.begin() as conn:
+        return bool(
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id)
+                .where(sessions.c.user_id == user_id)
+                .where(sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+        )

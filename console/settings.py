@@ -17,7 +17,9 @@
 | CONSOLE_LOGIN_FAILURES_PER_IP | 10 | failed logins from one client address per window; more get 429 |
 | CONSOLE_LOGIN_FAILURES_GLOBAL | 200 | failed logins from all addresses together per window; more get 429 |
 | CONSOLE_LOGIN_WINDOW_MINUTES | 15 | the window of the two limits above |
-| CONSOLE_REQUIRE_2FA | false | `true`: every user needs a TOTP code (enrol: python -m console enroll-totp NAME) |
+| CONSOLE_REQUIRE_2FA | roles | which roles need a TOTP code: `roles` (default: admin and callback, who see names and phone numbers), `all`/`true` (every role), `off`/`false` (nobody: a demo only). A user who needs one and has none can only enrol it (Account page) |
+| CONSOLE_TOTP_KEY | (generated once into var/console_totp_key, 0600; required with REPLICAS>1) | encrypts the TOTP seeds in console_users (Fernet); several keys comma-separated: the first encrypts, all decrypt (rotation: `python -m console rotate-totp-key`) |
+| CONSOLE_TOTP_KEY_FILE | <CONSOLE_VAR_DIR>/console_totp_key | where the generated TOTP key is kept (outside the database) |
 | CONSOLE_EXPORT_MAX_ROWS | 5000 | a CSV export with more conversations is refused (narrow the filters) |
 | OFFICE_PHONE | 310.651.2366 | the practice's public number: never masked |
 | RETENTION_DAYS | 90 | `serve` deletes conversations older than this (console/retention.py); 0: off |
@@ -32,12 +34,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import FrozenSet, List, Mapping, Optional
 
 from actions.config import DEFAULT_DATABASE_URL, DEFAULT_OFFICE_PHONE, PROJECT_ROOT
-from cluster.settings import cluster_mode, missing_secret
+from console.roles import ROLES
+from settings.env import env_float, env_int
+from settings.replicas import cluster_mode, missing_secret
+from settings.secrets import secret_problems
 from stores.secret_files import read_or_create_secret
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,37 @@ DEFAULT_RETENTION_INTERVAL_MINUTES = 60.0
 DEFAULT_REFRESH_SECONDS = 60.0
 MAX_FAILED_LOGINS = 5
 SECRET_FILE_NAME = "console_secret_key"
+TOTP_KEY_FILE_NAME = "console_totp_key"
+# who needs a second factor by default: the roles that see names and phone numbers
+# (admin: everything; callback: the appointment queue)
+DEFAULT_2FA_ROLES = frozenset({"admin", "callback"})
+
+
+def require_2fa_roles(value: Optional[str]) -> FrozenSet[str]:
+    """CONSOLE_REQUIRE_2FA: roles (default) | all / true | off / false | a comma list."""
+    raw = (value or "").strip().lower()
+    if raw in ("", "roles", "default"):
+        return DEFAULT_2FA_ROLES
+    if raw in ("all", "true", "1", "yes", "on"):
+        return frozenset(ROLES)
+    if raw in ("off", "false", "0", "no", "none"):
+        return frozenset()
+    roles = frozenset(r.strip() for r in raw.split(",") if r.strip())
+    unknown = roles - frozenset(ROLES)
+    if unknown:
+        raise ValueError(
+            f"CONSOLE_REQUIRE_2FA: roles, all, off or a list of {', '.join(ROLES)}; "
+            f"got {sorted(unknown)}"
+        )
+    return roles
+
+
+def read_or_create_key_file(path: Path) -> List[str]:
+    """The key lines of `path` (first: current); a new key (64 hex digits, 0600) if
+    the file does not exist yet."""
+    content = read_or_create_secret(path, variable="CONSOLE_TOTP_KEY")
+    lines = [line.strip() for line in content.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _truthy(value: Optional[str]) -> bool:
@@ -72,7 +108,7 @@ class ConsoleSettings:
     login_failures_per_ip: int
     login_failures_global: int
     login_window_minutes: float
-    require_2fa: bool
+    require_2fa_roles: FrozenSet[str]
     export_max_rows: int
     office_phone: str
     secret_key_env: Optional[str]
@@ -80,11 +116,48 @@ class ConsoleSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     retention_interval_minutes: float = DEFAULT_RETENTION_INTERVAL_MINUTES
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
-    cluster: bool = False  # several replicas (cluster/settings.py): no generated key
+    cluster: bool = False  # several replicas (settings/replicas.py): no generated key
+    # what it was read from (None: os.environ)
+    env: Optional[Mapping[str, str]] = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def require_2fa(self) -> bool:
+        """A second factor is required for every role."""
+        return self.require_2fa_roles >= frozenset(ROLES)
+
+    def needs_2fa(self, role: str) -> bool:
+        return role in self.require_2fa_roles
+
+    def totp_keys(self) -> List[str]:
+        """The keys of the TOTP seeds: CONSOLE_TOTP_KEY (comma-separated, the first
+        encrypts), or one generated once into CONSOLE_TOTP_KEY_FILE (0600)."""
+        raw = (self.env or os.environ).get("CONSOLE_TOTP_KEY") or ""
+        keys = [k.strip() for k in raw.split(",") if k.strip()]
+        if keys:
+            for key in keys:
+                problems = secret_problems("CONSOLE_TOTP_KEY", key, self.env)
+                if problems:
+                    raise ValueError("; ".join(problems))
+            return keys
+        if self.cluster:
+            raise missing_secret("CONSOLE_TOTP_KEY")
+        return read_or_create_key_file(self.totp_key_file)
+
+    @property
+    def totp_key_in_env(self) -> bool:
+        return bool(((self.env or os.environ).get("CONSOLE_TOTP_KEY") or "").strip())
+
+    @property
+    def totp_key_file(self) -> Path:
+        env = self.env or os.environ
+        return Path(env.get("CONSOLE_TOTP_KEY_FILE") or self.var_dir / TOTP_KEY_FILE_NAME)
 
     def secret_key(self) -> str:
         """CONSOLE_SECRET_KEY, or a key generated once into var/ (mode 0600)."""
         if self.secret_key_env:
+            problems = secret_problems("CONSOLE_SECRET_KEY", self.secret_key_env, self.env)
+            if problems:
+                raise ValueError("; ".join(problems))
             return self.secret_key_env
         if self.cluster:  # several console processes must share one key
             raise missing_secret("CONSOLE_SECRET_KEY")
@@ -92,19 +165,11 @@ class ConsoleSettings:
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = (env.get(name) or "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    return env_int(name, default, env)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = (env.get(name) or "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    return env_float(name, default, env)
 
 
 def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSettings:
@@ -117,7 +182,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         # unset: loopback; set but empty: kept, `serve` refuses it (console/__main__.py)
         host=env.get("CONSOLE_HOST", DEFAULT_HOST),
-        port=int(env.get("CONSOLE_PORT") or DEFAULT_PORT),
+        port=env_int("CONSOLE_PORT", DEFAULT_PORT, env, low=1, high=65535),
         secure_cookies=secure,
         timezone=env.get("CONSOLE_TIMEZONE") or DEFAULT_TIMEZONE,
         var_dir=Path(env.get("CONSOLE_VAR_DIR") or PROJECT_ROOT / "var"),
@@ -131,7 +196,7 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         login_failures_per_ip=_int(env, "CONSOLE_LOGIN_FAILURES_PER_IP", 10),
         login_failures_global=_int(env, "CONSOLE_LOGIN_FAILURES_GLOBAL", 200),
         login_window_minutes=_float(env, "CONSOLE_LOGIN_WINDOW_MINUTES", 15),
-        require_2fa=_truthy(env.get("CONSOLE_REQUIRE_2FA")),
+        require_2fa_roles=require_2fa_roles(env.get("CONSOLE_REQUIRE_2FA")),
         export_max_rows=max(1, _int(env, "CONSOLE_EXPORT_MAX_ROWS", 5000)),
         office_phone=office_phone(env),
         secret_key_env=env.get("CONSOLE_SECRET_KEY") or None,
@@ -143,12 +208,13 @@ def load_console_settings(env: Optional[Mapping[str, str]] = None) -> ConsoleSet
         retention_interval_minutes=retention_interval_minutes(env),
         refresh_seconds=refresh_seconds(env),
         cluster=cluster_mode(env),
+        env=env,
     )
 
 
 def refresh_seconds(env: Optional[Mapping[str, str]] = None) -> float:
     env = os.environ if env is None else env
-    return float(env.get("CONSOLE_REFRESH_SECONDS") or DEFAULT_REFRESH_SECONDS)
+    return env_float("CONSOLE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS, env, low=0)
 
 
 def office_phone(env: Optional[Mapping[str, str]] = None) -> str:
@@ -175,4 +241,4 @@ def explicit_retention_days(env: Optional[Mapping[str, str]] = None) -> Optional
 
 def retention_interval_minutes(env: Optional[Mapping[str, str]] = None) -> float:
     env = os.environ if env is None else env
-    return float(env.get("RETENTION_INTERVAL_MINUTES") or DEFAULT_RETENTION_INTERVAL_MINUTES)
+    return env_float("RETENTION_INTERVAL_MINUTES", DEFAULT_RETENTION_INTERVAL_MINUTES, env, low=0)

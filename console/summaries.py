@@ -8,7 +8,7 @@ that, per conversation:
     events e LEFT JOIN conversation_summaries s ON s.sender_id = e.sender_id
     WHERE e.id > watermark - LOOKBACK AND (s.sender_id IS NULL OR e.id > s.last_event_id)
 
-Patient text is stored here masked (console/masking.py: phones, e-mails, dates,
+Patient text is stored here masked (privacy/masking.py: phones, e-mails, dates,
 ids, addresses, names), both the first question and the search text, so this
 table holds no more personal data than the console shows. A database whose
 summaries were folded before that (no `summary_format` in console_meta, or an
@@ -34,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from console.db import console_meta, events, events_table_exists
 from console.db import conversation_summaries as cs
-from console.masking import Masker
 from console.settings import office_phone
+from privacy.masking import Masker
 
 logger = logging.getLogger(__name__)
 

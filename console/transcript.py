@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import sqlalchemy as sa
 
 from console.db import events, intent_corrections
-from console.masking import MASK_TOKENS, Masker
+from privacy.masking import MASK_TOKENS, Masker
 
 NAME_SLOTS = ("patient_name",)
 HIDDEN_ACTIONS = {"action_listen"}
@@ -30,6 +30,7 @@ class Item:
     action: Optional[str] = None
     buttons: List[str] = field(default_factory=list)
     correction: Optional[str] = None
+    in_form: bool = False  # an answer typed into the appointment form: not a question
 
 
 def _json(data: Optional[str]) -> Dict[str, Any]:
@@ -80,6 +81,7 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
     }
     items: List[Item] = []
     last_action: Optional[str] = None
+    active_loop: Optional[str] = None
     for row in rows:
         ts = float(row.timestamp or 0)
         if row.type_name == "user":
@@ -101,6 +103,7 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
                     red_flag=triage_label(parse),
                     channel=data.get("input_channel"),
                     correction=corrections.get(row.id),
+                    in_form=bool(active_loop),
                 )
             )
         elif row.type_name == "action":
@@ -123,8 +126,10 @@ def build(conn: sa.engine.Connection, sender_id: str, masker: Masker) -> List[It
                 )
             )
         elif row.type_name == "session_started":
+            active_loop = None
             items.append(Item(kind="session", event_id=row.id, timestamp=ts))
         elif row.type_name == "active_loop":
+            active_loop = row.action_name or None
             items.append(Item(kind="loop", event_id=row.id, timestamp=ts, action=row.action_name))
     return items
 
@@ -136,6 +141,19 @@ def user_event(conn: sa.engine.Connection, sender_id: str, event_id: int) -> Opt
         .where(events.c.sender_id == sender_id)
         .where(events.c.type_name == "user")
     ).first()
+
+
+def is_form_answer(conn: sa.engine.Connection, sender_id: str, event_id: int) -> bool:
+    """Was the message typed while a form was open (an answer, not a question)?"""
+    loop = conn.execute(
+        sa.select(events.c.action_name)
+        .where(events.c.sender_id == sender_id)
+        .where(events.c.type_name == "active_loop")
+        .where(events.c.id < event_id)
+        .order_by(events.c.id.desc())
+        .limit(1)
+    ).first()
+    return bool(loop and loop.action_name)
 
 
 def masked_user_text(conn: sa.engine.Connection, sender_id: str, row: Any, masker: Masker) -> str:

@@ -44,13 +44,14 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 
 from console import audit, queries
-from console.db import as_utc, engine_for
+from console.db import access_log, as_utc
 from console.jobs import Refresher
-from console.masking import MASK_TOKENS, Masker
 from console.ratelimit import SlidingWindowLimiter
 from console.roles import ROLES
 from console.sessions import SessionPolicy, load_session
 from console.settings import ConsoleSettings
+from console.totp import SeedBox
+from privacy.masking import MASK_TOKENS, Masker
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,16 @@ CONTENT_SECURITY_POLICY = (
 )
 BOLD_RE = re.compile(r"\*\*(\S(?:[^*\n]*\S)?)\*\*")
 # The pages a user lands on ("/", after logging in): the first one their role may see.
-HOME_PAGES = (("conversations.list", "conversations"), ("appointments.queue", "appointments"))
+HOME_PAGES = (
+    ("inbox.list", "inbox"),
+    ("conversations.list", "conversations"),
+    ("appointments.queue", "appointments"),
+)
 
 csrf = CSRFProtect()
+# denied requests (401, 403, CSRF failures) audited and logged per client address and
+# minute; more are counted by the limiter only (one warning says so)
+DENIED_RECORDED_PER_MINUTE = 20
 
 
 @dataclass
@@ -81,6 +89,14 @@ class Services:
     global_limiter: SlidingWindowLimiter
     password_gate: threading.BoundedSemaphore
     password_gate_timeout: float
+    denied_limiter: Optional[SlidingWindowLimiter] = None
+    _seeds: Optional[SeedBox] = None
+
+    def seeds(self) -> SeedBox:
+        """The TOTP seeds' key (console/totp.py), read when first needed."""
+        if self._seeds is None:
+            self._seeds = SeedBox(self.settings.totp_keys())
+        return self._seeds
 
     @classmethod
     def create(
@@ -90,7 +106,7 @@ class Services:
         clock: Callable[[], dt.datetime],
         password_gate_timeout: float,
     ) -> Services:
-        engine = engine_for(settings.database_url)
+        engine = audit.open_engine(settings.database_url)
         window = settings.login_window_minutes * 60
 
         def now_ts() -> float:
@@ -112,6 +128,7 @@ class Services:
             global_limiter=SlidingWindowLimiter(settings.login_failures_global, window, now_ts),
             password_gate=threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE),
             password_gate_timeout=password_gate_timeout,
+            denied_limiter=SlidingWindowLimiter(DENIED_RECORDED_PER_MINUTE, 60, now_ts),
         )
 
 
@@ -158,6 +175,10 @@ def load_user(token: str):
     return user
 
 
+# what a user whose role needs a second factor may open before enrolling one
+ENROLMENT_ENDPOINTS = frozenset({"account.totp", "account.totp_confirm", "auth.logout"})
+
+
 def check_access():
     """Before every request (see the module docstring); None lets the request through."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
@@ -175,6 +196,15 @@ def check_access():
         return None  # Flask answers the routing error (404, or 405 for a wrong method)
     if not hasattr(view, "required_permission"):
         abort(403)  # a page that declares nothing is refused to everyone
+    if (
+        services().settings.needs_2fa(current_user.role)
+        and not current_user.has_totp
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        # the role needs a second factor the user has not enrolled: only that page
+        if request.method == "GET":
+            return redirect(url_for("account.totp"))
+        abort(403)
     needed = view.required_permission
     if needed and not current_user.can(needed):
         abort(403)
@@ -228,22 +258,92 @@ def error_page(code: int, message: str):
     return render_template("error.html", code=code, message=message), code
 
 
+def record_denied(code: int, reason: str) -> None:
+    """A denied request: an audit row (`access_denied`) and a warning, at most
+    DENIED_RECORDED_PER_MINUTE per client address and minute; the path without its
+    query string."""
+    s = services()
+    addr = client_addr()
+    user = current_user.username if current_user.is_authenticated else "anonymous"
+    allowed, retry, first = s.denied_limiter.acquire(addr or "?")
+    if not allowed:
+        if first:
+            logger.warning(
+                "console: more denied requests from %s; not recorded for %d s", addr, retry
+            )
+        return
+    path = request.path[:200]
+    try:
+        with s.engine.begin() as conn:
+            audit.record(
+                conn,
+                user[:120],
+                "access_denied",
+                detail=f"status={code} reason={reason} {request.method} {path}",
+                remote_addr=addr,
+            )
+    except Exception:  # never turn a refusal into a 500
+        logger.exception("console: could not audit a denied request")
+    logger.warning(
+        "console: denied %s %s (%d %s) for %s from %s",
+        request.method,
+        path,
+        code,
+        reason,
+        user,
+        addr,
+    )
+
+
+def denied_page(code: int, reason: str, message: str):
+    record_denied(code, reason)
+    return error_page(code, message)
+
+
+def log_access(response: Response) -> Response:
+    """One console_access_log row per request (not the static files), without the
+    query string."""
+    if request.endpoint == "static":
+        return response
+    try:
+        user = current_user.username if current_user.is_authenticated else None
+    except Exception:
+        user = None
+    try:
+        with services().engine.begin() as conn:
+            conn.execute(
+                access_log.insert().values(
+                    at=services().clock(),
+                    username=user,
+                    method=request.method[:8],
+                    path=request.path[:300],
+                    status=response.status_code,
+                    remote_addr=client_addr() or None,
+                )
+            )
+    except Exception:
+        logger.exception("console: could not write the access log")
+    return response
+
+
 def install(app: Flask) -> None:
     """The hooks, error pages and template helpers every page relies on (after
     csrf.init_app, so the CSRF check runs first)."""
     app.before_request(check_access)
     app.after_request(security_headers)
+    app.after_request(log_access)
     app.register_error_handler(
         CSRFError,
-        lambda error: error_page(
+        lambda error: denied_page(
             400,
+            "csrf",
             "The form expired or was not sent from this console. "
             "Go back, reload the page and try again.",
         ),
     )
-    app.register_error_handler(401, lambda error: error_page(401, "Please log in."))
+    app.register_error_handler(401, lambda error: denied_page(401, "login", "Please log in."))
     app.register_error_handler(
-        403, lambda error: error_page(403, "Your role does not include this page.")
+        403, lambda error: denied_page(403, "role", "Your role does not include this page.")
     )
     app.register_error_handler(404, lambda error: error_page(404, "Not found."))
     app.jinja_env.filters.update(

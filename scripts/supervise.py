@@ -137,6 +137,8 @@ def render_config(
         "; edit the Procfile (commands) or scripts/supervise.py (restart settings).",
         "[supervisord]",
         "nodaemon=true",
+        # log files 0600 (they can hold patients' words), and every process's files too
+        "umask=077",
         f"logfile={_value(str(logs / 'supervisord.log'))}",
         f"logfile_maxbytes={LOG_MAXBYTES}",
         "logfile_backups=3",
@@ -229,12 +231,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.print_config:
         sys.stdout.write(config)
         return 0
-    (var / "logs").mkdir(parents=True, exist_ok=True)
+    private_logs(var / "logs")
     (var / "supervisor").mkdir(parents=True, exist_ok=True, mode=0o700)
     path = config_path()
     path.write_text(config, encoding="utf-8")
     sys.stdout.flush()
     return run_supervisord(path)
+
+
+def private_logs(folder: Path) -> None:
+    """The log folder 0700 and every log already in it 0600 (logs of an older run were
+    0644); new ones are created 0600 by supervisord's umask=077."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    for path in folder.iterdir():
+        if path.is_file():
+            os.chmod(path, 0o600)
 
 
 def _stop_with_parent() -> None:  # in the child, before exec

@@ -11,11 +11,12 @@ conversation is read and deleted by the tracker store and the retention job.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Dict, Optional
 
 import sqlalchemy as sa
+
+from settings.env import SettingsError, env_float
 
 DEFAULT_TTL_MINUTES = 60.0
 
@@ -33,10 +34,9 @@ pending_form_answers = sa.Table(
 
 
 def ttl_seconds(env=None) -> float:
-    env = os.environ if env is None else env
     try:
-        minutes = float(env.get("FORM_ANSWERS_TTL_MINUTES") or DEFAULT_TTL_MINUTES)
-    except ValueError:
+        minutes = env_float("FORM_ANSWERS_TTL_MINUTES", DEFAULT_TTL_MINUTES, env)
+    except SettingsError:
         minutes = DEFAULT_TTL_MINUTES
     return max(1.0, minutes) * 60.0
 

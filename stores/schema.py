@@ -64,6 +64,14 @@ PROJECT_TABLES = frozenset(
         "intent_corrections",
         "conversation_summaries",
         "console_meta",
+        "console_access_log",
+        "sms_seen_messages",
+        # issue 20: the "Needs action" inbox, the unanswered-topics report, SMS call-back numbers
+        "inbox_items",
+        "inbox_seen",
+        "flagged_turns",
+        "topic_themes",
+        "sms_contact_numbers",
     }
 )
 # Modules whose module-level `metadata` defines those tables (for autogenerate and
@@ -73,6 +81,9 @@ TABLE_MODULES = (
     "stores.form_answers",
     "console.db",
     "channels.sms.opt_outs",
+    "channels.sms.seen",
+    "console.tables",
+    "stores.phone_vault",
 )
 
 # Revisions after the baseline whose columns console/db.py's `migrate()` used to

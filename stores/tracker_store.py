@@ -9,9 +9,9 @@ then add the office phone number to the reply. Same configuration as `type: SQL`
 Personal answers of the appointment form never reach the `events` table (issue
 #10). When events are written:
   - a patient message the form took as the name or phone becomes "<name>" /
-    "<phone>" (text and parse data); any other message typed while the form was
-    asking for them is stored masked (console/masking.py), since a rejected answer
-    ("555 01 23") can still be one;
+    "<phone>" (text and parse data), and so does one the form rejected ("555 01 23",
+    "three one zero five five five…": a rejected answer is still one); only a safety
+    report or a topic question typed instead is kept, masked (privacy/masking.py);
   - `patient_name` / `patient_phone` slot values become "<name>" / "<phone>";
   - the bot's messages (the consent summary "Name: … Phone: …", "Thank you,
     Maria … we will call you at …") get the same tokens.
@@ -40,7 +40,7 @@ Same table, same rows, less work per turn (found by profiling, bench/README.md):
   every case, go out in one multi-row INSERT (executemany) instead of the ORM's
   unit of work.
 
-With several replicas configured (cluster/settings.py) the store refuses to
+With several replicas configured (settings/replicas.py) the store refuses to
 start unless they share everything they must.
 
 The engine is re-created with `hide_parameters=True` (errors never show the
@@ -54,7 +54,6 @@ import contextvars
 import itertools
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
@@ -73,8 +72,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from cluster.settings import check_cluster_config
-from console.masking import NAME, PHONE, Masker, mask_names
+from privacy.masking import NAME, PHONE, Masker, mask_names
+from settings.replicas import check_cluster_config
 from stores import form_answers
 from stores.private_storage import secure_database_url
 from stores.schema import upgrade_to_head
@@ -127,25 +126,27 @@ _MASKER: Optional[Masker] = None
 def _masker() -> Masker:
     global _MASKER
     if _MASKER is None:
-        from actions.config import load_settings
+        from settings.practice import load_settings
 
         _MASKER = Masker([load_settings().office_phone])
     return _MASKER
 
 
-_DIGIT_RUN = re.compile(r"\+?\(?\d[\d\s().\-]*\d\)?")
+# A message typed at the name or phone question that the form did not take is
+# kept (masked) only when staff and the triage need its words: a safety report, or a
+# topic question the form answered instead. Anything else is redacted like an
+# accepted answer: "three one zero five five five…", "555 01 88", a name with a digit.
+KEPT_INTENTS = frozenset({"emergency", "urgent_problem"})
 
 
-def rejected_answer(text: str, slot: str, names: Sequence[str]) -> str:
-    """A message typed while the form asked for a name or phone and not taken as one
-    (a question, a safety report, "555 01 88"): masked, and at the phone question
-    every run of 5 or more digits is taken for a (partial) number."""
-    masked = _masker().mask(text, names)
-    if slot == "patient_phone":
-        masked = _DIGIT_RUN.sub(
-            lambda m: PHONE if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), masked
-        )
-    return masked
+def rejected_answer(text: str, slot: str, names: Sequence[str], intent: Optional[str]) -> str:
+    """What the events table keeps of a message the form asked for `slot` and did not
+    take (issue 21): the slot's token, or the masked text for a safety report or a
+    question (privacy/masking.py masks numbers however they are typed)."""
+    question = bool(intent) and intent.startswith("ask_") and "?" in text
+    if intent in KEPT_INTENTS or question:
+        return _masker().mask(text, names)
+    return REDACTED_SLOTS[slot]
 
 
 def redacted_event_dicts(
@@ -204,8 +205,11 @@ def redacted_event_dicts(
         if i in asked and isinstance(event, UserUttered) and event.text:
             slot = asked[i]
             raw = event.text
+            intent = (event.intent or {}).get(INTENT_NAME_KEY)
             replacement = (
-                REDACTED_SLOTS[slot] if accepted(i, slot) else rejected_answer(raw, slot, names)
+                REDACTED_SLOTS[slot]
+                if accepted(i, slot)
+                else rejected_answer(raw, slot, names, intent)
             )
             data = _map_strings(data, lambda s, raw=raw, new=replacement: s.replace(raw, new))
         elif isinstance(event, SlotSet) and event.key in REDACTED_SLOTS:

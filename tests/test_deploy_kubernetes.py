@@ -66,7 +66,9 @@ def test_kubernetes_values_match_the_project():
     assert postgresql["auth"]["database"] == "achilles" and postgresql["auth"]["existingSecret"]
     # only the webhooks and socket.io are public, with the 64k limit
     ingress = rasa["ingress"]
-    assert ingress["path"] == "/webhooks/"
+    # the REST webhook (client-chosen conversation ids) is not published (issue 21)
+    assert ingress["path"] == "/webhooks/twilio/"
+    assert all("rest" not in p["path"] for p in ingress.get("extraPaths") or [])
     assert [p["path"] for p in ingress["extraPaths"]] == ["/socket.io/"]
     assert ingress["extraPaths"][0]["backend"]["service"]["name"] == rasa["fullnameOverride"]
     assert ingress["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "64k"

@@ -285,7 +285,7 @@ def test_bodies_over_64k_are_refused_by_nginx(proxied):
     big = https(
         proxied,
         "POST",
-        "/webhooks/rest/webhook",
+        "/webhooks/twilio/webhook",
         data=b"a" * (64 * 1024 + 1),
         headers={"Content-Type": "application/json"},
     )
@@ -294,7 +294,7 @@ def test_bodies_over_64k_are_refused_by_nginx(proxied):
     fits = https(
         proxied,
         "POST",
-        "/webhooks/rest/webhook",
+        "/webhooks/twilio/webhook",
         data=b"a" * (60 * 1024),
         headers={"Content-Type": "application/json"},
     )
@@ -332,9 +332,13 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
     assert https(proxied, "GET", "/demo/").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/modules/main.js").json()["upstream"] == "widget"
     assert https(proxied, "GET", "/vendor/socket.io.esm.min.js").json()["upstream"] == "widget"
-    assert https(proxied, "GET", "/webhooks/rest/").json()["upstream"] == "rasa"
+    assert https(proxied, "GET", "/webhooks/twilio/").json()["upstream"] == "rasa"
     before = len(proxied["seen"])
     for path in (
+        # the REST webhook stays internal: client-chosen conversation ids (issue 21)
+        "/webhooks/rest/",
+        "/webhooks/rest/webhook",
+        "/webhooks/rest/webhook?x=1",
         "/",
         "/status",
         "/version",
@@ -344,6 +348,8 @@ def test_only_webhooks_socketio_and_widget_files_are_public(proxied):
         "/serve.py",
     ):
         assert https(proxied, "GET", path).status_code == 404, path
+    message = {"sender": "demo", "message": "hi"}
+    assert https(proxied, "POST", "/webhooks/rest/webhook", json=message).status_code == 404
     assert len(proxied["seen"]) == before
 
 
@@ -376,3 +382,42 @@ def test_action_calls_reach_a_live_action_server(proxied):
         )
         assert response.status_code == 200
         assert response.json()["upstream"] == "actions"
+
+
+def tls12_handshake(proxied, ciphers: str) -> bool:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.maximum_version = context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(ciphers)
+    try:
+        with socket.create_connection(("127.0.0.1", proxied["ports"]["https"]), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=ASSISTANT):
+                return True
+    except ssl.SSLError:
+        return False
+
+
+@needs_nginx
+def test_tls_offers_only_forward_secret_aead_ciphers(proxied):
+    """Issue 21: CBC-SHA1 and non-forward-secret (RSA key exchange) suites are refused."""
+    assert tls12_handshake(proxied, "ECDHE-RSA-AES128-GCM-SHA256")
+    for weak in (
+        "ECDHE-RSA-AES128-SHA",  # CBC with SHA-1
+        "ECDHE-RSA-AES256-SHA384",  # CBC
+        "AES128-GCM-SHA256",  # RSA key exchange: not forward-secret
+        "AES256-SHA",
+    ):
+        try:
+            assert not tls12_handshake(proxied, weak), weak
+        except ssl.SSLError:  # the local OpenSSL no longer offers it at all: fine too
+            pass
+
+
+@needs_nginx
+def test_access_logs_keep_no_query_strings(proxied):
+    https(proxied, "GET", "/webhooks/twilio/?token=sekrit-value")
+    https(proxied, "GET", "/login?q=maria+lopez", host=CONSOLE)
+    time.sleep(0.5)  # nginx writes the log line after the response
+    logs = "".join(path.read_text() for path in proxied["folder"].glob("achilles*.access.log"))
+    assert "GET /webhooks/twilio/ " in logs
+    assert "sekrit" not in logs and "maria" not in logs

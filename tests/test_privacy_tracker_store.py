@@ -122,6 +122,35 @@ def test_an_escalation_typed_instead_of_the_name_is_kept_for_staff_and_triage():
     assert answers == [("patient_name", None)]
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "three one zero five five five zero one eight eight",
+        "tres uno cero cinco cinco cinco cero uno ocho",
+        "310_555_018",
+        "31O 555 O18",
+        "my cell is two one three, five five five",
+    ],
+)
+def test_a_rejected_phone_answer_is_redacted_like_an_accepted_one(typed):
+    """Issue 21: the form rejected these (not 10 digits, or no digits at all), and the
+    events table kept them word for word."""
+    from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
+
+    from stores.tracker_store import redacted_event_dicts
+
+    events = [
+        ActiveLoop("appointment_form"),
+        SlotSet("requested_slot", "patient_phone"),
+        UserUttered(typed, {"name": "nlu_fallback", "confidence": 0.4}, parse_data={"text": typed}),
+        SlotSet("patient_phone", typed),
+        SlotSet("patient_phone", None),
+    ]
+    rows, _ = redacted_event_dicts(events, 0)
+    assert rows[2]["text"] == "<phone>" and rows[2]["parse_data"]["text"] == "<phone>"
+    assert typed not in json.dumps(rows)
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     from rasa.shared.core.domain import Domain

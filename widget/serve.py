@@ -115,10 +115,13 @@ class WidgetHandler(SimpleHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         if any(p.startswith(".") or p in ("..", "__pycache__") for p in parts):
             return None
-        target = (WIDGET_DIR / Path(*parts)).resolve() if parts else None
-        if target is None or WIDGET_DIR not in target.parents:
-            return None
-        if target.suffix not in CONTENT_TYPES or not target.is_file():
+        try:
+            target = (WIDGET_DIR / Path(*parts)).resolve() if parts else None
+            if target is None or WIDGET_DIR not in target.parents:
+                return None
+            if target.suffix not in CONTENT_TYPES or not target.is_file():
+                return None
+        except (OSError, ValueError):  # too long a name, a null byte: no such file
             return None
         return target
 
@@ -128,7 +131,19 @@ class WidgetHandler(SimpleHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.respond(head=True)
 
+    def bad_path(self) -> bool:
+        """A path no file can have: not UTF-8 once decoded, or with a control character
+        (GET /%00.js made Path.resolve raise) or a backslash: 400."""
+        try:
+            raw = unquote(urlsplit(self.path).path, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return True
+        return "\\" in raw or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw)
+
     def respond(self, head: bool) -> None:
+        if self.bad_path():
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad path")
+            return
         request_path = urlsplit(self.path).path
         if request_path in ("/", "/demo"):
             self.send_response(HTTPStatus.FOUND)

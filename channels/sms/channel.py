@@ -27,10 +27,13 @@ from channels.sms.identities import ConversationIds
 from channels.sms.locks import KeyedLocks
 from channels.sms.menus import ReplyMenus
 from channels.sms.opt_outs import OptOuts, OptOutStore
+from channels.sms.seen import SeenMessages
 from channels.sms.sender import SendOutcome, TwilioMessageSender
 from channels.sms.state import InMemoryStateStore, StateStore, make_state_store
 from channels.sms.webhook import FormParams, empty_twiml, parse_form, validation_url
 from channels.turn import run_turn, technical_trouble_reply
+from stores import phone_vault
+from stores.schema import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,26 @@ class SmsCollector(CollectingOutputChannel):
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+# actions whose turn makes the office call the patient back (console "Needs action")
+CALLBACK_ACTIONS = {
+    "utter_emergency": "911",
+    "utter_urgent_problem": "urgent",
+    "action_handoff": "person",
+    "action_submit_appointment": "appointment",
+}
+
+
+def callback_reason(events: Any) -> Optional[str]:
+    """The call-back reason of the latest turn (events after the last user message)."""
+    reason = None
+    for event in reversed(list(events)):
+        name = getattr(event, "type_name", None)
+        if name == "user":
+            break
+        if name == "action" and getattr(event, "action_name", None) in CALLBACK_ACTIONS:
+            reason = reason or CALLBACK_ACTIONS[event.action_name]
+    return reason
 
 
 class SmsInput(InputChannel):
@@ -66,6 +89,7 @@ class SmsInput(InputChannel):
         *,
         state: Optional[StateStore] = None,
         opt_outs: Optional[OptOutStore] = None,
+        seen: Optional[SeenMessages] = None,
         ids: Optional[ConversationIds] = None,
         sender: Optional[TwilioMessageSender] = None,
     ) -> None:
@@ -88,6 +112,8 @@ class SmsInput(InputChannel):
         self.state = state or make_state_store(settings)
         self.menus = ReplyMenus(self.state, settings.choices_ttl_seconds)
         self.opt_outs = OptOuts(opt_outs or OptOutStore(load_settings().database_url))
+        # MessageSids in the database: a replay after a restart is still a replay
+        self.seen = seen or SeenMessages(load_settings().database_url)
         self.sender = sender or TwilioMessageSender(settings)
         logger.info(
             "SMS channel (Twilio) on; signatures checked against %s",
@@ -153,6 +179,12 @@ class SmsInput(InputChannel):
         except Exception:  # de-duplication is best effort; never lose the message
             logger.exception("SMS de-duplication store failed; processing %s anyway", message_sid)
             first_time = True
+        if first_time:
+            # the database remembers every MessageSid across restarts and replicas
+            try:
+                first_time = await self.seen.first_time(message_sid)
+            except Exception:
+                logger.exception("SMS MessageSid table failed; processing %s anyway", message_sid)
         if not first_time:
             logger.info("Twilio retry of %s ignored (already received)", message_sid)
             return empty_twiml()
@@ -256,12 +288,35 @@ class SmsInput(InputChannel):
                 conversation_id, BUSY_TEXT.format(phone=load_settings().office_phone)
             )
             return
+        await self._keep_number_if_needed(conversation_id, app)
         messages = collector.messages
         if failed or not messages:  # maybe not recorded for staff: give the phone number
             messages = messages + [technical_trouble_reply()]
         reply, choices = formatting.render_turn(messages)
         await self.menus.remember(conversation_id, choices)
         await self._deliver(conversation_id, reply)
+
+    async def _keep_number_if_needed(self, conversation_id: str, app: Any) -> None:
+        """A turn that escalated, asked for a person or sent an appointment request
+        keeps the patient's number, encrypted, for the office's call-back
+        (stores/phone_vault.py); other conversations stay a keyed hash only."""
+        store = getattr(getattr(getattr(app, "ctx", None), "agent", None), "tracker_store", None)
+        number = await self.numbers.get(conversation_id)
+        if store is None or number is None:
+            return
+        try:
+            tracker = await store.retrieve(conversation_id)
+            reason = callback_reason(tracker.events if tracker is not None else [])
+            if reason:
+                await asyncio.to_thread(
+                    phone_vault.keep,
+                    upgrade_to_head(load_settings().database_url),
+                    conversation_id,
+                    number,
+                    reason,
+                )
+        except Exception:
+            logger.exception("Could not keep the call-back number of %s", conversation_id)
 
     async def _cancel_open_form(
         self, on_new_message: OnNewMessage, conversation_id: str, message_sid: str, app: Any

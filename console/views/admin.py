@@ -6,32 +6,55 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from console import accounts
-from console.db import audit_log, users
+from console import accounts, audit_view
+from console.db import access_log, users
 from console.roles import ROLE_HELP, ROLES
 from console.web import record, requires, services
 
 bp = Blueprint("admin", __name__)
 
-AUDIT_PAGE_SIZE = 100
+ACCESS_PAGE_SIZE = 200
+MAX_PAGE = 100_000
+
+
+def page_number() -> int:
+    """?page=N, 1 to MAX_PAGE; anything else (huge, negative, not a number) is 404."""
+    raw = request.args.get("page") or "1"
+    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
 
 
 @bp.route("/audit", endpoint="audit_log")
 @requires("audit")
 def audit_log_page():
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-    except ValueError:
-        page = 1
+    """Filters, readable names, conversation numbers, paging: console/audit_view.py.
+    A page number that is not 1 to MAX_PAGE is 404 (page_number)."""
+    page_number()
+    filters = audit_view.AuditFilters.from_args(request.args)
+    with services().engine.connect() as conn:
+        data = audit_view.page(conn, filters, services().tz)
+    record("view_audit", detail=f"filters={filters.as_args()} page={data['page']}")
+    return render_template(
+        "audit.html", filters=filters, action_name=audit_view.action_name, **data
+    )
+
+
+@bp.route("/access", endpoint="access_log")
+@requires("audit")
+def access_log_page():
+    """Who requested which console page, when, and the answer; paths only (the
+    query strings are never stored)."""
+    page = page_number()
     with services().engine.connect() as conn:
         rows = conn.execute(
-            sa.select(audit_log)
-            .order_by(audit_log.c.id.desc())
-            .limit(AUDIT_PAGE_SIZE)
-            .offset((page - 1) * AUDIT_PAGE_SIZE)
+            sa.select(access_log)
+            .order_by(access_log.c.id.desc())
+            .limit(ACCESS_PAGE_SIZE)
+            .offset((page - 1) * ACCESS_PAGE_SIZE)
         ).all()
-    record("view_audit", detail=f"page={page}")
-    return render_template("audit.html", rows=rows, page=page, more=len(rows) == AUDIT_PAGE_SIZE)
+    record("view_access_log", detail=f"page={page}")
+    return render_template("access.html", rows=rows, page=page, more=len(rows) == ACCESS_PAGE_SIZE)
 
 
 @bp.route("/users", endpoint="users")

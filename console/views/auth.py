@@ -55,7 +55,7 @@ def failed_login_message(status: str) -> str:
             f"Too many failed attempts. This account is locked for up to "
             f"{settings.lockout_minutes:g} minutes."
         )
-    if settings.require_2fa or status == "bad_code":
+    if settings.require_2fa_roles or status == "bad_code":
         return "Wrong user name, password or code."
     return "Wrong user name or password."
 
@@ -87,7 +87,7 @@ def login():
         code=request.form.get("code") or "",
         now=s.clock(),
         lockout_minutes=s.settings.lockout_minutes,
-        require_2fa=s.settings.require_2fa,
+        seeds=s.seeds(),
         gate=s.password_gate,
         gate_timeout=s.password_gate_timeout,
     )
@@ -114,6 +114,9 @@ def login():
     )
     with s.engine.begin() as conn:
         audit.record(conn, row.username, "login", detail=f"role={row.role}", remote_addr=addr)
+    if s.settings.needs_2fa(row.role) and not row.totp_secret:
+        # the role needs a second factor and the user has none yet: enrolment only
+        return redirect(url_for("account.totp"))
     return redirect(safe_local_path(request.args.get("next")) or home())
 
 

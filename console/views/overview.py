@@ -3,9 +3,9 @@ intents, emergencies (console/queries.py `overview`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 
-from console import queries
+from console import overview_figures, queries
 from console.web import requires, services
 
 bp = Blueprint("overview", __name__)
@@ -22,4 +22,13 @@ def overview_charts():
         days = 30
     with s.engine.connect() as conn:
         data = queries.overview(conn, s.tz, days)
+        compared = overview_figures.compare(conn, s.tz, days)
+        before = queries.overview(conn, s.tz, days, today=compared.pop("last_last"))
+        compared.pop("last_first")
+    compared["totals_last"] = before["totals"]
+    data["compare"] = compared
+    data["links"] = {
+        # where a click on a chart leads: the conversation list, filtered (overview.js)
+        "list": url_for("conversations.list"),
+    }
     return render_template("overview.html", data=data)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import Dict, FrozenSet, List, Protocol, Tuple
 
-if TYPE_CHECKING:
-    from nlu_components.triage_rules.matching import WordMatcher
+
+class WordMatcher(Protocol):
+    """What `Sentence.index` needs of a matcher (nlu_components/triage_rules/matching.py
+    implements it; this module does not import it, so the two form no cycle)."""
+
+    def parts_for(self, token: str) -> FrozenSet[str]: ...
+
 
 _CONTRACTION_FOLDS = [
     (re.compile(r"\b(cannot|can not|couldnt|could not|unable to)\b"), "cant"),

@@ -28,10 +28,11 @@ from stores.sql import advisory_key, single_node
 
 COMPLETE = {
     "REPLICAS": "2",
-    "SMS_ID_SECRET": "s1",
-    "CONSOLE_SECRET_KEY": "s2",
-    "ACTION_SERVER_TOKEN": "s3",
-    "WIDGET_ID_SECRET": "s4",
+    # long random values: placeholders and short secrets are refused (settings/secrets.py)
+    "SMS_ID_SECRET": "a1b2c3d4e5f60718" * 3,
+    "CONSOLE_SECRET_KEY": "b2c3d4e5f6071829" * 3,
+    "ACTION_SERVER_TOKEN": "c3d4e5f60718293a" * 3,
+    "WIDGET_ID_SECRET": "d4e5f60718293a4b" * 3,
     "DATABASE_URL": "postgresql://rasa:pw@db:5432/achilles",
     "LOCK_STORE_TYPE": "redis",
     "RATE_LIMIT_STORAGE_URI": "redis://cache:6379/2",
@@ -89,7 +90,8 @@ def test_sms_id_secret_is_never_generated_per_replica(tmp_path):
     with pytest.raises(ClusterConfigError, match="SMS_ID_SECRET must be set"):
         sms_id_secret({"REPLICAS": "2", "SMS_ID_SECRET_FILE": str(secret_file)})
     assert not secret_file.exists()
-    assert sms_id_secret({"REPLICAS": "2", "SMS_ID_SECRET": "shared"}) == b"shared"
+    shared = "5e8f0c1d2a9b47e6" * 4
+    assert sms_id_secret({"REPLICAS": "2", "SMS_ID_SECRET": shared}) == shared.encode()
     # one replica: generated once into var/, as before
     assert sms_id_secret({"SMS_ID_SECRET_FILE": str(secret_file)})
     assert secret_file.exists()
@@ -101,9 +103,13 @@ def test_console_key_is_never_generated_per_replica(tmp_path):
         settings.secret_key()
     assert list(tmp_path.iterdir()) == []
     shared = load_console_settings(
-        {"REPLICAS": "2", "CONSOLE_SECRET_KEY": "k" * 64, "CONSOLE_VAR_DIR": str(tmp_path)}
+        {
+            "REPLICAS": "2",
+            "CONSOLE_SECRET_KEY": "5e8f0c1d2a9b47e6" * 4,
+            "CONSOLE_VAR_DIR": str(tmp_path),
+        }
     )
-    assert shared.secret_key() == "k" * 64
+    assert shared.secret_key() == "5e8f0c1d2a9b47e6" * 4
     single = load_console_settings({"CONSOLE_VAR_DIR": str(tmp_path)})
     assert len(single.secret_key()) == 64  # generated into var/, one process
 

@@ -80,6 +80,7 @@ def console_env(assistant_db, tmp_path_factory) -> Dict[str, str]:
     return {
         "DATABASE_URL": assistant_db.url,
         "CONSOLE_SECRET_KEY": "test-secret-key",
+        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
         "CONSOLE_VAR_DIR": str(var_dir),
         "CONSOLE_TIMEZONE": "America/Los_Angeles",
         "CONSOLE_LOGIN_FAILURES_PER_IP": "1000",
@@ -161,6 +162,9 @@ def db(tmp_path_factory):
         "CONSOLE_SECRET_KEY": "security-test-key",
         "CONSOLE_VAR_DIR": str(workdir / "var"),
         "CONSOLE_TIMEZONE": "America/Los_Angeles",
+        # these tests are about other things: the default (a second factor required for
+        # admin and callback) is tested in test_console_two_factor.py
+        "CONSOLE_REQUIRE_2FA": "off",
     }
     return SimpleNamespace(
         url=url, engine=engine, env=env, workdir=workdir, request_id=request_id, cookies={}

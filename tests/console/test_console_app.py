@@ -113,11 +113,17 @@ def test_other_filters(client, engine):
 
 
 def test_full_text_search(client, engine):
-    assert listed_ids(client.get("/conversations?q=weather").text) == {summary_id(engine, "t-oos")}
-    assert listed_ids(client.get("/conversations?q=RECOVERY+long").text) == {
-        summary_id(engine, "t-topic")
-    }
-    assert listed_ids(client.get("/conversations?q=50%25_off").text) == set()
+    """The search goes in a POST body (issue 21: never in a URL)."""
+    token = csrf_token(client.get("/conversations").text)
+
+    def search(words):
+        return listed_ids(
+            client.post("/conversations", data={"csrf_token": token, "q": words}).text
+        )
+
+    assert search("weather") == {summary_id(engine, "t-oos")}
+    assert search("RECOVERY long") == {summary_id(engine, "t-topic")}
+    assert search("50%_off") == set()
 
 
 def test_reviewed_filter_and_review_form(client, engine):
@@ -149,10 +155,17 @@ def test_transcript_shows_intents_runner_up_and_actions(client, engine):
     page = client.get(f"/conversations/{summary_id(engine, 't-topic')}").text
     assert "what are the symptoms of a ruptured achilles?" in page
     intent = intent_of(engine, "t-topic", "what are the symptoms")
+    from markupsafe import escape
+
+    from console.intent_titles import title
+
+    # the intent as the title its button uses, the name in the tooltip (issue 20)
     assert re.search(
-        rf'class="intent">{intent}</span>\s*<span class="conf">[01]\.\d\d</span>', page
+        rf'class="intent" title="{intent}">{re.escape(str(escape(title(intent))))}</span>\s*'
+        r'<span class="conf">[01]\.\d\d</span>',
+        page,
     )
-    assert re.search(r'class="runner">runner-up \w+ 0\.\d\d', page)
+    assert re.search(r'class="runner">runner-up [^<]+ 0\.\d\d', page)
     assert '<span class="action">action_answer_topic</span>' in page
     assert '<span class="action">utter_greet</span>' in page
     emergency = client.get(f"/conversations/{summary_id(engine, 't-emergency')}").text
@@ -221,7 +234,10 @@ def test_viewing_a_transcript_is_audited(client, engine):
     client.get(f"/conversations/{summary_id(engine, 't-emergency')}")
     assert_audit(engine, "alice", "view_conversation", "t-emergency")
     audit_page = client.get("/audit").text
-    assert "view_conversation" in audit_page and "t-emergency" in audit_page
+    # readable action names, and the conversation's number linked instead of its sender id
+    sid = summary_id(engine, "t-emergency")
+    assert "Opened a transcript" in audit_page
+    assert f'<a href="/conversations/{sid}">Conversation {sid}</a>' in audit_page
 
 
 # ---------------------------------------------------------------- corrections
@@ -240,8 +256,10 @@ def test_intent_correction_and_export(client, engine, console_env, tmp_path):
         },
     )
     assert response.status_code == 302
+    from console.intent_titles import title
+
     assert (
-        "Corrected to <strong>ask_surgery_options</strong>"
+        f"Corrected to <strong>{title('ask_surgery_options')}</strong>"
         in client.get(f"/conversations/{sid}").text
     )
     # an intent that is not in the domain, or an event of another conversation: refused

@@ -36,7 +36,9 @@ def test_list_and_search_views_are_audited_with_the_query_masked(db):
     row = audit_rows(db.engine, "view_list", username="ada")[-1]
     detail = json.loads(row.detail)
     assert detail["fallback"] == "1" and detail["shown"] == [summary_id(db.engine, "s-fallback")]
-    assert client.get("/conversations?q=415+555+0188+maria%40example.com").status_code == 200
+    token = csrf_token(client.get("/conversations").text)
+    search = {"csrf_token": token, "q": "415 555 0188 maria@example.com"}
+    assert client.post("/conversations", data=search).status_code == 200
     row = audit_rows(db.engine, "search", username="ada")[-1]
     assert "<phone>" in row.detail and "<email>" in row.detail
     assert "555" not in row.detail and "maria@" not in row.detail

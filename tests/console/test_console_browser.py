@@ -95,7 +95,7 @@ def test_browser_login_filter_review(console_server, assistant_db, tmp_path):
         assert page.locator("table.list .flag.reviewed").count() >= 1
 
         page.goto(f"{console_server}/overview")
-        page.wait_for_function("document.querySelectorAll('canvas').length === 4")
+        page.wait_for_function("document.querySelectorAll('canvas').length === 6")
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
         drawn = page.evaluate(

@@ -9,7 +9,15 @@ import stat
 
 from console_helpers import PASSWORD, assert_audit, csrf_token, login, run_cli, summary_id
 
-SAMPLE_ARGS = {"summary_id": 1, "request_id": 1, "user_id": 1, "filename": "console.css"}
+SAMPLE_ARGS = {
+    "summary_id": 1,
+    "request_id": 1,
+    "user_id": 1,
+    "item_id": 1,
+    "theme_id": 1,
+    "session_id": 1,
+    "filename": "console.css",
+}
 
 
 def test_every_page_requires_login(app):

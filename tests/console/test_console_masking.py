@@ -2,7 +2,7 @@
 
 import pytest
 
-from console.masking import DATE, EMAIL, NAME, PHONE, Masker, mask_names
+from privacy.masking import DATE, EMAIL, NAME, PHONE, Masker, mask_names
 
 OFFICE = "310.651.2366"
 masker = Masker([OFFICE])

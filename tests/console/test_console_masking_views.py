@@ -88,6 +88,7 @@ def views(tmp_path_factory):
         "CONSOLE_SECRET_KEY": "test-secret-key",
         "CONSOLE_VAR_DIR": str(workdir / "var"),
         "CONSOLE_TIMEZONE": "America/Los_Angeles",
+        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
     }
     settings = load_console_settings(env)
     engine = engine_for(settings.database_url)

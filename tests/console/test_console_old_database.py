@@ -23,7 +23,6 @@ def test_an_older_console_database_is_upgraded_in_place(tmp_path):
     from werkzeug.security import generate_password_hash
 
     from console import audit
-    from console.db import engine_for
 
     path = tmp_path / "old.db"
     raw = sa.create_engine(f"sqlite:///{path}")
@@ -46,13 +45,16 @@ def test_an_older_console_database_is_upgraded_in_place(tmp_path):
             )
     raw.dispose()
     url = f"sqlite:///{path}"
-    engine = engine_for(url)
+    engine = audit.open_engine(url)  # every console process opens its engine so
     report = audit.verify(engine)
     assert report.ok and report.rows == 3, report
     from types import SimpleNamespace as NS
 
     old = NS(env={"DATABASE_URL": url, "CONSOLE_SECRET_KEY": "k", "CONSOLE_VAR_DIR": str(tmp_path)})
-    app = make_app(old)
+    # existing accounts became admins: by default they must enrol a second factor first
+    first = login(make_app(old).test_client(), "maria", "maria's old console password")
+    assert first.headers["Location"] == "/account/2fa"
+    app = make_app(old, CONSOLE_REQUIRE_2FA="off")
     client = app.test_client()
     assert login(client, "maria", "maria's old console password").status_code == 302
     assert client.get("/audit").status_code == 200  # existing accounts keep full access (admin)

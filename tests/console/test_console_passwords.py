@@ -18,7 +18,6 @@ from console_helpers import (
     PASSWORDS,
     PROJECT_ROOT,
     Clock,
-    audit_rows,
     login,
     make_app,
     run_cli,
@@ -127,9 +126,10 @@ def test_second_factor_required_and_enrolled_via_the_cli(db):
     app = make_app(db, clock, CONSOLE_REQUIRE_2FA="true")
     client = app.test_client()
     assert "Code from your authenticator app" in client.get("/login").text
+    # without one yet: the password opens only the enrolment page (issue 21)
     response = login(client, "tess", "a strong passphrase with codes")
-    assert response.status_code == 401 and "Wrong user name, password or code" in response.text
-    assert audit_rows(db.engine, "login_no_2fa", username="tess")
+    assert response.status_code == 302 and response.headers["Location"] == "/account/2fa"
+    assert client.get("/conversations").headers["Location"] == "/account/2fa"
 
     secret = enroll_totp_via_cli(db.env, "tess")
     totp = pyotp.TOTP(secret)

@@ -44,6 +44,9 @@ ROLE_MATRIX = {
     ("GET", "audit"): (403, 403, 200),
     ("GET", "users"): (403, 403, 200),
     ("POST", "user_update"): (403, 403, 302),
+    ("GET", "inbox"): (403, 200, 200),
+    ("GET", "inbox_rows"): (403, 200, 200),
+    ("POST", "inbox_close"): (403, 302, 302),
 }
 
 
@@ -77,6 +80,9 @@ def test_roles_over_http(db, role_index, username):
         "audit": "/audit",
         "users": "/users",
         "user_update": f"/users/{user_row(db.engine, 'rita').id}",  # role reviewer: unchanged
+        "inbox": "/inbox",
+        "inbox_rows": "/inbox/rows",
+        "inbox_close": "/inbox/close",
     }
     form = {
         "csrf_token": token,
@@ -109,7 +115,7 @@ def test_roles_over_http(db, role_index, username):
     if username == "cal":
         assert APPT_PHONE in appointments and APPT_NAME in appointments
         assert f'href="/conversations/{sid}"' not in appointments
-        assert nav == "/appointments"
+        assert nav == "/inbox"  # the "Needs action" inbox is the call-back role's home
     if username == "ada":
         assert APPT_PHONE in appointments and "Export CSV" in client.get("/conversations").text
         assert "555-0188" not in transcript  # transcripts stay masked for everyone

@@ -37,5 +37,7 @@ def assistant(fake_twilio, tmp_path_factory):
         SMS_SEND_MAX_TRIES="3",
         SMS_SEND_BACKOFF_SECONDS="0.05",
         SMS_STATE_STORE="memory",
+        PHONE_VAULT_KEY_FILE=str(workdir / "phone_vault_keys"),
     ) as rasa:
+        rasa.phone_vault_key_file = workdir / "phone_vault_keys"
         yield rasa

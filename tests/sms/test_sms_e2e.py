@@ -218,6 +218,38 @@ def test_yes_answers_the_consent_question_and_the_request_is_stored(assistant, f
             (conversation_id(number),),
         ).fetchall()
     assert rows == [("twilio", "(310) 555-0123")]
+    # the SMS number itself is kept for the call-back, encrypted (stores/phone_vault.py)
+    from stores import phone_vault
+
+    with sqlite3.connect(assistant.db_path) as db:
+        kept = db.execute(
+            "SELECT number_token, reason FROM sms_contact_numbers WHERE conversation_id = ?",
+            (conversation_id(number),),
+        ).fetchall()
+    assert len(kept) == 1 and kept[0][1] == "appointment"
+    assert number.lstrip("+")[-7:] not in kept[0][0]
+    env = {"PHONE_VAULT_KEY_FILE": str(assistant.phone_vault_key_file)}
+    assert phone_vault.cipher(env).decrypt(kept[0][0].encode()).decode() == number
+
+
+def test_only_call_back_turns_keep_the_number(assistant, fake_twilio):
+    """An ordinary question keeps nothing; an escalation keeps the number."""
+    plain, urgent = new_number(), new_number()
+    say(assistant, plain, "What are the symptoms?")
+    fake_twilio.wait_for_text(plain, "Reply 1 for")
+    say(assistant, urgent, "I have chest pain and can't breathe")
+    fake_twilio.wait_for_text(urgent, "911")
+    with sqlite3.connect(assistant.db_path) as db:
+
+        def reason(n):
+            row = db.execute(
+                "SELECT reason FROM sms_contact_numbers WHERE conversation_id = ?",
+                (conversation_id(n),),
+            ).fetchone()
+            return row[0] if row else None
+
+        wait_for(lambda: reason(urgent) is not None, what="the number to be kept")
+        assert reason(urgent) == "911" and reason(plain) is None
 
 
 def test_a_spanish_form_by_sms_runs_in_spanish_and_stores_the_language(assistant, fake_twilio):

@@ -33,10 +33,23 @@ PUBLIC_URL = "https://sms.example.org/webhooks/twilio/webhook"
 INTERNAL_URL = "http://10.0.0.5:5005/webhooks/twilio/webhook"
 
 
+class SeenInMemory:
+    """channels/sms/seen.py's interface without a database (tests of other things)."""
+
+    def __init__(self) -> None:
+        self.sids = set()
+
+    async def first_time(self, sid: str) -> bool:
+        if sid in self.sids:
+            return False
+        self.sids.add(sid)
+        return True
+
+
 class InProcess:
     """The channel's handler without a server: stub assistant, stub sender."""
 
-    def __init__(self, opt_outs, webhook_url: str = PUBLIC_URL) -> None:
+    def __init__(self, opt_outs, webhook_url: str = PUBLIC_URL, seen=None) -> None:
         self.received, self.sent = [], []
         outer = self
 
@@ -55,6 +68,7 @@ class InProcess:
             settings,
             state=InMemoryStateStore(),
             opt_outs=opt_outs,
+            seen=seen or SeenInMemory(),
             ids=ConversationIds(ID_SECRET.encode()),
             sender=Sender(),
         )
@@ -69,8 +83,8 @@ class InProcess:
             },
         )
 
-    async def post(self, number: str, body: str, signed_url: str = PUBLIC_URL):
-        params = twilio_params(number, body, new_sid())
+    async def post(self, number: str, body: str, signed_url: str = PUBLIC_URL, sid=None):
+        params = twilio_params(number, body, sid or new_sid())
         signature = RequestValidator(AUTH_TOKEN).compute_signature(signed_url, params)
         request = types.SimpleNamespace(
             body=urlencode(params).encode(),
@@ -148,3 +162,23 @@ async def test_sms_turns_beyond_the_in_flight_limit_get_the_busy_text(tmp_path, 
     assert "unsubscribed" in bodies[1] and "subscribed again" in bodies[2]
     assert bodies[3].startswith("Hi there")
     assert len(harness.received) == 1  # only the turn that got a slot reached the assistant
+
+
+@pytest.mark.asyncio
+async def test_a_replayed_request_is_ignored_after_a_restart(tmp_path):
+    """Issue 21: de-duplication lived in memory, so a captured (validly signed) Twilio
+    request replayed after a restart was answered again. The MessageSid is now kept in
+    the database (channels/sms/seen.py), and a new process finds it there."""
+    from channels.sms.seen import SeenMessages
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    number, sid = "+13105550998", new_sid()
+    before = InProcess(OptOutStore(url), seen=SeenMessages(url))
+    assert (await before.post(number, "hello", sid=sid)).status == 200
+    assert len(before.received) == 1
+    # a restart: new process, empty memory, same database
+    after = InProcess(OptOutStore(url), seen=SeenMessages(url))
+    replay = await after.post(number, "hello", sid=sid)
+    assert replay.status == 200 and after.received == [] and after.sent == []
+    assert len((await after.post(number, "hello again")).body) > 0
+    assert len(after.received) == 1  # a new message still goes through

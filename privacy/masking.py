@@ -1,12 +1,21 @@
-"""Masking of personal data in what the console shows and exports.
+"""Masking of personal data: one masker for every place patient text is kept or shown.
 
-Masked everywhere except the appointment queue (where staff call patients back):
-the conversation list, the transcript and the CSV export all go through
-`Masker.mask` (tests/console/test_console_masking_views.py checks the three).
+Used by the tracker store (a message typed at the appointment form's name or phone
+question and not taken as the answer, stores/tracker_store.py), and by the console:
+the conversation list, the transcript, the stored summaries, the CSV export and the
+corrections YAML (tests/console/test_console_masking_views.py checks them).
+Only the appointment queue (where staff call patients back) shows names and phones.
 The text is NFKC-normalised first (full-width digits, odd spaces), dashes of
 every kind become "-" and zero-width characters are dropped, so "310‑555‑0123"
 with non-ASCII hyphens is read like "310-555-0123".
 
+  - numbers however they are typed (privacy/numbers.py): spelled out in English or
+    Spanish ("three one zero...", "tres uno cero..."), with "_", ".", "-", spaces
+    or commas between the groups, or a letter O / l for 0 / 1: a run of 7 to 12
+    digits (6 after an id keyword), or several groups of more, is masked whole
+    (7, 10, or 11 digits starting with 1: <phone>; otherwise <id>)
+  - member, insurance and MRN-like ids without a keyword: letters then 6 or more
+    digits ("XJH123456789", "W-123-4567")             -> <id>
   - e-mail addresses                                  -> <email>
   - US social security numbers (123-45-6789, or any 9 digits after "SSN" /
     "social security"), insurance, member, policy, group, subscriber and
@@ -48,10 +57,13 @@ from typing import Iterable, Optional, Sequence
 
 import phonenumbers
 
-from console.masking_patterns import (
+from privacy.numbers import number_runs
+from privacy.patterns import (
+    ALNUM_ID_RE,
     BIRTH_DATE_RE,
     DATE_RES,
     EMAIL_RE,
+    ID_CONTEXT_RE,
     ID_RE,
     NAME_EXPLICIT_RE,
     NAME_INTRO_RE,
@@ -76,6 +88,9 @@ MASK_TOKENS = (PHONE, EMAIL, DATE, NAME, ID, ADDRESS)
 # zero-width characters and soft hyphens are dropped (after NFKC).
 _DASHES = re.compile("[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def normalise(text: str) -> str:
@@ -148,21 +163,58 @@ class Masker:
         out.append(text[last:])
         return "".join(out)
 
+    def _number_runs(self, text: str, after_keyword: bool = False) -> str:
+        """Runs of digits however typed (privacy/numbers.py), masked whole;
+        `after_keyword`: only those right after an id keyword (<id>, 6+ digits)."""
+        out, last = [], 0
+        for run in number_runs(text):
+            count = len(run.digits)
+            if count < 6:
+                continue
+            if count > 12 and run.tokens == 1 and not run.spelled:
+                continue  # one long unbroken number (an order or tracking number)
+            if _last10(run.digits) in self.public or (
+                count == 7 and run.digits in self.public_local
+            ):
+                continue  # the office's own number
+            keyword = ID_CONTEXT_RE.search(text[max(0, run.start - 40) : run.start])
+            if after_keyword:
+                token = ID if keyword else None
+            elif _THOUSANDS.fullmatch(text[run.start : run.end]) and (
+                count <= 7 or run.digits.endswith("000")
+            ):
+                token = None  # 1,000,000 or 2,500,000: an amount
+            elif count == 6 and not keyword:
+                token = None
+            elif count in (7, 10) or (count == 11 and run.digits[0] == "1"):
+                token = PHONE
+            else:
+                token = ID
+            if token is not None:
+                out.append(text[last : run.start])
+                out.append(token)
+                last = run.end
+        out.append(text[last:])
+        return "".join(out)
+
     def mask(self, text: Optional[str], names: Sequence[str] = ()) -> str:
         if not text:
             return text or ""
         out = normalise(text)
         out = EMAIL_RE.sub(EMAIL, out)
-        out = SSN_RE.sub(ID, out)
-        out = ID_RE.sub(lambda m: m.group("keyword") + m.group("glue") + ID, out)
         out = BIRTH_DATE_RE.sub(lambda m: m.group("keyword") + m.group("glue") + DATE, out)
         for pattern in DATE_RES:
             out = pattern.sub(DATE, out)
+        out = SSN_RE.sub(ID, out)
         out = PO_BOX_RE.sub(ADDRESS, out)
         out = STREET_RE.sub(_street_sub, out)
         out = ZIP_RE.sub(_zip_sub, out)
+        out = ALNUM_ID_RE.sub(ID, out)
+        out = self._number_runs(out, after_keyword=True)
+        out = ID_RE.sub(lambda m: m.group("keyword") + m.group("glue") + ID, out)
         out = self._libphonenumber(out)
         out = PHONE_RE.sub(self._phone, out)
+        out = self._number_runs(out)
         if names:
             out = mask_names(out, names)
         out = NAME_EXPLICIT_RE.sub(_name_sub, out)

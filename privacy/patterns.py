@@ -1,8 +1,9 @@
-"""The regular expressions console/masking.py applies, one block per kind of data.
+"""The regular expressions privacy/masking.py applies, one block per kind of data.
 
-They run on normalised text (console/masking.py `normalise`), in the order
-`Masker.mask` lists; what each must leave alone is in tests/console/test_console_masking.py
-and tests/console/test_console_masking_views.py.
+They run on normalised text (privacy/masking.py `normalise`), in the order
+`Masker.mask` lists; what each must leave alone is in tests/console/test_console_masking.py,
+tests/console/test_console_masking_views.py and tests/test_privacy_masking_fuzz.py.
+Numbers typed with odd separators or spelled out are found by privacy/numbers.py.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
     r"aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
+_MES = (
+    r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre"
+    r"|noviembre|diciembre)"
+)
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d{2}"
 _NUM_DAY_OR_MONTH = r"(?:0?[1-9]|[12]\d|3[01])"
@@ -60,6 +65,10 @@ DATE_RES = [
     re.compile(r"\b" + _MONTH + r"\s+" + _DAY + r",?\s+" + _YEAR + r"\b", re.IGNORECASE),
     # 15 March 1985 / 15th of March, 1985
     re.compile(r"\b" + _DAY + r"\s+(?:of\s+)?" + _MONTH + r",?\s+" + _YEAR + r"\b", re.IGNORECASE),
+    # 15 de marzo de 1985
+    re.compile(
+        r"\b" + _DAY + r"\s+de\s+" + _MES + r"\s+(?:de|del)\s+" + _YEAR + r"\b", re.IGNORECASE
+    ),
 ]
 
 _COMPACT_DATE = (
@@ -69,9 +78,16 @@ _COMPACT_DATE = (
 
 # After a birth keyword, also partial dates, compact dates (19850315) and bare years.
 BIRTH_DATE_RE = re.compile(
-    r"\b(?P<keyword>born(?:\s+(?:on|in))?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday)"
-    r"(?P<glue>\s*(?:is|was|=|:|-)?\s*(?:on\s+|in\s+)?)"
+    r"\b(?P<keyword>born(?:\s+(?:on|in))?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday"
+    r"|fecha\s+de\s+nacimiento|nac[ií]\s+(?:el|en)|nacid[oa]\s+(?:el|en))"
+    r"(?P<glue>\s*(?:is|was|es|=|:|-)?\s*(?:on\s+|in\s+|el\s+)?)"
     r"(?P<date>"
+    + _DAY
+    + r"\s+de\s+"
+    + _MES
+    + r"(?:\s+del?\s+"
+    + _YEAR
+    + r")?|"
     + _COMPACT_DATE
     + r"|"
     + _YEAR
@@ -112,13 +128,32 @@ _ID_KEYWORD = (
     r"(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?"
     r"|(?:insurance|member(?:ship)?|policy|subscriber|group|medicare|medicaid|medi-cal"
     r"|patient|account|acct|chart|claim|health\s+plan|plan)\s*(?:id|number|no\.?|num|#)"
-    r"|member|policy|mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|id\s*(?:number|no\.?|#))"
+    r"|member|policy|mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|id\s*(?:number|no\.?|#)"
+    # Spanish: seguro social, número de póliza / miembro / afiliado / seguro, expediente
+    r"|seguro\s+social|n[uú]mero\s+de\s+(?:p[oó]liza|miembro|afiliado|seguro|expediente)"
+    r"|p[oó]liza|expediente)"
 )
 ID_RE = re.compile(
-    r"\b(?P<keyword>" + _ID_KEYWORD + r")(?P<glue>\s*(?:is|was|=|:|-|#)?\s*(?:#\s*)?)"
-    r"(?P<value>(?:[A-Za-z]{1,4}\s)?(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9][A-Za-z0-9\-]{2,}"
+    r"\b(?P<keyword>" + _ID_KEYWORD + r")(?P<glue>\s*(?:is|was|es|=|:|-|#)?\s*(?:#\s*)?)"
+    r"(?P<value>(?:[A-Za-z]{1,4}\s)?(?=[A-Za-z0-9\-_.]*\d)[A-Za-z0-9](?:[A-Za-z0-9\-_]|[.,](?=\w)){2,}"
     r"(?:\s\d{2,}){0,3})(?![\w\-])",
     re.IGNORECASE,
+)
+# Just before a run of digits: an id keyword, so 6 digits are enough to mask it.
+ID_CONTEXT_RE = re.compile(
+    r"(?:" + _ID_KEYWORD + r"|\bid|\bnumber|\bn[uú]mero|#)\W{0,6}(?:is\s+|es\s+)?"
+    r"(?:[OoIl]+\W{1,4})?$",
+    re.IGNORECASE,
+)
+# Member, insurance and MRN-like ids without a keyword: letters then 6 or more digits
+# ("XJH123456789", "W-1234567", "MRN00123456"), the digits possibly grouped; or
+# digits then letters ("1234567AB"). Capitals (or one letter) before a space.
+ALNUM_ID_RE = re.compile(
+    r"(?<![^\W_])(?![OoIl]+[\-_.]?\d)(?:"
+    r"[A-Za-z]{1,6}[\-_.]?(?:\d[\-_.]?){5,}\d[A-Za-z]{0,3}"
+    r"|(?-i:[A-Z]{1,6})\s(?:\d[\-_.]?){5,}\d"
+    r"|\d{6,}[A-Za-z]{1,3}"
+    r")(?![^\W_])",
 )
 
 # ---- street addresses and ZIP codes -> <address> ----
@@ -375,7 +410,8 @@ NOT_NAMES = {
 }
 # Explicit: "my name is X", "my full name's X", "name: X" (any case, up to 3 words).
 NAME_EXPLICIT_RE = re.compile(
-    r"\b(?P<lead>(?:my\s+(?:full\s+|first\s+|last\s+)?name\s*(?:is|'s|:)|name\s*:)\s*)"
+    r"\b(?P<lead>(?:my\s+(?:full\s+|first\s+|last\s+)?name\s*(?:is|'s|:)|name\s*:"
+    r"|me\s+llamo|mi\s+nombre\s+es|nombre\s*:)\s*)"
     r"(?P<name>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){0,2})",
     re.IGNORECASE,
 )

@@ -1,0 +1,123 @@
+"""The overview's comparisons (issue 20): channel and language splits and
+escalations by tier, this period against the one before, with the list links the
+charts click through to (console/views/overview.py, static/overview.js)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any, Dict, Optional
+
+import sqlalchemy as sa
+
+from console import queries
+from console.db import conversation_summaries as cs
+from console.db import events
+
+TIER_ACTIONS = {"utter_emergency": "911", "utter_urgent_problem": "urgent"}
+TIER_NAMES = {"911": "911 tier (call 911)", "urgent": "Urgent tier (call the office now)"}
+CHANNEL_NAMES = {"twilio": "SMS", "socketio": "Website chat", "rest": "Web (REST)"}
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+IN_CHUNK = 500
+
+
+def _window(tz: dt.tzinfo, first: dt.date, last: dt.date):
+    return queries.day_start(first, tz), queries.day_start(last + dt.timedelta(days=1), tz)
+
+
+def _period(conn: sa.engine.Connection, tz: dt.tzinfo, first: dt.date, last: dt.date):
+    start, end = _window(tz, first, last)
+    rows = conn.execute(
+        sa.select(cs.c.sender_id, cs.c.channel)
+        .where(cs.c.started_at >= start)
+        .where(cs.c.started_at < end)
+    ).all()
+    channels = Counter(r.channel or "unknown" for r in rows)
+    senders = [r.sender_id for r in rows]
+    language: Dict[str, str] = {}
+    tiers: Counter = Counter()
+    for i in range(0, len(senders), IN_CHUNK):
+        chunk = senders[i : i + IN_CHUNK]
+        for r in conn.execute(
+            sa.select(events.c.sender_id, events.c.data)
+            .where(events.c.sender_id.in_(chunk))
+            .where(events.c.type_name == "slot")
+            .where(events.c.action_name == "language")
+            .order_by(events.c.id)
+        ):
+            try:
+                value = json.loads(r.data or "{}").get("value")
+            except ValueError:
+                value = None
+            if isinstance(value, str) and value:
+                language[r.sender_id] = value[:8]
+        for r in conn.execute(
+            sa.select(events.c.action_name, sa.func.count(sa.distinct(events.c.sender_id)))
+            .where(events.c.sender_id.in_(chunk))
+            .where(events.c.type_name == "action")
+            .where(events.c.action_name.in_(list(TIER_ACTIONS)))
+            .group_by(events.c.action_name)
+        ):
+            tiers[TIER_ACTIONS[r[0]]] += r[1]
+    languages = Counter(language.get(s, "en") for s in senders)
+    return {
+        "conversations": len(rows),
+        "channels": channels,
+        "languages": languages,
+        "tiers": tiers,
+    }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def compare(
+    conn: sa.engine.Connection, tz: dt.tzinfo, days: int, today: Optional[dt.date] = None
+) -> Dict[str, Any]:
+    today = today or dt.datetime.now(tz).date()
+    first = today - dt.timedelta(days=days - 1)
+    prev_last = first - dt.timedelta(days=1)
+    prev_first = prev_last - dt.timedelta(days=days - 1)
+    this = _period(conn, tz, first, today)
+    last = _period(conn, tz, prev_first, prev_last)
+    dates = {"date_from": first.isoformat(), "date_to": today.isoformat()}
+
+    def split(key: str, names: Dict[str, str], link: bool):
+        keys = sorted(set(this[key]) | set(last[key]), key=lambda k: -this[key].get(k, 0))
+        return [
+            {
+                "key": k,
+                "name": names.get(k, k),
+                "this": this[key].get(k, 0),
+                "this_pct": _pct(this[key].get(k, 0), this["conversations"]),
+                "last": last[key].get(k, 0),
+                "last_pct": _pct(last[key].get(k, 0), last["conversations"]),
+                "link": queries.ListFilters.from_args({**dates, "channel": k}).as_args()
+                if link
+                else None,
+            }
+            for k in keys
+        ]
+
+    tiers = [
+        {
+            "key": k,
+            "name": TIER_NAMES[k],
+            "this": this["tiers"].get(k, 0),
+            "last": last["tiers"].get(k, 0),
+            "link": {**dates, "emergency": "1"},
+        }
+        for k in ("911", "urgent")
+    ]
+    return {
+        "this_period": f"{first.isoformat()} – {today.isoformat()}",
+        "last_period": f"{prev_first.isoformat()} – {prev_last.isoformat()}",
+        "conversations": {"this": this["conversations"], "last": last["conversations"]},
+        "channels": split("channels", CHANNEL_NAMES, link=True),
+        "languages": split("languages", LANGUAGE_NAMES, link=False),
+        "tiers": tiers,
+        "last_first": prev_first,
+        "last_last": prev_last,
+    }
