@@ -19,6 +19,7 @@ one, started in its own session (cluster/processes.py), and stopped by `stop()`
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -56,6 +57,7 @@ def action_request_max_size() -> int:
 
 # the replicas' shared secrets, and the console's TOTP seed key (settings/replicas.py,
 # console/totp.py): generated once for `make cluster`
+PHONE_VAULT_KEYS = "PHONE_VAULT_KEYS"
 SECRET_NAMES = (
     "SMS_ID_SECRET",
     "CONSOLE_SECRET_KEY",
@@ -183,6 +185,12 @@ class Stack:
             self.logs.mkdir(exist_ok=True)
             for name in SECRET_NAMES:
                 self.secrets.setdefault(name, os.environ.get(name) or secrets.token_hex(32))
+            # the SMS call-back numbers' key is a Fernet key (stores/phone_vault.py)
+            self.secrets.setdefault(
+                PHONE_VAULT_KEYS,
+                os.environ.get(PHONE_VAULT_KEYS)
+                or base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
+            )
             t0 = time.monotonic()
             self.start_postgres()
             self.start_redis()

@@ -13,7 +13,9 @@ from settings.mode import development
 
 MIN_SECRET_CHARS = 32
 _PLACEHOLDER = re.compile(
-    r"change[\s_\-]*me|changeit|replace[\s_\-]*me|placeholder|example|your[\s_\-]|xxx|todo"
+    # "xxx" and "todo" only as words: a random key may hold them by chance ("...Axxxq...")
+    r"change[\s_\-]*me|changeit|replace[\s_\-]*me|placeholder|example|your[\s_\-]"
+    r"|(?:^|[\s_\-.])(?:xxx+|todo)(?:$|[\s_\-.])"
     r"|^(?:secret|password|passw0rd|token|key|test|dev|demo|default|none|null)\d*$",
     re.IGNORECASE,
 )
