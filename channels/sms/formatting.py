@@ -7,7 +7,7 @@ cheap to unit test.
   becomes plain lines; phone numbers and URLs stay as plain text; typographic
   quotes and dashes become ASCII so a reply stays in the GSM-7 alphabet
   (160 characters a segment instead of 70).
-- `button_menu`: quick-reply buttons become words ("Reply 1 for Symptoms, 2 for
+- `button_menu`: quick-reply buttons become words, in the turn's language ("Reply 1 for Symptoms, 2 for
   Recovery."); the payloads are returned so a later "1" can be mapped back.
 - `split_sms`: one turn's text into parts of at most `limit` characters
   (Twilio refuses a Body over 1,600), cut at a paragraph, line, sentence or,
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from nlu_components.language import detect_language
 
 TWILIO_MAX_BODY_CHARS = 1600  # Twilio refuses a longer Body
 
@@ -89,8 +91,24 @@ def _is_link_button(button: Dict[str, Any]) -> bool:
     )
 
 
-def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1) -> Tuple[str, List[str]]:
-    """("Reply 1 for Symptoms, 2 for Recovery.", ["/ask_symptoms", "/ask_recovery"]).
+# the numbered menu's words per reply language ("Responda 1 para Síntomas, 2 para...")
+MENU_WORDS = {
+    "en": ("Reply {options}.", "{number} for {title}"),
+    "es": ("Responda {options}.", "{number} para {title}"),
+}
+
+
+def reply_language(text: str) -> str:
+    """The language the assistant answered this turn in: Spanish or English."""
+    found = detect_language(text, ("en", "es"), min_words=3, min_probability=0.5)
+    return found if found in MENU_WORDS else "en"
+
+
+def button_menu(
+    buttons: Iterable[Dict[str, Any]], first_number: int = 1, language: str = "en"
+) -> Tuple[str, List[str]]:
+    """("Reply 1 for Symptoms, 2 for Recovery.", ["/ask_symptoms", "/ask_recovery"]),
+    in `language`'s words (MENU_WORDS).
 
     Link buttons are written out ("Online form: https://..."), not numbered.
     Titles containing a comma are separated by semicolons so the menu stays readable.
@@ -113,18 +131,22 @@ def button_menu(buttons: Iterable[Dict[str, Any]], first_number: int = 1) -> Tup
     lines = []
     if numbered:
         separator = "; " if any("," in title for title, _ in numbered) else ", "
+        sentence, option = MENU_WORDS.get(language, MENU_WORDS["en"])
         options = separator.join(
-            f"{first_number + i} for {title}" for i, (title, _) in enumerate(numbered)
+            option.format(number=first_number + i, title=title)
+            for i, (title, _) in enumerate(numbered)
         )
-        lines.append(f"Reply {options}.")
+        lines.append(sentence.format(options=options))
     lines.extend(links)
     return "\n".join(lines), [payload for _, payload in numbered]
 
 
 def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[str]]:
-    """One turn's bot messages as one plain text, plus the numbered reply choices."""
+    """One turn's bot messages as one plain text, plus the numbered reply choices
+    (the menu in the language of the turn's text)."""
     blocks: List[str] = []
     choices: List[str] = []
+    language = reply_language(" ".join(plain_text(m.get("text")) for m in messages))
     for message in messages:
         lines = [plain_text(message.get("text"))]
         for key in ("image", "attachment"):
@@ -133,7 +155,7 @@ def render_turn(messages: Sequence[Dict[str, Any]]) -> Tuple[str, List[str]]:
                 lines.append(value.strip())
         buttons = message.get("buttons") or message.get("quick_replies")
         if buttons:
-            menu, payloads = button_menu(buttons, first_number=len(choices) + 1)
+            menu, payloads = button_menu(buttons, len(choices) + 1, language)
             lines.append(menu)
             choices.extend(payloads)
         block = "\n".join(line for line in lines if line)

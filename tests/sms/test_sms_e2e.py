@@ -265,7 +265,8 @@ def test_a_spanish_form_by_sms_runs_in_spanish_and_stores_the_language(assistant
     ]:
         say(assistant, number, text)
         fake_twilio.wait_for_text(number, expected)
-    say(assistant, number, "sí")
+    fake_twilio.wait_for_text(number, "Responda 1 para Sí, envíela")
+    say(assistant, number, "1")
     fake_twilio.wait_for_text(number, "Gracias, Rosa")
     with sqlite3.connect(assistant.db_path) as db:
         rows = db.execute(

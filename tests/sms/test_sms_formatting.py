@@ -128,3 +128,25 @@ def test_carrier_keywords_are_whole_message_only(body, keyword):
 )
 def test_choice_numbers(body, number):
     assert menus.choice_number(body) == number
+
+
+def test_the_numbered_menu_is_in_the_language_of_the_reply():
+    """Issue 19: a Spanish reply's buttons are offered in Spanish over SMS."""
+    yes_no = [
+        {"title": "Sí, envíela", "payload": "/affirm"},
+        {"title": "No, no la envíe", "payload": "/deny"},
+    ]
+    spanish, payloads = formatting.render_turn(
+        [
+            {
+                "text": "¿Está de acuerdo en que la oficina guarde estos datos y le llame?",
+                "buttons": yes_no,
+            }
+        ]
+    )
+    assert spanish.endswith("Responda 1 para Sí, envíela; 2 para No, no la envíe.")
+    assert payloads == ["/affirm", "/deny"]
+    english, _ = formatting.render_turn(
+        [{"text": "Do you agree that the office may store this?", "buttons": yes_no[:1]}]
+    )
+    assert english.endswith("Reply 1 for Sí, envíela.")
