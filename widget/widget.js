@@ -50,9 +50,9 @@
     serverUrl: cleanServerUrl(ds.serverUrl),
     // empty: the default title in the widget's language (modules/strings.js)
     title: (ds.title || '').slice(0, 80),
-    // the widget's language: data-lang, else the page's <html lang>; "es..." is
-    // Spanish, anything else English (modules/strings.js)
-    lang: String(ds.lang || document.documentElement.lang || 'en').slice(0, 16),
+    // the widget's language: data-lang, else the page's <html lang>, else the
+    // browser's; "es..." is Spanish, anything else English (modules/strings.js)
+    lang: String(ds.lang || document.documentElement.lang || navigator.language || 'en').slice(0, 16),
     color: (window.CSS && CSS.supports && ds.color && CSS.supports('color', ds.color))
       ? ds.color : DEFAULT_COLOR,
     phone: (ds.phone || '').slice(0, 40),

@@ -11,8 +11,10 @@ Screenshots: test-artifacts/widget.png (desktop) and widget-360.png (360 px).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
@@ -176,6 +178,44 @@ def test_widget_embeds_on_another_sites_page_under_the_documented_csp(stack, bro
         expect(widget.launcher).to_have_attribute("aria-expanded", "false")
         assert page.evaluate("typeof window.io") == "undefined"  # the client adds no global
         assert_clean(watch)
+        context.close()
+
+
+@pytest.mark.parametrize(
+    "page_lang, locale",
+    [(' lang="es-MX"', "en-US"), ("", "es-419")],
+    ids=["the-pages-language", "the-browsers-language"],
+)
+def test_widget_chooses_spanish_by_itself(stack, browser, page_lang, locale):
+    """Issue 19: a Spanish page (<html lang="es-MX">), or a page without a language
+    seen in a Spanish browser, gets the widget in Spanish without any switch."""
+    rasa_ws = stack.relay.url.replace("http", "ws", 1)
+    csp = (
+        f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
+        f"connect-src {stack.relay.url} {rasa_ws}"
+    )
+    html = (
+        f"<!doctype html><html{page_lang}><head><title>Consultorio</title></head><body>"
+        f'<h1>Consultorio</h1><script src="{stack.widget_url}/widget.js" defer '
+        f'data-server-url="{stack.relay.url}"></script></body></html>'
+    )
+    with another_site(html, csp) as site:
+        context = browser.new_context(locale=locale)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        watch = Watch(page, [site, stack.widget_url, stack.relay.url])
+        page.goto(site)
+        launcher = page.get_by_role("button", name=re.compile(r"^Chat: "))
+        expect(launcher).not_to_have_accessible_name(re.compile("Questions about"))
+        launcher.click()
+        expect(page.get_by_role("textbox", name="Escriba su pregunta")).to_be_visible()
+        expect(page.get_by_role("button", name="English")).to_be_visible()
+        # this other origin is not one the chat server admits, so the panel's
+        # connection is refused: only the widget's own words are checked here
+        assert_clean(
+            watch,
+            allow_console=("WebSocket connection to", "Access to XMLHttpRequest", "Failed to load"),
+        )
         context.close()
 
 
