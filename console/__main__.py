@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,7 +15,7 @@ import click
 
 from console.roles import ROLES
 from console.settings import ConsoleSettings, load_console_settings
-from stores.private_storage import restrict_umask
+from stores.private_storage import restrict_umask, write_private_lines
 
 
 def cli_user() -> str:
@@ -284,24 +283,12 @@ def rotate_totp_key() -> None:
         path = settings.totp_key_file
         old = settings.totp_keys()  # creates the file the first time
         new = random_secrets.token_hex(32)
-        _write_key_file(path, [new] + old)  # both keys while re-encrypting
+        write_private_lines(path, [new] + old)  # both keys while re-encrypting
         changed = accounts.reseal_totp_seeds(engine, totp.SeedBox([new] + old))
-        _write_key_file(path, [new])
+        write_private_lines(path, [new])
         note = f"new key in {path} (back it up with the database backups)"
     _audit("totp_key_rotated", f"seeds={changed}")
     click.echo(f"Re-encrypted {changed} TOTP seeds with the new key. {note}".strip())
-
-
-def _write_key_file(path, keys) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write("\n".join(keys) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 @main.command("remove-totp")

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 import yaml
 
 from console import queries
-from console.db import audit_log
-from console.db import conversation_summaries as cs
+from console.db import audit_log, conversation_numbers
 
 ACTIONS_FILE = Path(__file__).resolve().parent / "audit_actions.yml"
 PAGE_SIZE = 50
@@ -86,16 +85,7 @@ def page(conn: sa.engine.Connection, filters: AuditFilters, tz: dt.tzinfo) -> Di
         .limit(PAGE_SIZE)
         .offset((current - 1) * PAGE_SIZE)
     ).all()
-    senders = list({r.sender_id for r in rows if r.sender_id})
-    numbers = (
-        dict(
-            conn.execute(
-                sa.select(cs.c.sender_id, cs.c.id).where(cs.c.sender_id.in_(senders))
-            ).all()
-        )
-        if senders
-        else {}
-    )
+    numbers = conversation_numbers(conn, (r.sender_id for r in rows if r.sender_id))
     users = list(conn.execute(sa.select(audit_log.c.username).distinct()).scalars())
     actions = list(conn.execute(sa.select(audit_log.c.action).distinct()).scalars())
     return dict(

@@ -11,8 +11,9 @@ realistic rows, and the console never creates it in a real deployment (Rasa does
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import cache
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import sqlalchemy as sa
 
@@ -207,3 +208,34 @@ def engine_for(database_url: str) -> sa.engine.Engine:
 
 def events_table_exists(engine: sa.engine.Engine) -> bool:
     return sa.inspect(engine).has_table("events")
+
+
+def read_meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
+    """A value of console_meta (watermarks, last runs)."""
+    return conn.execute(sa.select(console_meta.c.value).where(console_meta.c.key == key)).scalar()
+
+
+def write_meta(conn: sa.engine.Connection, key: str, value: str) -> None:
+    if not conn.execute(
+        console_meta.update().where(console_meta.c.key == key).values(value=value)
+    ).rowcount:
+        conn.execute(console_meta.insert().values(key=key, value=value))
+
+
+def json_object(data: Optional[str]) -> Dict[str, Any]:
+    """An event's JSON data as a dict ({} when missing or not an object)."""
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def conversation_numbers(conn: sa.engine.Connection, sender_ids) -> Dict[str, int]:
+    """The console's conversation number per sender id (shown instead of the id)."""
+    senders = list(set(sender_ids))
+    if not senders:
+        return {}
+    summaries = conversation_summaries
+    query = sa.select(summaries.c.sender_id, summaries.c.id)
+    return dict(conn.execute(query.where(summaries.c.sender_id.in_(senders))).all())

@@ -10,13 +10,19 @@ done), the assignee and a call note (console/views/inbox.py).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from console.db import appointment_requests, console_meta, events, events_table_exists
+from console.db import (
+    appointment_requests,
+    events,
+    events_table_exists,
+    json_object,
+    read_meta,
+    write_meta,
+)
 from console.tables import inbox_items, inbox_seen
 
 # action -> kind
@@ -42,25 +48,6 @@ LOOKBACK_IDS = 5000
 TRIGGER_TEXT_MAX = 500
 LANGUAGE_SLOT = "language"
 FORM_NAME = "appointment_form"
-
-
-def _meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
-    return conn.execute(sa.select(console_meta.c.value).where(console_meta.c.key == key)).scalar()
-
-
-def _set_meta(conn: sa.engine.Connection, key: str, value: str) -> None:
-    if not conn.execute(
-        console_meta.update().where(console_meta.c.key == key).values(value=value)
-    ).rowcount:
-        conn.execute(console_meta.insert().values(key=key, value=value))
-
-
-def _json(data: Optional[str]) -> Dict[str, Any]:
-    try:
-        value = json.loads(data) if data else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _trigger_message(conn: sa.engine.Connection, sender_id: str, action_id: int, kind: str):
@@ -108,7 +95,7 @@ def _language(conn: sa.engine.Connection, sender_id: str, action_id: int) -> str
         .order_by(events.c.id.desc())
         .limit(1)
     ).first()
-    value = _json(row.data).get("value") if row else None
+    value = json_object(row.data).get("value") if row else None
     return str(value)[:8] if isinstance(value, str) and value else "en"
 
 
@@ -118,7 +105,7 @@ def collect(engine: sa.engine.Engine, masker: Any, lookback: int = LOOKBACK_IDS)
         return 0
     found_at = dt.datetime.now(dt.timezone.utc)
     with engine.connect() as conn:
-        watermark = int(_meta(conn, WATERMARK_KEY) or 0)
+        watermark = int(read_meta(conn, WATERMARK_KEY) or 0)
         rows = conn.execute(
             sa.select(events.c.id, events.c.sender_id, events.c.action_name, events.c.timestamp)
             .where(events.c.type_name == "action")
@@ -151,7 +138,7 @@ def collect(engine: sa.engine.Engine, masker: Any, lookback: int = LOOKBACK_IDS)
                 if row.id in known or (row.sender_id, kind) in open_pairs:
                     continue
                 message = _trigger_message(conn, row.sender_id, row.id, kind)
-                payload = _json(message.data) if message else {}
+                payload = json_object(message.data) if message else {}
                 new_items.append(
                     dict(
                         sender_id=row.sender_id,
@@ -172,7 +159,7 @@ def collect(engine: sa.engine.Engine, masker: Any, lookback: int = LOOKBACK_IDS)
     with engine.begin() as conn:
         if new_items:
             conn.execute(inbox_items.insert(), new_items)
-        _set_meta(conn, WATERMARK_KEY, str(max(watermark, top)))
+        write_meta(conn, WATERMARK_KEY, str(max(watermark, top)))
     return len(new_items)
 
 

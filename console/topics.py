@@ -38,7 +38,7 @@ import numpy as np
 import sqlalchemy as sa
 import yaml
 
-from console.db import console_meta, events, events_table_exists
+from console.db import events, events_table_exists, json_object, read_meta, write_meta
 from console.tables import flagged_turns, topic_themes
 
 logger = logging.getLogger(__name__)
@@ -86,25 +86,6 @@ def handoff_intents() -> frozenset:
     return frozenset(
         e["intent"] for e in (raw.get("not_covered") or {}).values() if e.get("intent")
     )
-
-
-def _meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
-    return conn.execute(sa.select(console_meta.c.value).where(console_meta.c.key == key)).scalar()
-
-
-def _set_meta(conn: sa.engine.Connection, key: str, value: str) -> None:
-    if not conn.execute(
-        console_meta.update().where(console_meta.c.key == key).values(value=value)
-    ).rowcount:
-        conn.execute(console_meta.insert().values(key=key, value=value))
-
-
-def _json(data: Optional[str]) -> Dict[str, Any]:
-    try:
-        value = json.loads(data) if data else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _reason(intent: Optional[str], actions: Iterable[str]) -> Optional[str]:
@@ -155,7 +136,7 @@ def flag_new_turns(
     if not events_table_exists(engine):
         return 0
     with engine.connect() as conn:
-        watermark = int(_meta(conn, WATERMARK_KEY) or 0)
+        watermark = int(read_meta(conn, WATERMARK_KEY) or 0)
     low = max(0, watermark - lookback)
     flagged = 0
     while True:
@@ -209,7 +190,7 @@ def flag_new_turns(
             elif r.type_name == "session_started":
                 loops[r.sender_id] = None
             elif r.type_name == "user":
-                payload = _json(r.data)
+                payload = json_object(r.data)
                 turn = _Turn(
                     r.id,
                     r.sender_id,
@@ -246,7 +227,7 @@ def flag_new_turns(
             if new_rows:
                 conn.execute(flagged_turns.insert(), new_rows)
             top = rows[-1].id
-            _set_meta(conn, WATERMARK_KEY, str(max(watermark, top)))
+            write_meta(conn, WATERMARK_KEY, str(max(watermark, top)))
             watermark = max(watermark, top)
         flagged += len(new_rows)
         if len(rows) < BATCH_EVENTS:
@@ -476,7 +457,7 @@ def run(
     flagged_s = time.perf_counter() - started
     themes = build_themes(engine, tz, now=now)
     with engine.begin() as conn:
-        _set_meta(conn, LAST_RUN_KEY, repr(time.time()))
+        write_meta(conn, LAST_RUN_KEY, repr(time.time()))
     total = time.perf_counter() - started
     logger.info(
         "topics: %d new flagged turns, %d embedded later (%.1fs), %d themes (%.1fs total)",
@@ -496,7 +477,7 @@ def run(
 
 
 def last_run(conn: sa.engine.Connection) -> Optional[dt.datetime]:
-    value = _meta(conn, LAST_RUN_KEY)
+    value = read_meta(conn, LAST_RUN_KEY)
     try:
         return dt.datetime.fromtimestamp(float(value), dt.timezone.utc) if value else None
     except ValueError:

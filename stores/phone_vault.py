@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import List, Mapping, Optional
 
@@ -39,7 +37,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from settings.env import env_str, environ
 from settings.replicas import secret_from_env
-from stores.private_storage import PROJECT_VAR_DIR, secure_directory
+from stores.private_storage import PROJECT_VAR_DIR, write_private_lines
 
 metadata = sa.MetaData()
 
@@ -65,23 +63,6 @@ def key_file(env: Optional[Mapping[str, str]] = None) -> Path:
     return Path(env_str(KEY_FILE_VARIABLE, "", env) or DEFAULT_KEY_FILE)
 
 
-def _write_keys(path: Path, keys: List[str]) -> None:
-    """Atomically replaces the key file (mode 0600)."""
-    secure_directory(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write("\n".join(keys) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load_keys(env: Optional[Mapping[str, str]] = None, create: bool = True) -> List[str]:
     """The keys, newest first: PHONE_VAULT_KEYS, else the key file (made when missing)."""
     env = _env(env)
@@ -100,7 +81,7 @@ def load_keys(env: Optional[Mapping[str, str]] = None, create: bool = True) -> L
     if not create:
         raise RuntimeError(f"no phone vault key: set {KEYS_VARIABLE} or create {path}")
     keys = [Fernet.generate_key().decode("ascii")]
-    _write_keys(path, keys)
+    write_private_lines(path, keys)
     return keys
 
 
@@ -215,10 +196,10 @@ def rotate(
     Fernet(fresh.encode("ascii"))  # refuses a malformed key before anything changes
     from_env = bool(env_str(KEYS_VARIABLE, "", env))
     if not from_env:
-        _write_keys(key_file(env), [fresh] + old)
+        write_private_lines(key_file(env), [fresh] + old)
     count = reencrypt(engine, [fresh] + old)
     if not from_env:
-        _write_keys(key_file(env), [fresh])
+        write_private_lines(key_file(env), [fresh])
     return {
         "reencrypted": count,
         "key_file": None if from_env else str(key_file(env)),

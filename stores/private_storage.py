@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import sqlalchemy as sa
 
@@ -77,3 +78,20 @@ def secure_database_url(database_url: str) -> Optional[Path]:
     for candidate in [path] + [Path(str(path) + s) for s in SQLITE_SIDE_FILES]:
         _chmod(candidate, PRIVATE_FILE_MODE)
     return path
+
+
+def write_private_lines(path: Path, lines: List[str]) -> None:
+    """Atomically replaces `path` with these lines, mode 0600 (key files)."""
+    secure_directory(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write("\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from console import audit, inbox
-from console.db import appointment_requests, users, utcnow
-from console.db import conversation_summaries as cs
+from console.db import appointment_requests, conversation_numbers, users, utcnow
 from console.tables import inbox_items
 from console.web import client_addr, requires, services, who
 from stores import phone_vault
@@ -38,15 +37,7 @@ def _assignees(conn) -> list:
 def _context(conn, filters: inbox.InboxFilters, since):
     rows = inbox.items(conn, filters)
     senders = [r.sender_id for r in rows]
-    summary_ids = (
-        dict(
-            conn.execute(
-                sa.select(cs.c.sender_id, cs.c.id).where(cs.c.sender_id.in_(senders))
-            ).all()
-        )
-        if senders
-        else {}
-    )
+    summary_ids = conversation_numbers(conn, senders)
     now = services().clock()
     new_ids = {
         r.id

@@ -152,16 +152,20 @@ def test_patient_chats_in_the_widget(stack, browser):
     page.context.close()
 
 
+def host_page_csp(stack) -> str:
+    """The CSP widget/README.md asks of a practice page that embeds the widget."""
+    rasa_ws = stack.relay.url.replace("http", "ws", 1)
+    return (
+        f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
+        f"connect-src {stack.relay.url} {rasa_ws}"
+    )
+
+
 def test_widget_embeds_on_another_sites_page_under_the_documented_csp(stack, browser):
     """The practice's pages are another origin than the widget's files: widget.js
     imports its modules from the widget server (CORS) under the host-page CSP
     widget/README.md asks for, Trusted Types included."""
-    rasa_ws = stack.relay.url.replace("http", "ws", 1)
-    csp = (
-        f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
-        f"connect-src {stack.relay.url} {rasa_ws}; require-trusted-types-for 'script'; "
-        "trusted-types 'none'"
-    )
+    csp = host_page_csp(stack) + "; require-trusted-types-for 'script'; trusted-types 'none'"
     html = (
         '<!doctype html><html lang="en"><head><title>Practice</title></head><body>'
         f'<h1>Practice</h1><script src="{stack.widget_url}/widget.js" defer '
@@ -189,11 +193,7 @@ def test_widget_embeds_on_another_sites_page_under_the_documented_csp(stack, bro
 def test_widget_chooses_spanish_by_itself(stack, browser, page_lang, locale):
     """Issue 19: a Spanish page (<html lang="es-MX">), or a page without a language
     seen in a Spanish browser, gets the widget in Spanish without any switch."""
-    rasa_ws = stack.relay.url.replace("http", "ws", 1)
-    csp = (
-        f"default-src 'none'; script-src {stack.widget_url}; style-src {stack.widget_url}; "
-        f"connect-src {stack.relay.url} {rasa_ws}"
-    )
+    csp = host_page_csp(stack)
     html = (
         f"<!doctype html><html{page_lang}><head><title>Consultorio</title></head><body>"
         f'<h1>Consultorio</h1><script src="{stack.widget_url}/widget.js" defer '
