@@ -46,8 +46,11 @@ def _topic_answer(content: Content, tracker: Tracker, topic: Topic) -> Tuple[str
     text = replies.topic_text(topic, tracker)
     unsure = replies.latest_confidence(tracker) < CONFIDENT_ANSWER
     if unsure:
+        # a guess: say which topic it is, and leave the office's door open in the text
+        # (an SMS or screen-reader patient may never see the buttons)
         prefix = content.ui["unsure_prefix"].replace("{title}", topic.title.lower())
-        text = f"{prefix}\n\n{text}"
+        contact = replies.handoff_text(content, tracker, content.ui["clarify_contact_lead"])
+        text = f"{prefix}\n\n{text}\n\n{contact}"
     text = replies.with_lines(
         text, replies.safety_lines(content, tracker, always=topic.safety_line)
     )

@@ -58,6 +58,18 @@ async def test_moderately_sure_answer_says_so_and_offers_the_runner_up(dispatche
     [message] = dispatcher.messages
     assert message["text"].startswith("Here is what our page says about recovery:")
     assert message["buttons"][0]["payload"] == "/ask_physical_therapy"
+    # a guess leaves the office's door open in the text itself, not only in buttons
+    settings = load_settings()
+    assert settings.office_phone in message["text"]
+    assert settings.appointment_form_url in message["text"]
+
+
+@pytest.mark.asyncio
+async def test_a_confident_answer_does_not_add_the_contact_lines(dispatcher):
+    await run_action(ActionAnswerTopic(), dispatcher, make_tracker("q", "ask_recovery", 0.95))
+    [message] = dispatcher.messages
+    assert CONTENT.ui["clarify_contact_lead"] not in message["text"]
+    assert load_settings().appointment_form_url not in message["text"]
 
 
 @pytest.mark.asyncio

@@ -140,7 +140,7 @@ def test_policy_uses_the_readers_finding_when_context_comes_later(reader):
     """A calf sign the reader found, then "I had the repair last week": urgent."""
     domain = Domain.load("domain.yml")
     policy = TriagePolicy({}, None, Resource("p"), ExecutionContext(None), rules=load_rules())
-    first = "the back of my leg looks like a balloon"
+    first = "the back of my leg looks like a watermelon"
     events = [
         SessionStarted(),
         ActionExecuted("action_listen"),
