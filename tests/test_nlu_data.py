@@ -115,6 +115,7 @@ def evaluation_texts():
         ROOT / "eval" / "triage_blind2.yml",
         ROOT / "eval" / "triage_blind3.yml",
         ROOT / "eval" / "triage_blind4.yml",
+        ROOT / "eval" / "triage_blind5.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))
