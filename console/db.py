@@ -210,6 +210,18 @@ def events_table_exists(engine: sa.engine.Engine) -> bool:
     return sa.inspect(engine).has_table("events")
 
 
+# the events columns the background jobs fold (summaries, unanswered topics)
+EVENT_ROW_COLUMNS = (
+    events.c.id,
+    events.c.sender_id,
+    events.c.type_name,
+    events.c.timestamp,
+    events.c.intent_name,
+    events.c.action_name,
+    events.c.data,
+)
+
+
 def read_meta(conn: sa.engine.Connection, key: str) -> Optional[str]:
     """A value of console_meta (watermarks, last runs)."""
     return conn.execute(sa.select(console_meta.c.value).where(console_meta.c.key == key)).scalar()

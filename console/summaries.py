@@ -32,7 +32,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from console.db import console_meta, events, events_table_exists
+from console.db import (
+    EVENT_ROW_COLUMNS,
+    console_meta,
+    events,
+    events_table_exists,
+    json_object,
+    read_meta,
+    write_meta,
+)
 from console.db import conversation_summaries as cs
 from console.settings import office_phone
 from privacy.masking import Masker
@@ -149,10 +157,7 @@ class Summary:
 
     def _apply_user(self, intent_name: Optional[str], data: Optional[str]) -> None:
         self.turns += 1
-        try:
-            payload = json.loads(data) if data else {}
-        except ValueError:
-            payload = {}
+        payload = json_object(data)
         text = masker().mask(payload.get("text") or "")
         if intent_name:
             if intent_name in EMERGENCY_INTENTS:
@@ -210,18 +215,12 @@ def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any
 
 
 def get_watermark(conn: sa.engine.Connection) -> int:
-    value = conn.execute(
-        sa.select(console_meta.c.value).where(console_meta.c.key == WATERMARK_KEY)
-    ).scalar()
+    value = read_meta(conn, WATERMARK_KEY)
     return int(value) if value else 0
 
 
 def set_watermark(conn: sa.engine.Connection, value: int) -> None:
-    updated = conn.execute(
-        console_meta.update().where(console_meta.c.key == WATERMARK_KEY).values(value=str(value))
-    ).rowcount
-    if not updated:
-        conn.execute(console_meta.insert().values(key=WATERMARK_KEY, value=str(value)))
+    write_meta(conn, WATERMARK_KEY, str(value))
 
 
 def _load(conn: sa.engine.Connection, sender_ids: List[str]) -> Dict[str, Summary]:
@@ -263,15 +262,7 @@ def refresh(
     applied = races = 0
     while True:
         query = (
-            sa.select(
-                events.c.id,
-                events.c.sender_id,
-                events.c.type_name,
-                events.c.timestamp,
-                events.c.intent_name,
-                events.c.action_name,
-                events.c.data,
-            )
+            sa.select(*EVENT_ROW_COLUMNS)
             .select_from(events.outerjoin(cs, cs.c.sender_id == events.c.sender_id))
             .where(events.c.id > low)
             .where(sa.or_(cs.c.id.is_(None), events.c.id > cs.c.last_event_id))

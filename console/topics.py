@@ -38,7 +38,14 @@ import numpy as np
 import sqlalchemy as sa
 import yaml
 
-from console.db import events, events_table_exists, json_object, read_meta, write_meta
+from console.db import (
+    EVENT_ROW_COLUMNS,
+    events,
+    events_table_exists,
+    json_object,
+    read_meta,
+    write_meta,
+)
 from console.tables import flagged_turns, topic_themes
 
 logger = logging.getLogger(__name__)
@@ -142,15 +149,7 @@ def flag_new_turns(
     while True:
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(
-                    events.c.id,
-                    events.c.sender_id,
-                    events.c.type_name,
-                    events.c.timestamp,
-                    events.c.intent_name,
-                    events.c.action_name,
-                    events.c.data,
-                )
+                sa.select(*EVENT_ROW_COLUMNS)
                 .where(events.c.id > low)
                 .where(events.c.type_name.in_(("user", "action", "active_loop", "session_started")))
                 .order_by(events.c.id)
