@@ -109,11 +109,12 @@ class ClauseMarkers:
         past_years = {
             sentence.clause_of[i] for i, t in enumerate(sentence.tokens) if _YEAR.match(t)
         }
-        conditional = clauses(self.conditional_if) & clauses(self.conditional_change)
+        changes = clauses(self.conditional_change)
+        conditional = clauses(self.conditional_if) & changes
         # a clause that opens with "if", in a question or with a would/could in the
         # sentence: "If I slipped on the crutches, would that ruin the repair?"
         opening_if = self._clauses_opening_with_if(sentence)
-        if opening_if and (sentence.asks or clauses(self.conditional_change)):
+        if opening_if and (sentence.asks or changes):
             conditional |= opening_if - now
         reporting = clauses(self.reporting)
         hypothetical = (clauses(self.hypothetical) | past_years | conditional) - reporting
@@ -185,18 +186,18 @@ class ClauseMarkers:
         if category.fever_f is None:
             return [], []
         high, low = [], []
+        fever_c = category.fever_c
         has_temp_word = any(t in _TEMPERATURE_WORDS for t in sentence.tokens)
         for i, tok in enumerate(sentence.tokens):
             if not _NUMBER.match(tok):
                 continue
             value = float(tok.replace(",", "."))
             unit = sentence.tokens[i + 1] if i + 1 < len(sentence.tokens) else ""
-            marked_f = "." in tok or "," in tok or unit in ("f", "degrees") or has_temp_word
-            marked_c = (
-                unit in ("c", "grados", "degrees") or has_temp_word or "." in tok or "," in tok
-            )
+            # a decimal or a temperature word says it is a reading, in either scale
+            reading = "." in tok or "," in tok or has_temp_word
+            marked_f = reading or unit in ("f", "degrees")
+            marked_c = reading or unit in ("c", "grados", "degrees")
             occurrence = Occurrence(i, i + 1, sentence.clause_of[i])
-            fever_c = category.fever_c
             if (category.fever_f <= value <= 110 and marked_f) or (
                 fever_c is not None and fever_c <= value <= 43 and marked_c
             ):

@@ -14,10 +14,12 @@ A category is also reported from a pair: one of its body-part words and one
 of its "what is wrong" words a few words apart in one sentence, the latter not
 negated ("Икра на прооперированной ноге опухла"). A `resolved` phrase after a
 sign clears it ("...через минуту всё проходит"), and `red_flag_unless` phrases
-(ice on the foot) keep a category out. A `not_a_report` word next to a sign (a story from back then) or a
+(ice on the foot) keep a category out. A `not_a_report` word next to a sign
+(a story from back then, a friend's, a question about preventing it) or a
 `fear` word on the side of the sign the grammar puts it ("また切れるのが怖くて",
-"боюсь снова порвать") keeps that sign out, and a `surgery_considered` word makes the surgery in its sentence one to
-come ("수술해야 하나요?"), not post-op context.
+"боюсь снова порвать") keeps that sign out, and a `surgery_considered` word
+makes the surgery in its sentence one to come ("수술해야 하나요?"), not
+post-op context.
 
 The result is merged into the message's reading (reading.py), so the tiers,
 post-op context and the conversation logic are the same as for English.
