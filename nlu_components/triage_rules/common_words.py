@@ -14,10 +14,31 @@ from nlu_components.triage_rules.matching import FUZZY_MIN_LEN, FUZZY_TWO_EDITS_
 # Words this common in English or Spanish are never read as a misspelling of a
 # term (log-probability from spacy-lookups-data's lexeme tables).
 COMMON_WORD_LOGPROB = -15.5
+# The function words of the other Latin-script languages patients write in
+# (spaCy's stop-word lists, accents removed) are never typos either: Vietnamese
+# "trong" (in) is not a misspelt Spanish "trono" (a pop).
+OTHER_LATIN_STOP_WORDS = ("vi", "tl")
+# bump when the guard's sources change, so cached guards are recomputed
+GUARD_VERSION = "2"
+
+
+def _other_latin_stop_words() -> Set[str]:
+    import importlib
+    import unicodedata
+
+    words: Set[str] = set()
+    for lang in OTHER_LATIN_STOP_WORDS:
+        stop_words = importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS
+        for entry in stop_words:
+            text = unicodedata.normalize("NFKD", entry.lower().replace("đ", "d"))
+            text = "".join(ch for ch in text if not unicodedata.combining(ch))
+            words.update(w for w in text.replace("_", " ").split() if w.isalpha())
+    return words
 
 
 def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
-    """Common English/Spanish words a typo match could confuse with a term word.
+    """Common English/Spanish words (and Vietnamese and Tagalog function words)
+    a typo match could confuse with a term word.
 
     Only these need guarding, so this small set is all that is kept (computed
     once from spacy-lookups-data's frequency tables, a few seconds; the NLU
@@ -37,6 +58,7 @@ def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
             if p > COMMON_WORD_LOGPROB and w.isalpha() and len(w) >= FUZZY_MIN_LEN - 1
         )
         del probs
+    common.update(w for w in _other_latin_stop_words() if len(w) >= FUZZY_MIN_LEN - 1)
     common -= {w.rstrip("*") for w in term_words}
     candidates = sorted(common)
     near: Set[str] = set()
@@ -61,7 +83,7 @@ def cached_common_words_near(term_words: Set[str], cache_dir: Path) -> FrozenSet
     """common_words_near(), cached in a file named by a hash of the term words."""
     import hashlib
 
-    key = hashlib.sha256(json.dumps(sorted(term_words)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([GUARD_VERSION, *sorted(term_words)]).encode()).hexdigest()[:16]
     path = cache_dir / f"common_words_{key}.json"
     if path.exists():
         return frozenset(json.loads(path.read_text()))

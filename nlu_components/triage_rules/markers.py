@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import List, Sequence, Set, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 from nlu_components.triage_rules.matching import Occurrence, find_term
 from nlu_components.triage_rules.spec import Category, Term
@@ -135,17 +135,19 @@ class ClauseMarkers:
                 found.add(occ.clause)
         return found
 
-    def _other_people_clauses(self, sentence: Sentence) -> Set[int]:
+    def _other_people_clauses(
+        self, sentence: Sentence, people: Optional[Sequence[Term]] = None
+    ) -> Set[int]:
         """Clauses about someone who is not the patient, told with nothing happening now.
 
         "my uncle got a clot after his hip surgery" is a story; "my friend says my
         calf looks swollen" is not (the patient is in it), nor is anything said
-        with a "happening now" word.
+        with a "happening now" word. `people` defaults to `other_person`.
         """
         if self._now(sentence):
             return set()
         found = set()
-        for occ in self._occurrences(sentence, self.other_person, exact=True):
+        for occ in self._occurrences(sentence, people or self.other_person, exact=True):
             words = sentence.clause_tokens(occ.clause)
             own = [
                 i

@@ -17,7 +17,8 @@ sign clears it ("...через минуту всё проходит"), and `red_
 (ice on the foot) keep a category out. A `not_a_report` word next to a sign
 (a story from back then, a friend's, a question about preventing it) or a
 `fear` word on the side of the sign the grammar puts it ("また切れるのが怖くて",
-"боюсь снова порвать") keeps that sign out, and a `surgery_considered` word
+"боюсь снова порвать") keeps that sign out, an `own_risk` question ("could it
+happen to me too?") makes the signs told someone else's, and a `surgery_considered` word
 makes the surgery in its sentence one to come ("수술해야 하나요?"), not
 post-op context.
 
@@ -50,6 +51,7 @@ READING_KEYS = (
     "fear",
     "fear_comes",
     "surgery_considered",
+    "own_risk",
 )
 LANGUAGES_PATH = Path(__file__).resolve().parent.parent.parent / "content" / "languages.yml"
 # scripts written without spaces between words: phrases are substrings there
@@ -145,6 +147,8 @@ class LanguageTerms:
     fear: Tuple[str, ...] = ()
     fear_after: bool = False
     surgery_considered: Tuple[str, ...] = ()
+    # asking about one's own risk ("could it happen to me too?"): the signs told are someone else's
+    own_risk: Tuple[str, ...] = ()
 
     def _fold(self, text: str) -> str:
         return fold(text, strip_marks=self.latin)
@@ -235,7 +239,9 @@ class LanguageTerms:
             default=-1,
         )
         reported = []
-        for category in set(self.categories) | set(self.pairs):
+        someone_else = any(self._find(folded, phrase) for phrase in self.own_risk)
+        categories = set() if someone_else else set(self.categories) | set(self.pairs)
+        for category in categories:
             if any(self._find(folded, u) for u in self.unless.get(category, ())):
                 continue
             found = any(
@@ -299,6 +305,7 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 fear=folded(lang.get("fear")),
                 fear_after=lang.get("fear_comes") == "after",
                 surgery_considered=folded(lang.get("surgery_considered")),
+                own_risk=folded(lang.get("own_risk")),
             )
         )
     return compiled

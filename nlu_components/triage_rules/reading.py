@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from nlu_components.triage_rules.markers import NEGATION_WINDOW, ClauseMarkers
 from nlu_components.triage_rules.matching import Occurrence
@@ -38,6 +38,11 @@ class MessageReading(ClauseMarkers):
         for number, sentence in enumerate(sentences):
             for occ in self._occurrences(sentence, self.resolved_by, exact=True):
                 resolved_until = max(resolved_until, (number, occ.start))
+        # "my brother got a clot after his surgery, could that happen to me?":
+        # asking about one's own risk makes the family's signs a story
+        people = self.other_person
+        if any(self._occurrences(s, self.own_risk, exact=True) for s in sentences):
+            people = self.other_person + self.family
         for number, sentence in enumerate(sentences):
             neg_before = self._occurrences(sentence, self.negation_before, exact=True)
             neg_after = self._occurrences(sentence, self.negation_after, exact=True)
@@ -48,12 +53,14 @@ class MessageReading(ClauseMarkers):
                 self._generic_questions(sentence) - self._now(sentence)
             )
             senses = self._occurrences(sentence, self.other_senses, exact=True)
-            stories = self._other_people_clauses(sentence)
+            stories = self._other_people_clauses(sentence, people)
 
             def valid(
                 occ: Occurrence,
                 location: bool,
                 asking: bool = False,
+                inside: FrozenSet[int] = frozenset(),
+                context: bool = False,
                 number=number,
                 questions=questions,
                 sentence=sentence,
@@ -63,7 +70,15 @@ class MessageReading(ClauseMarkers):
                 senses=senses,
                 stories=stories,
             ) -> bool:
-                """Counts as reported (or, with asking=True, as asked about)."""
+                """Counts as reported (or, with asking=True, as asked about).
+
+                `inside`: tokens of the rule's own phrases, whose negation words
+                ("pills are not helping") negate nothing else; `context`: a post-op
+                word, which a sign checked and cleared later does not undo.
+                """
+                if inside:
+                    neg_before = [n for n in neg_before if n.start not in inside]
+                    neg_after = [n for n in neg_after if n.start not in inside]
                 if any(
                     s.start <= occ.start < s.end or occ.start <= s.start < occ.end for s in senses
                 ):
@@ -76,7 +91,7 @@ class MessageReading(ClauseMarkers):
                     return False  # "no swelling in the calf, ... toes warm": not this calf
                 if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
                     return False
-                if not location and (number, occ.start) < resolved_until:
+                if not location and not context and (number, occ.start) < resolved_until:
                     return False
                 return asking or location or occ.clause not in questions
 
@@ -94,7 +109,9 @@ class MessageReading(ClauseMarkers):
                     and a.clause == occ.clause
                     for a in after
                 )
-                if not blocked and valid(occ, location=False, questions=context_questions):
+                if not blocked and valid(
+                    occ, location=False, context=True, questions=context_questions
+                ):
                     result.post_op_context = True
 
             for category in self.categories:
@@ -170,13 +187,22 @@ class MessageReading(ClauseMarkers):
         for rule in rules:
             if rule.unless and self._occurrences(sentence, rule.unless):
                 continue
-            reported, asked = [], []
+            found = []
             for index, group in enumerate(rule.groups):
                 occs = self._occurrences(sentence, group.terms)
                 if index == 0 and category.fever_f is not None:
                     occs += high
-                reported.append([o for o in occs if valid(o, group.location)])
-                asked.append([o for o in occs if valid(o, group.location, asking=True)])
+                found.append(occs)
+            # "not helping" in "the pills are not helping" negates neither the pills nor the pain
+            inside = frozenset(
+                i for occs in found for o in occs if o.end - o.start > 1 for i in range(o.start, o.end)
+            )
+            reported, asked = [], []
+            for group, occs in zip(rule.groups, found):
+                reported.append([o for o in occs if valid(o, group.location, inside=inside)])
+                asked.append(
+                    [o for o in occs if valid(o, group.location, asking=True, inside=inside)]
+                )
             if all(reported) and _fits_window(reported, rule.within):
                 needs = category.needs_post_op if rule.needs_post_op is None else rule.needs_post_op
                 return "report", needs

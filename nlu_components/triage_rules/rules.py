@@ -48,6 +48,8 @@ class TriageRules(MessageReading):
         self.other_senses = _terms(spec.get("other_senses", ()))
         self.other_person = _terms(spec.get("other_person", ()))
         self.personal = _terms(spec.get("personal_reference", ()))
+        self.family = _terms(spec.get("family", ()))
+        self.own_risk = _terms(spec.get("own_risk", ()))
         self.question_start = frozenset(spec.get("question_start", ()))
         self.question_start_without_mark = frozenset(
             spec.get("question_start_without_mark", spec.get("question_start", ()))
@@ -130,6 +132,8 @@ class TriageRules(MessageReading):
             self.other_senses,
             self.other_person,
             self.personal,
+            self.family,
+            self.own_risk,
             self.hypothetical_before,
             self.conditional_if,
             self.conditional_change,
