@@ -94,10 +94,11 @@ lint: setup  ## ruff check and ruff format --check (make test runs it first)
 audit: setup  ## requirements.lock against the stored advisory snapshot (offline)
 	$(PY) scripts/audit_deps.py
 
-# ADVISORIES=<checkout of https://github.com/pypa/advisory-database> (git clone --depth 1)
-audit-refresh: setup  ## rebuild security/osv-snapshot.json from ADVISORIES=<checkout>
+# ADVISORIES=<checkout of https://github.com/pypa/advisory-database> (git clone --depth 1);
+# the GHSA-only advisories kept in security/ghsa/ are always read too
+audit-refresh: setup  ## rebuild security/osv-snapshot.json from ADVISORIES=<checkout> and security/ghsa/
 	@[ -n "$(ADVISORIES)" ] || { echo "set ADVISORIES=<checkout of github.com/pypa/advisory-database>"; exit 2; }
-	$(PY) scripts/audit_deps.py refresh --from $(ADVISORIES)
+	$(PY) scripts/audit_deps.py refresh --from $(ADVISORIES) --from security/ghsa
 	$(PY) scripts/audit_deps.py
 
 format: setup  ## ruff: apply the safe fixes and format every file

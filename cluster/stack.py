@@ -46,7 +46,7 @@ from cluster.processes import (  # noqa: E402
     wait_until,
 )
 from cluster.redis_server import redis_proc  # noqa: E402
-from settings.env import env_int  # noqa: E402
+from settings.env import env_float, env_int  # noqa: E402
 
 
 def action_request_max_size() -> int:
@@ -87,7 +87,7 @@ class Stack:
     durable: bool = True  # False: fsync off (tests: faster, nothing to keep)
     single_replica_port: bool = False  # bench: also nginx -> replica 1 only, on its own port
     log: Callable[[str], None] = print
-    rasa_start_timeout: float = float(os.environ.get("RASA_START_TIMEOUT", 400))
+    rasa_start_timeout: float = env_float("RASA_START_TIMEOUT", 400.0, low=1.0)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()

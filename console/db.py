@@ -156,6 +156,10 @@ conversation_summaries = sa.Table(
     sa.Column("handoff", sa.Boolean, nullable=False, default=False, index=True),
     sa.Column("appointment", sa.Boolean, nullable=False, default=False),
     sa.Column("active_loop", sa.String(255)),
+    # migration 0009: the most severe escalation tier ("911", "urgent") and the
+    # language slot's last value (NULL: never set, answered in English)
+    sa.Column("tier", sa.String(8), index=True),
+    sa.Column("language", sa.String(8), index=True),
 )
 
 console_meta = sa.Table(

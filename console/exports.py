@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import re
 from collections import defaultdict
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import sqlalchemy as sa
 
@@ -21,6 +21,10 @@ CSV_COLUMNS = [
     "channel",
     "turns",
     "first_question",
+    "failed_message",
+    "failed_because",
+    "language",
+    "tier",
     "fell_back",
     "emergency",
     "handoff",
@@ -69,11 +73,17 @@ def corrections_yaml(
     return "\n".join(lines) + "\n", len(rows)
 
 
-def list_csv(rows: Iterable[Any], masker: Masker, fmt_time) -> str:
+def list_csv(
+    rows: Iterable[Any], masker: Masker, fmt_time, failed: Optional[Mapping[str, Any]] = None
+) -> str:
+    """The list as CSV; `failed`: each conversation's message that failed, with why
+    (console/failed_messages.py)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    failed = failed or {}
     for r in rows:
+        miss = failed.get(r.sender_id)
         cells = [
             r.id,
             masker.mask(r.sender_id),
@@ -81,6 +91,10 @@ def list_csv(rows: Iterable[Any], masker: Masker, fmt_time) -> str:
             r.channel or "",
             r.turns,
             masker.mask(one_line(r.first_question or "")),
+            masker.mask(one_line(miss.text)) if miss else "",
+            miss.reason if miss else "",
+            r.language or "",
+            r.tier or "",
             int(bool(r.fell_back)),
             int(bool(r.emergency)),
             int(bool(r.handoff)),

@@ -5,7 +5,6 @@ charts click through to (console/views/overview.py, static/overview.js)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any, Dict, Optional
 
@@ -13,13 +12,10 @@ import sqlalchemy as sa
 
 from console import queries
 from console.db import conversation_summaries as cs
-from console.db import events
 
-TIER_ACTIONS = {"utter_emergency": "911", "utter_urgent_problem": "urgent"}
 TIER_NAMES = {"911": "911 tier (call 911)", "urgent": "Urgent tier (call the office now)"}
 CHANNEL_NAMES = {"twilio": "SMS", "socketio": "Website chat", "rest": "Web (REST)"}
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-IN_CHUNK = 500
 
 
 def _window(tz: dt.tzinfo, first: dt.date, last: dt.date):
@@ -27,45 +23,19 @@ def _window(tz: dt.tzinfo, first: dt.date, last: dt.date):
 
 
 def _period(conn: sa.engine.Connection, tz: dt.tzinfo, first: dt.date, last: dt.date):
+    """Counts of one period, from the summaries' columns: the same ones the list's
+    filters read, so a count and the list it links to agree."""
     start, end = _window(tz, first, last)
     rows = conn.execute(
-        sa.select(cs.c.sender_id, cs.c.channel)
+        sa.select(cs.c.channel, cs.c.tier, queries.language_expr().label("language"))
         .where(cs.c.started_at >= start)
         .where(cs.c.started_at < end)
     ).all()
-    channels = Counter(r.channel or "unknown" for r in rows)
-    senders = [r.sender_id for r in rows]
-    language: Dict[str, str] = {}
-    tiers: Counter = Counter()
-    for i in range(0, len(senders), IN_CHUNK):
-        chunk = senders[i : i + IN_CHUNK]
-        for r in conn.execute(
-            sa.select(events.c.sender_id, events.c.data)
-            .where(events.c.sender_id.in_(chunk))
-            .where(events.c.type_name == "slot")
-            .where(events.c.action_name == "language")
-            .order_by(events.c.id)
-        ):
-            try:
-                value = json.loads(r.data or "{}").get("value")
-            except ValueError:
-                value = None
-            if isinstance(value, str) and value:
-                language[r.sender_id] = value[:8]
-        for r in conn.execute(
-            sa.select(events.c.action_name, sa.func.count(sa.distinct(events.c.sender_id)))
-            .where(events.c.sender_id.in_(chunk))
-            .where(events.c.type_name == "action")
-            .where(events.c.action_name.in_(list(TIER_ACTIONS)))
-            .group_by(events.c.action_name)
-        ):
-            tiers[TIER_ACTIONS[r[0]]] += r[1]
-    languages = Counter(language.get(s, "en") for s in senders)
     return {
         "conversations": len(rows),
-        "channels": channels,
-        "languages": languages,
-        "tiers": tiers,
+        "channels": Counter(r.channel or "unknown" for r in rows),
+        "languages": Counter(r.language for r in rows),
+        "tiers": Counter(r.tier for r in rows if r.tier),
     }
 
 
@@ -84,7 +54,7 @@ def compare(
     last = _period(conn, tz, prev_first, prev_last)
     dates = {"date_from": first.isoformat(), "date_to": today.isoformat()}
 
-    def split(key: str, names: Dict[str, str], link: bool):
+    def split(key: str, names: Dict[str, str], filter_name: str):
         keys = sorted(set(this[key]) | set(last[key]), key=lambda k: -this[key].get(k, 0))
         return [
             {
@@ -94,9 +64,7 @@ def compare(
                 "this_pct": _pct(this[key].get(k, 0), this["conversations"]),
                 "last": last[key].get(k, 0),
                 "last_pct": _pct(last[key].get(k, 0), last["conversations"]),
-                "link": queries.ListFilters.from_args({**dates, "channel": k}).as_args()
-                if link
-                else None,
+                "link": queries.ListFilters.from_args({**dates, filter_name: k}).as_args(),
             }
             for k in keys
         ]
@@ -107,7 +75,7 @@ def compare(
             "name": TIER_NAMES[k],
             "this": this["tiers"].get(k, 0),
             "last": last["tiers"].get(k, 0),
-            "link": {**dates, "emergency": "1"},
+            "link": queries.ListFilters.from_args({**dates, "tier": k}).as_args(),
         }
         for k in ("911", "urgent")
     ]
@@ -115,8 +83,8 @@ def compare(
         "this_period": f"{first.isoformat()} – {today.isoformat()}",
         "last_period": f"{prev_first.isoformat()} – {prev_last.isoformat()}",
         "conversations": {"this": this["conversations"], "last": last["conversations"]},
-        "channels": split("channels", CHANNEL_NAMES, link=True),
-        "languages": split("languages", LANGUAGE_NAMES, link=False),
+        "channels": split("channels", CHANNEL_NAMES, "channel"),
+        "languages": split("languages", LANGUAGE_NAMES, "language"),
         "tiers": tiers,
         "last_first": prev_first,
         "last_last": prev_last,

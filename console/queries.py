@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from console.db import appointment_requests
 from console.db import conversation_reviews as cr
 from console.db import conversation_summaries as cs
+from console.summaries import DEFAULT_LANGUAGE, TIERS
 
 PAGE_SIZE = 50
 KNOWN_CHANNELS = ("rest", "socketio", "twilio")
@@ -52,6 +53,8 @@ class ListFilters:
     emergency: bool = False
     handoff: bool = False
     appointment: bool = False
+    tier: str = ""  # "", "911", "urgent": the conversation's most severe escalation
+    language: str = ""  # "", or a language code ("en" also matches never set)
     reviewed: str = ""  # "", "yes", "no"
     q: str = ""
     page: int = 1
@@ -69,6 +72,8 @@ class ListFilters:
         else:
             page = 1
         reviewed = args.get("reviewed") or ""
+        tier = (args.get("tier") or "").strip()
+        language = (args.get("language") or "").strip().lower()
         return cls(
             date_from=(args.get("date_from") or "").strip()[:10],
             date_to=(args.get("date_to") or "").strip()[:10],
@@ -78,6 +83,8 @@ class ListFilters:
             emergency=flag("emergency"),
             handoff=flag("handoff"),
             appointment=flag("appointment"),
+            tier=tier if tier in TIERS else "",
+            language=language[:8] if language.replace("-", "").isalnum() else "",
             reviewed=reviewed if reviewed in {"yes", "no"} else "",
             q=(args.get("q") or "").strip()[:200],
             page=page,
@@ -108,6 +115,11 @@ def appointment_expr() -> sa.sql.ColumnElement:
     return sa.or_(cs.c.appointment.is_(True), requested)
 
 
+def language_expr() -> sa.sql.ColumnElement:
+    """The conversation's language ("en" when the language slot was never set)."""
+    return sa.func.coalesce(cs.c.language, DEFAULT_LANGUAGE)
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -132,6 +144,10 @@ def filtered_select(filters: ListFilters, tz: dt.tzinfo, columns: List[Any]) -> 
         query = query.where(cs.c.handoff.is_(True))
     if filters.appointment:
         query = query.where(appointment_expr())
+    if filters.tier:
+        query = query.where(cs.c.tier == filters.tier)
+    if filters.language:
+        query = query.where(language_expr() == filters.language)
     if filters.reviewed == "yes":
         query = query.where(reviewed.is_(True))
     elif filters.reviewed == "no":
@@ -155,6 +171,8 @@ def list_columns() -> List[Any]:
         cs.c.emergency,
         cs.c.handoff,
         appointment_expr().label("appointment"),
+        cs.c.tier,
+        language_expr().label("language"),
         sa.func.coalesce(cr.c.reviewed, sa.false()).label("reviewed"),
         cr.c.tags,
     ]
@@ -187,6 +205,12 @@ def all_rows(conn: sa.engine.Connection, filters: ListFilters, tz: dt.tzinfo) ->
 def channels(conn: sa.engine.Connection) -> List[str]:
     found = {c for (c,) in conn.execute(sa.select(cs.c.channel).distinct()) if c}
     return sorted(found | set(KNOWN_CHANNELS))
+
+
+def languages(conn: sa.engine.Connection) -> List[str]:
+    """The languages conversations were held in (for the list's filter)."""
+    found = {c for (c,) in conn.execute(sa.select(language_expr()).distinct()) if c}
+    return sorted(found | {DEFAULT_LANGUAGE})
 
 
 def overview(

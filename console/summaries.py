@@ -10,9 +10,9 @@ that, per conversation:
 
 Patient text is stored here masked (privacy/masking.py: phones, e-mails, dates,
 ids, addresses, names), both the first question and the search text, so this
-table holds no more personal data than the console shows. A database whose
-summaries were folded before that (no `summary_format` in console_meta, or an
-older one) is re-folded once by the next refresh.
+table holds no more personal data than the console shows. A column added later is
+filled for the rows already folded by its migration (0009: the escalation tier and
+the language), or by `python -m console refresh-summaries --rebuild`.
 
 `watermark` (console_meta) is the highest event id folded so far. LOOKBACK
 re-checks the most recent ids because on PostgreSQL a lower id can commit after a
@@ -52,18 +52,23 @@ BATCH_EVENTS = 5000
 SEARCH_TEXT_MAX = 20000
 FIRST_QUESTION_MAX = 500
 WATERMARK_KEY = "summary_watermark"
-FORMAT_KEY = "summary_format"
-SUMMARY_FORMAT = "masked-1"  # change it when what a summary stores changes: a re-fold follows
 IN_CHUNK = 500
 
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = frozenset(
     {"action_clarify_or_handoff", "action_out_of_scope", "action_default_fallback"}
 )
-# both safety tiers (content/red_flags.yml) count as an escalation for staff
-EMERGENCY_INTENTS = frozenset({"emergency", "urgent_problem"})
-EMERGENCY_ACTIONS = frozenset({"utter_emergency", "utter_urgent_problem"})
+# the escalation tier, the more severe one winning (content/red_flags.yml's two tiers);
+# both count as an escalation for staff (the "emergency" flag)
+TIER_INTENTS = {"emergency": "911", "urgent_problem": "urgent"}
+TIER_ACTIONS = {"utter_emergency": "911", "utter_urgent_problem": "urgent"}
+TIERS = ("911", "urgent")  # most severe first
+EMERGENCY_INTENTS = frozenset(TIER_INTENTS)
+EMERGENCY_ACTIONS = frozenset(TIER_ACTIONS)
 HANDOFF_ACTION = "action_handoff"
+LANGUAGE_SLOT = "language"
+DEFAULT_LANGUAGE = "en"  # no language slot set: the assistant answered in English
+LANGUAGE_MAX = 8
 SMALL_TALK_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "goodbye"})
 APPOINTMENT_ACTION = "action_submit_appointment"
 
@@ -97,6 +102,8 @@ class Summary:
     handoff: bool = False
     appointment: bool = False
     active_loop: Optional[str] = None
+    tier: Optional[str] = None  # "911" | "urgent" | None
+    language: Optional[str] = None  # the language slot's last value (None: never set)
     row_id: Optional[int] = None  # None: not stored yet
     stored_last_event_id: int = 0  # what the stored row had when read
 
@@ -119,6 +126,8 @@ class Summary:
             handoff=bool(row.handoff),
             appointment=bool(row.appointment),
             active_loop=row.active_loop,
+            tier=row.tier,
+            language=row.language,
             row_id=row.id,
             stored_last_event_id=row.last_event_id,
         )
@@ -144,6 +153,7 @@ class Summary:
         if type_name == "user":
             self._apply_user(intent_name, data)
         elif type_name == "action":
+            self._raise_tier(TIER_ACTIONS.get(action_name or ""))
             if action_name in FALLBACK_ACTIONS:
                 self.fell_back = True
             elif action_name in EMERGENCY_ACTIONS:
@@ -154,6 +164,14 @@ class Summary:
                 self.appointment = True
         elif type_name == "active_loop":
             self.active_loop = action_name or None
+        elif type_name == "slot" and action_name == LANGUAGE_SLOT:
+            value = json_object(data).get("value")
+            if isinstance(value, str) and value.strip():
+                self.language = value.strip()[:LANGUAGE_MAX]
+
+    def _raise_tier(self, tier: Optional[str]) -> None:
+        if tier and (self.tier is None or TIERS.index(tier) < TIERS.index(self.tier)):
+            self.tier = tier
 
     def _apply_user(self, intent_name: Optional[str], data: Optional[str]) -> None:
         self.turns += 1
@@ -162,6 +180,7 @@ class Summary:
         if intent_name:
             if intent_name in EMERGENCY_INTENTS:
                 self.emergency = True
+                self._raise_tier(TIER_INTENTS.get(intent_name))
             # Inside the appointment form a name, phone number or time is taken as
             # the answer whatever intent it got: not a question (not counted) and
             # not a fallback the patient saw.
@@ -206,6 +225,8 @@ class Summary:
             "handoff": self.handoff,
             "appointment": self.appointment,
             "active_loop": self.active_loop,
+            "tier": self.tier,
+            "language": self.language,
         }
 
 

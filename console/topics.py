@@ -278,7 +278,10 @@ def latest_flagged(conn: sa.engine.Connection, sender_ids: List[str]) -> Dict[st
         r.sender_id: r
         for r in conn.execute(
             sa.select(
-                flagged_turns.c.sender_id, flagged_turns.c.text, flagged_turns.c.reason
+                flagged_turns.c.sender_id,
+                flagged_turns.c.event_id,
+                flagged_turns.c.text,
+                flagged_turns.c.reason,
             ).where(flagged_turns.c.event_id.in_(last))
         )
     }

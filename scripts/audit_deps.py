@@ -18,12 +18,19 @@ packaging 20.9). This script does the comparison pip-audit would do, offline:
   mitigation). An advisory that is neither fixed nor accepted fails the run, so a new
   CVE in a refreshed snapshot, or a pin moved into an affected version, shows up in CI
   (tests/test_audit.py runs the check in `make test`);
-- `refresh` rebuilds the snapshot from a checkout of that database:
+- the PyPA database holds the PYSEC advisories only; advisories published only as GHSA
+  in github.com/github/advisory-database (among them the known ones of the versions Rasa
+  3.6 pins: aiohttp 3.9, protobuf 4.23, TensorFlow 2.12) are kept as OSV JSON files in
+  security/ghsa/, one per advisory, copied from that database (CC-BY 4.0) with the
+  address they came from; `make audit-refresh` always reads that folder too;
+- `refresh` rebuilds the snapshot from a checkout of that database and security/ghsa/:
       git clone --depth 1 https://github.com/pypa/advisory-database /tmp/advisory-database
-      .venv/bin/python scripts/audit_deps.py refresh --from /tmp/advisory-database
-  (a checkout of github.com/github/advisory-database, 3 GB, adds the advisories that
-  exist only as GHSA: give it as a second --from); then run `make audit`, assess what
-  it reports, and commit both files.
+      make audit-refresh ADVISORIES=/tmp/advisory-database
+  (a checkout of github.com/github/advisory-database, 3 GB, adds every GHSA-only
+  advisory: give it as another --from); then run `make audit`, assess what it reports,
+  and commit the files;
+- every entry of security/audit-accepted.yml must say whether the advisory is reachable
+  from the internet here and why it is accepted; an entry without them fails the check.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
 SNAPSHOT = ROOT / "security" / "osv-snapshot.json"
 ACCEPTED = ROOT / "security" / "audit-accepted.yml"
+GHSA_RECORDS = ROOT / "security" / "ghsa"
+REQUIRED_FIELDS = ("id", "package", "reachable", "reason", "until")
 
 
 def norm(name: str) -> str:
@@ -120,8 +129,19 @@ def findings(lock: Dict[str, str], snapshot: Dict) -> List[Tuple[str, str, str, 
 
 
 def accepted(path: Path = ACCEPTED) -> Dict[str, Dict]:
+    """The assessed advisories; an entry that does not say whether the advisory is
+    reachable from the internet, why it is accepted and until when is refused."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {entry["id"]: entry for entry in data.get("accepted", [])}
+    entries = {}
+    for entry in data.get("accepted", []):
+        missing = [k for k in REQUIRED_FIELDS if entry.get(k) in (None, "")]
+        if missing or not isinstance(entry.get("reachable"), bool):
+            raise ValueError(
+                f"{path.name}: {entry.get('id', '?')} needs {', '.join(REQUIRED_FIELDS)} "
+                f"(reachable: true or false); missing {', '.join(missing) or 'reachable'}"
+            )
+        entries[entry["id"]] = entry
+    return entries
 
 
 def check(lock_path: Path = LOCK, snapshot_path: Path = SNAPSHOT, accepted_path: Path = ACCEPTED):
@@ -180,6 +200,13 @@ def _records(source: Path, packages: set) -> Iterable[Dict]:
             yield json.loads(text)
 
 
+def _folder_name(source: Path) -> str:
+    try:
+        return str(source.resolve().relative_to(ROOT))
+    except ValueError:
+        return source.name
+
+
 def refresh(sources: List[Path], lock_path: Path = LOCK, snapshot_path: Path = SNAPSHOT) -> int:
     packages = set(locked(lock_path))
     by_id: Dict[str, Dict] = {}
@@ -197,21 +224,23 @@ def refresh(sources: List[Path], lock_path: Path = LOCK, snapshot_path: Path = S
             for name in names:
                 aliases_seen[name] = record["id"]
             by_id[record["id"]] = record
+        # the last commit of that folder (a checkout, or security/ghsa/ in this project)
         commit = subprocess.run(
-            ["git", "-C", str(source), "log", "-1", "--format=%H %cI"],
+            ["git", "-C", str(source), "log", "-1", "--format=%H %cI", "--", "."],
             capture_output=True,
             text=True,
         ).stdout.split()
         origins.append(
             {
-                "folder": source.name,
+                "folder": _folder_name(source),
                 "commit": commit[0] if commit else "",
                 "date": commit[1] if len(commit) > 1 else "",
             }
         )
     snapshot = {
         "source": {
-            "database": "https://github.com/pypa/advisory-database (OSV format, CC-BY 4.0)",
+            "database": "https://github.com/pypa/advisory-database, and GHSA-only records of "
+            "https://github.com/github/advisory-database in security/ghsa/ (OSV format, CC-BY 4.0)",
             "commit": origins[0]["commit"] if origins else "",
             "date": origins[0]["date"] if origins else "",
             "folders": origins,
@@ -238,6 +267,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"Advisory snapshot {source.get('commit', '?')[:12]} of {source.get('date', '?')}; "
         f"{len(old)} known advisories accepted (security/audit-accepted.yml)."
     )
+    known = accepted()
+    for package, version, advisory, aliases, summary in old:
+        entry = known[advisory]
+        where = "reachable from the internet" if entry["reachable"] else "not reachable"
+        print(
+            f"accepted  {package}=={version}  {advisory} {' '.join(aliases)}  {summary}\n"
+            f"          {where}; until {entry['until']}: {' '.join(str(entry['reason']).split())}"
+        )
     for package, version, advisory, aliases, summary in new:
         print(f"NEW  {package}=={version}  {advisory} {' '.join(aliases)}  {summary}")
     for advisory in stale:

@@ -92,3 +92,44 @@ def test_the_deploy_example_runs_in_production_mode():
     from deploy_helpers import ENV_EXAMPLE
 
     assert "ACHILLES_ENV=production" in ENV_EXAMPLE.read_text().splitlines()
+
+
+def test_no_number_is_read_from_the_environment_outside_settings_env():
+    """The env-number helper is written once (issue 21, item 6): nowhere else does
+    int()/float() wrap an os.environ / os.getenv read (read with ast)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for folder in (
+        "settings",
+        "privacy",
+        "stores",
+        "nlu_components",
+        "actions",
+        "channels",
+        "policies",
+        "perf",
+        "console",
+        "cluster",
+        "bench",
+    ):
+        for path in (root / folder).rglob("*.py"):
+            if path == root / "settings" / "env.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in {"int", "float"}
+                    and node.args
+                    and any(
+                        isinstance(n, ast.Attribute) and n.attr in {"environ", "getenv"}
+                        for n in ast.walk(node.args[0])
+                    )
+                ):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not found, "numbers read from the environment without settings/env.py: " + ", ".join(
+        found
+    )

@@ -9,7 +9,16 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from console import audit, exports, intent_titles, queries, review_nav, topics, transcript
+from console import (
+    audit,
+    exports,
+    failed_messages,
+    intent_titles,
+    overview_figures,
+    queries,
+    review_nav,
+    transcript,
+)
 from console.db import conversation_reviews, intent_corrections, utcnow
 from console.db import conversation_summaries as cs
 from console.web import (
@@ -47,8 +56,9 @@ def conversation_list():
     with s.engine.connect() as conn:
         rows, total = queries.list_page(conn, filters, s.tz)
         channel_names = queries.channels(conn)
-        # the message that failed (console/topics.py), not only the first question
-        unanswered = topics.latest_flagged(conn, [r.sender_id for r in rows])
+        language_codes = queries.languages(conn)
+        # the message that failed (console/failed_messages.py), not only the first question
+        failed = failed_messages.latest(conn, [r.sender_id for r in rows])
     record(
         "search" if filters.q else "view_list",
         detail=masked_filters(filters, total=total, shown=[r.id for r in rows]),
@@ -73,10 +83,12 @@ def conversation_list():
         filters=filters,
         list_url=list_url,
         channels=channel_names,
+        languages=language_codes,
+        language_names=overview_figures.LANGUAGE_NAMES,
+        tier_names=overview_figures.TIER_NAMES,
         intents=s.intents + ["nlu_fallback"],
         last_week=last_week,
-        unanswered=unanswered,
-        REASONS=topics.REASONS,
+        failed=failed,
     )
 
 
@@ -92,6 +104,7 @@ def export_csv():
         rows = (
             queries.all_rows(conn, filters, s.tz) if count <= s.settings.export_max_rows else None
         )
+        failed = failed_messages.latest(conn, [r.sender_id for r in rows or []])
     if rows is None:
         record("export_refused", detail=masked_filters(filters, rows=count))
         return render_template(
@@ -101,7 +114,7 @@ def export_csv():
             f"{s.settings.export_max_rows} can be exported at once. Narrow the "
             f"filters (dates, flags) and export in parts.",
         ), 413
-    body = exports.list_csv(rows, s.masker, local_time)
+    body = exports.list_csv(rows, s.masker, local_time, failed)
     with s.engine.begin() as conn:
         audit.record_many(
             conn,
