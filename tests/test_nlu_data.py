@@ -116,6 +116,7 @@ def evaluation_texts():
         ROOT / "eval" / "triage_blind3.yml",
         ROOT / "eval" / "triage_blind4.yml",
         ROOT / "eval" / "triage_blind5.yml",
+        ROOT / "eval" / "triage_blind6.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))
