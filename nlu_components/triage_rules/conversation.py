@@ -81,7 +81,13 @@ def decide_conversation(
         return ConversationDecision(tier, now.decisive_categories(post_op_before), reason)
     recent = before[-CONVERSATION_WINDOW:]
     if now.post_op_context:  # context after the sign: "oh, and I had the repair"
-        pending = [f for r in recent for f in r.reports if f.needs_post_op]
+        # ...unless the later message explains the sign away ("something snapped" | "on my boot, a buckle clip")
+        pending = [
+            f
+            for r in recent
+            for f in r.reports
+            if f.needs_post_op and not rules.excluded_for(f.category, latest)
+        ]
         if pending:
             best = max(pending, key=lambda f: rules.ranks[f.tier])
             return ConversationDecision(best.tier, [f.category for f in pending], "later_context")

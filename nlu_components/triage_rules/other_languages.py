@@ -18,7 +18,8 @@ sign clears it ("...через минуту всё проходит"), and `red_
 (a story from back then, a friend's, a question about preventing it) or a
 `fear` word on the side of the sign the grammar puts it ("また切れるのが怖くて",
 "боюсь снова порвать") keeps that sign out, an `own_risk` question ("could it
-happen to me too?") makes the signs told someone else's, and a `surgery_considered` word
+happen to me too?") makes the signs told someone else's, an `asking_about_signs`
+phrase in a question ("how do I know if...?") makes its signs asked about, and a `surgery_considered` word
 makes the surgery in its sentence one to come ("수술해야 하나요?"), not
 post-op context.
 
@@ -52,6 +53,7 @@ READING_KEYS = (
     "fear_comes",
     "surgery_considered",
     "own_risk",
+    "asking_about_signs",
 )
 LANGUAGES_PATH = Path(__file__).resolve().parent.parent.parent / "content" / "languages.yml"
 # scripts written without spaces between words: phrases are substrings there
@@ -95,6 +97,8 @@ def fold(text: str, strip_marks: bool) -> str:
     return " ".join(text.split())
 
 
+# the question marks of the languages (Armenian writes its own inside the word it asks about)
+QUESTION_MARKS = ("?", "？", "؟", "\u055e")
 GAP_WORDS = 2
 MIN_STEM_CHARS = 3
 # a body part and what is wrong with it: this many words apart (characters in
@@ -149,6 +153,8 @@ class LanguageTerms:
     surgery_considered: Tuple[str, ...] = ()
     # asking about one's own risk ("could it happen to me too?"): the signs told are someone else's
     own_risk: Tuple[str, ...] = ()
+    # "how do I know if...?", "what are the symptoms of...?": in a question, the signs are asked about
+    asking_about_signs: Tuple[str, ...] = ()
 
     def _fold(self, text: str) -> str:
         return fold(text, strip_marks=self.latin)
@@ -202,12 +208,29 @@ class LanguageTerms:
                     return True
         return False
 
-    def _pair_found(self, sentence: str, where: Tuple[str, ...], what: Tuple[str, ...]) -> bool:
+    def _asked_about(self, text: str, span: Tuple[int, int], asks: bool) -> bool:
+        """In a question about signs: the message asks ("?"), and an asking phrase is in the sign's sentence."""
+        if not asks:
+            return False
+        for phrase in self.asking_about_signs:
+            for other in self._find(text, phrase):
+                between = text[min(span[1], other[1]) : max(span[0], other[0])]
+                if not _SENTENCE_END.search(between):
+                    return True
+        return False
+
+    def _pair_found(
+        self, sentence: str, where: Tuple[str, ...], what: Tuple[str, ...], asks: bool
+    ) -> bool:
         reach = PAIR_REACH_CHARS if self.unspaced else PAIR_REACH_WORDS
         places = [span for w in where for span in self._find(sentence, w)]
         for term in what:
             for span in self._find(sentence, term):
-                if self._negated(sentence, *span) or self._told_as_story(sentence, span):
+                if (
+                    self._negated(sentence, *span)
+                    or self._told_as_story(sentence, span)
+                    or self._asked_about(sentence, span, asks)
+                ):
                     continue
                 if any(p != span and self._distance(sentence, p, span) <= reach for p in places):
                     return True
@@ -239,6 +262,7 @@ class LanguageTerms:
             default=-1,
         )
         reported = []
+        asks = any(mark in text for mark in QUESTION_MARKS)
         someone_else = any(self._find(folded, phrase) for phrase in self.own_risk)
         categories = set() if someone_else else set(self.categories) | set(self.pairs)
         for category in categories:
@@ -249,10 +273,11 @@ class LanguageTerms:
                 and not self._negated(folded, start, end)
                 and not self._negated_inside(folded[start:end], phrase)
                 and not self._told_as_story(folded, (start, end))
+                and not self._asked_about(folded, (start, end), asks)
                 for phrase in self.categories.get(category, ())
                 for start, end in self._find(folded, phrase)
             ) or any(
-                self._pair_found(sentence, where, what)
+                self._pair_found(sentence, where, what, asks)
                 for sentence in sentences
                 if folded.find(sentence) > cleared_until
                 for where, what in self.pairs.get(category, ())
@@ -306,6 +331,7 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 fear_after=lang.get("fear_comes") == "after",
                 surgery_considered=folded(lang.get("surgery_considered")),
                 own_risk=folded(lang.get("own_risk")),
+                asking_about_signs=folded(lang.get("asking_about_signs")),
             )
         )
     return compiled
