@@ -11,7 +11,9 @@ can be replayed in process, fast, for each variant:
 - combined: what the assistant does.
 
 For every probe set it prints urgent recall (the conversation escalated by its
-last turn), right tier (the most severe tier reached), the look-alike false rate, and over-escalation on the realistic
+last turn), right tier (the most severe tier reached), the look-alike false rate
+(escalated at any turn; in brackets, at the last turn: a look-alike explained
+only in a later message was escalated on its first), and over-escalation on the realistic
 non-emergency messages (eval/dev_realistic.yml and any --realistic files), and
 the time the reader adds per message (the MiniLM embeddings of the parts are
 already computed by the intent classifier, so this is the regression and the
@@ -151,6 +153,9 @@ def evaluate(variant: Variant, probes: List[Probe], realistic: List[str]) -> Dic
     escalated = sum(any(last[p.id + p.source]) for p in urgent)
     right = sum(most_severe(last[p.id + p.source]) == p.tier for p in urgent)
     false = sum(any(last[p.id + p.source]) for p in alikes)
+    # a look-alike explained only in a later message ("I can't breathe" | "the price
+    # of this boot lol") was escalated on its first turn, rightly: shown apart
+    false_last = sum(bool(last[p.id + p.source][-1]) for p in alikes)
     over = sum(bool(variant.tiers([t])[0]) for t in realistic)
     return {
         "urgent": len(urgent),
@@ -158,6 +163,7 @@ def evaluate(variant: Variant, probes: List[Probe], realistic: List[str]) -> Dic
         "right_tier": right / max(1, len(urgent)),
         "alikes": len(alikes),
         "false_rate": false / max(1, len(alikes)),
+        "false_last_rate": false_last / max(1, len(alikes)),
         "realistic": len(realistic),
         "over_rate": over / max(1, len(realistic)),
     }
@@ -246,7 +252,7 @@ def main() -> None:
     )
     print(f"probes: {names}; reader_sure {sure}, reader_unsure {unsure}, min words {min_words}")
     print(
-        "variant    urgent  recall  right-tier  look-alikes  false  realistic  over   "
+        "variant    urgent  recall  right-tier  look-alikes  false (last turn)  realistic  over   "
         "triage ms/msg (embeddings cached / cold)"
     )
     for v in variants:
@@ -254,7 +260,8 @@ def main() -> None:
         warm, cold = latency(v, sample)
         print(
             f"{v.name:9} {m['urgent']:7d} {m['recall']:7.3f} {m['right_tier']:11.3f} "
-            f"{m['alikes']:12d} {m['false_rate']:6.3f} {m['realistic']:10d} {m['over_rate']:6.3f}"
+            f"{m['alikes']:12d} {m['false_rate']:6.3f} ({m['false_last_rate']:.3f})"
+            f" {m['realistic']:10d} {m['over_rate']:6.3f}"
             f"   {warm:5.2f} / {cold:5.2f}"
         )
     if args.failures:
