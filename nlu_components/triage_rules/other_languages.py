@@ -82,6 +82,7 @@ _LETTER_VARIANTS = str.maketrans(
     }
 )
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
+_KANA = re.compile("[\u3040-\u30ff]")
 
 
 @lru_cache(maxsize=1024)
@@ -153,6 +154,8 @@ class LanguageTerms:
     surgery_considered: Tuple[str, ...] = ()
     # asking about one's own risk ("could it happen to me too?"): the signs told are someone else's
     own_risk: Tuple[str, ...] = ()
+    # written in Chinese characters: a message with kana is Japanese, not this language
+    han: bool = False
     # "how do I know if...?", "what are the symptoms of...?": in a question, the signs are asked about
     asking_about_signs: Tuple[str, ...] = ()
 
@@ -254,8 +257,8 @@ class LanguageTerms:
     def read(self, text: str) -> Tuple[List[str], bool]:
         """The categories this message reports in this language, and post-op context."""
         folded = self._fold(text)
-        if not self._any_term.search(folded):
-            return [], False
+        if not self._any_term.search(folded) or (self.han and _KANA.search(text)):
+            return [], False  # (Japanese is written with Chinese characters too, and kana)
         sentences = [s for s in _SENTENCE_END.split(folded) if s.strip()]
         cleared_until = max(
             (start for phrase in self.resolved for start, _ in self._find(folded, phrase)),
@@ -309,6 +312,7 @@ def compile_languages(spec: dict) -> List[LanguageTerms]:
                 unspaced=unspaced,
                 latin=latin,
                 arabic=script == "Arabic",
+                han=script == "Han",
                 categories={
                     name: folded(phrases) for name, phrases in (lang.get("red_flags") or {}).items()
                 },

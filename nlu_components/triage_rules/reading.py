@@ -187,12 +187,14 @@ class MessageReading(ClauseMarkers):
         for rule in rules:
             if rule.unless and self._occurrences(sentence, rule.unless):
                 continue
+            senses = self._occurrences(sentence, rule.other_senses) if rule.other_senses else []
             found = []
             for index, group in enumerate(rule.groups):
                 occs = self._occurrences(sentence, group.terms)
                 if index == 0 and category.fever_f is not None:
                     occs += high
-                found.append(occs)
+                # "s/p open repair, seropurulent drainage": "open" is the surgery, "drainage" still counts
+                found.append([o for o in occs if not any(_overlaps(o, other) for other in senses)])
             # "not helping" in "the pills are not helping" negates neither the pills nor the pain
             inside = frozenset(
                 i for occs in found for o in occs if o.end - o.start > 1 for i in range(o.start, o.end)
@@ -209,6 +211,10 @@ class MessageReading(ClauseMarkers):
             if all(asked) and _fits_window(asked, rule.within):
                 status = "asked"
         return status, category.needs_post_op
+
+
+def _overlaps(a: Occurrence, b: Occurrence) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 def _fits_window(groups: List[List[Occurrence]], within: Optional[int]) -> bool:

@@ -70,6 +70,7 @@ class TriageRules(MessageReading):
                     within=rule.get("within"),
                     unless=_terms(rule.get("unless", ())),
                     needs_post_op=rule.get("needs_post_op"),
+                    other_senses=_terms(rule.get("other_senses", ())),
                 )
                 for rule in cat["rules"]
             )
@@ -141,7 +142,7 @@ class TriageRules(MessageReading):
         terms = [t for terms in lists for t in terms]
         for category in self.categories:
             for rule in category.rules:
-                terms += list(rule.unless)
+                terms += list(rule.unless) + list(rule.other_senses)
                 for group in rule.groups:
                     terms += list(group.terms)
         return {part for term in terms for part in term.parts}

@@ -45,6 +45,9 @@ class Rule:
     within: Optional[int]
     unless: Tuple[Term, ...]
     needs_post_op: Optional[bool] = None  # overrides the category's
+    # phrases in which this rule's words mean something else ("open repair" for
+    # "open"): they take out only the words they contain, not the sentence
+    other_senses: Tuple[Term, ...] = ()
 
 
 @dataclass(frozen=True)
