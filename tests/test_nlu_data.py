@@ -118,6 +118,7 @@ def evaluation_texts():
         ROOT / "eval" / "triage_blind5.yml",
         ROOT / "eval" / "triage_blind6.yml",
         ROOT / "eval" / "triage_blind7.yml",
+        ROOT / "eval" / "triage_blind8.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))
