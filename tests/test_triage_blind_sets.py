@@ -1,13 +1,15 @@
 """The later blind triage sets, seen since their first runs, hold the issue's targets.
 
-eval/triage_blind2.yml, triage_blind3.yml and triage_blind4.yml were each written by a helper
+eval/triage_blind2.yml to triage_blind8.yml were each written by a helper
 who never saw the rules, the reader's data or earlier probes; their first runs
 (in eval/RESULTS.md and the files' headers) are the honest figures. After
 tuning on them they are kept as regression sets: the decision the triage
 policy takes (rules, learned reader from the trained model, conversation
 logic), replayed in process as eval/triage_ablation.py does it, must reach at
 least 95% right tier on their urgent conversations and escalate at most 3% of
-their look-alikes. (tests/test_triage_probes.py runs the older sets through
+their look-alikes. A look-alike is labelled by its last turn, so a conversation
+explained only in a later message ("I can't breathe" | "the price of this
+boot lol") is judged there: its first message alone rightly got the reply. (tests/test_triage_probes.py runs the older sets through
 the real servers; the two paths agree, eval/RESULTS.md.)
 """
 
@@ -25,7 +27,7 @@ from triage_probes import load_probes  # noqa: E402
 
 from nlu_components.triage_rules.rules import load_rules  # noqa: E402
 
-BLIND_SETS = [ROOT / "eval" / f"triage_blind{n}.yml" for n in (2, 3, 4)]
+BLIND_SETS = [ROOT / "eval" / f"triage_blind{n}.yml" for n in range(2, 9)]
 MIN_RIGHT_TIER = 0.95
 MAX_LOOKALIKE_ESCALATION_RATE = 0.03
 
@@ -46,5 +48,5 @@ def test_blind_set_meets_the_targets(combined, path):
     assert len(urgent) >= 120 and len(alikes) >= 120
     wrong = [(p.id, t) for p in urgent if most_severe(t := combined.tiers(p.turns)) != p.tier]
     assert 1 - len(wrong) / len(urgent) >= MIN_RIGHT_TIER, wrong
-    escalated = [(p.id, t) for p in alikes if any(t := combined.tiers(p.turns))]
+    escalated = [(p.id, t) for p in alikes if (t := combined.tiers(p.turns))[-1]]
     assert len(escalated) / len(alikes) <= MAX_LOOKALIKE_ESCALATION_RATE, escalated

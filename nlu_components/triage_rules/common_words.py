@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import FrozenSet, Set
+from typing import FrozenSet, List, Set
 
 from rapidfuzz.distance import OSA
 
@@ -19,20 +19,28 @@ COMMON_WORD_LOGPROB = -15.5
 # "trong" (in) is not a misspelt Spanish "trono" (a pop).
 OTHER_LATIN_STOP_WORDS = ("vi", "tl")
 # bump when the guard's sources change, so cached guards are recomputed
-GUARD_VERSION = "2"
+GUARD_VERSION = "3"
 
 
 def _other_latin_stop_words() -> Set[str]:
+    """spaCy's Vietnamese and Tagalog stop words, and the words of the Latin-script
+    languages' own lists in content/languages.yml (Armenian "operacia" is not a
+    misspelt Spanish "operacion")."""
     import importlib
-    import unicodedata
 
-    words: Set[str] = set()
+    from nlu_components.triage_rules.other_languages import fold, load_languages_spec
+
+    entries: List[str] = []
     for lang in OTHER_LATIN_STOP_WORDS:
-        stop_words = importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS
-        for entry in stop_words:
-            text = unicodedata.normalize("NFKD", entry.lower().replace("đ", "d"))
-            text = "".join(ch for ch in text if not unicodedata.combining(ch))
-            words.update(w for w in text.replace("_", " ").split() if w.isalpha())
+        entries += importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS
+    for lang in (load_languages_spec().get("languages") or {}).values():
+        if lang.get("script") == "Latin":
+            for key in ("markers", "post_op_context", "negation"):
+                entries += [str(x) for x in lang.get(key) or ()]
+    words: Set[str] = set()
+    for entry in entries:
+        text = fold(entry, strip_marks=True).replace("_", " ")
+        words.update(w for w in text.split() if w.isalpha())
     return words
 
 

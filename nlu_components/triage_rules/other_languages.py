@@ -171,7 +171,7 @@ class LanguageTerms:
         )
         return [m.span() for m in re.finditer(pattern, text)]
 
-    def _negated(self, text: str, start: int, end: int) -> bool:
+    def _negated(self, text: str, start: int, end: int, reach: int = NEGATION_REACH_WORDS) -> bool:
         """A negation word just before (or, as in "ջերմություն չունեմ", just after)."""
         before, after = text[:start], text[end:]
         if self.unspaced:
@@ -179,7 +179,7 @@ class LanguageTerms:
             return any(n and n in window for n in self.negation)
         # words without their punctuation ("قرمز نیست، فقط")
         rest = after.split(" ", 1)[1] if " " in after else ""
-        before_words = " " + " ".join(_WORD.findall(before)[-NEGATION_REACH_WORDS:]) + " "
+        before_words = " " + " ".join(_WORD.findall(before)[-reach:]) + " "
         after_word = " " + " ".join(_WORD.findall(rest)[:1]) + " "
         after_negation = self.negation if self.negation_after is None else self.negation_after
         return any(f" {n} " in before_words for n in self.negation) or any(
@@ -287,11 +287,15 @@ class LanguageTerms:
             )
             if found:
                 reported.append(category)
+        # "chưa mổ bao giờ", "也没做过手术": a negated surgery is no post-op context (the
+        # negation word right next to it: "진통제 안 듣고 깁스 안에서" is still in a cast)
         post_op = any(
-            self._find(sentence, phrase)
+            not self._negated(sentence, start, end, reach=1)
+            and not self._negated_inside(sentence[start:end], phrase)
             for sentence in sentences
             if not any(self._find(sentence, c) for c in self.surgery_considered)
             for phrase in self.post_op
+            for start, end in self._find(sentence, phrase)
         )
         return sorted(reported), post_op
 
