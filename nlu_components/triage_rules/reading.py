@@ -11,6 +11,13 @@ from nlu_components.triage_rules.spec import Category
 from nlu_components.triage_rules.text import Sentence
 
 
+# Negations that deny a sign at a place ("no swelling in the calf"); a verb's
+# ("my pants won't fit over my calf") says nothing about the calf
+_PLACE_NEGATIONS = frozenset(
+    {"no", "not", "without", "never", "nothing", "zero", "neither", "nor", "sin", "ni", "nada"}
+)
+
+
 class MessageReading(ClauseMarkers):
     """Part of TriageRules (rules.py): the reading of one message, from the
     categories, post-op terms and clause markers TriageRules.__init__ compiled."""
@@ -86,7 +93,10 @@ class MessageReading(ClauseMarkers):
                 if not location and occ.clause in stories:
                     return False  # someone else's story: "my uncle got a clot after his surgery"
                 if location and any(
-                    n.clause == occ.clause and n.end <= occ.start for n in neg_before
+                    n.clause == occ.clause
+                    and n.end <= occ.start
+                    and sentence.tokens[n.start] in _PLACE_NEGATIONS
+                    for n in neg_before
                 ):
                     return False  # "no swelling in the calf, ... toes warm": not this calf
                 if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
