@@ -120,6 +120,7 @@ def evaluation_texts():
         ROOT / "eval" / "triage_blind7.yml",
         ROOT / "eval" / "triage_blind8.yml",
         ROOT / "eval" / "triage_blind9.yml",
+        ROOT / "eval" / "triage_blind10.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))
