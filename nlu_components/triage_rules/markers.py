@@ -18,6 +18,10 @@ HYPOTHETICAL_WINDOW = 2  # "he will fall", "could be a clot"
 # after another person's are about that person
 OTHER_PERSON_TAIL = 3
 _CLAUSE_OPENERS = frozenset({"and", "but", "so", "y", "pero"})
+# in that tail, "me" ("my neighbor told me") and "in my PT group" are about the other
+# person; "my friend says my calf looks swollen" is the patient's own calf
+_OBJECT_PRONOUNS = frozenset({"me", "mi"})
+_PREPOSITIONS = frozenset({"in", "of", "at", "from", "with", "to", "en", "de", "con"})
 
 # the patient speaking of themselves (a family member writing for them says "my husband's calf")
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "my", "mine", "myself", "yo", "mi", "mis"})
@@ -114,8 +118,8 @@ class ClauseMarkers:
         # a clause that opens with "if", in a question or with a would/could in the
         # sentence: "If I slipped on the crutches, would that ruin the repair?"
         opening_if = self._clauses_opening_with_if(sentence)
-        if opening_if and (sentence.asks or changes):
-            conditional |= opening_if - now
+        opening = opening_if - now if opening_if and (sentence.asks or changes) else set()
+        conditional |= opening
         reporting = clauses(self.reporting)
         hypothetical = (clauses(self.hypothetical) | past_years | conditional) - reporting
         asked = clauses(self.question_markers)
@@ -123,8 +127,9 @@ class ClauseMarkers:
             asked and sentence.asks
         ):  # "is her risk higher, like infection or the wound not closing?"
             asked = set(sentence.clause_of)
-        # "if my incision started leaking": a condition, even with a "now" word in it
-        return ((asked | hypothetical) - now) | (conditional - reporting)
+        # "if my incision started leaking": a condition, even with a "now" word in it;
+        # "if I got a fever...": opened by "if", even with a "reporting" phrase in it
+        return ((asked | hypothetical) - now) | (conditional - reporting) | opening
 
     def _clauses_opening_with_if(self, sentence: Sentence) -> Set[int]:
         """Clauses whose first word (after and/but/so) is a conditional "if" word."""
@@ -149,12 +154,21 @@ class ClauseMarkers:
         found = set()
         for occ in self._occurrences(sentence, people or self.other_person, exact=True):
             words = sentence.clause_tokens(occ.clause)
+            # the tail ends at "and"/"but": "tripped over the dog and my ankle gave way"
+            tail_end = occ.end + OTHER_PERSON_TAIL
+            for i, t in words:
+                if occ.end <= i < tail_end and t in _CLAUSE_OPENERS:
+                    tail_end = i
+            tokens = sentence.tokens
             own = [
                 i
                 for i, t in words
                 if t in _FIRST_PERSON
                 and not (t in ("my", "mi") and i == occ.start - 1)
-                and not occ.end <= i < occ.end + OTHER_PERSON_TAIL
+                and not (
+                    occ.end <= i < tail_end
+                    and (t in _OBJECT_PRONOUNS or (i > 0 and tokens[i - 1] in _PREPOSITIONS))
+                )
             ]
             if not own:
                 found.add(occ.clause)

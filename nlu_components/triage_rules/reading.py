@@ -10,7 +10,6 @@ from nlu_components.triage_rules.result import Finding, TriageResult
 from nlu_components.triage_rules.spec import Category
 from nlu_components.triage_rules.text import Sentence
 
-
 # Negations that deny a sign at a place ("no swelling in the calf"); a verb's
 # ("my pants won't fit over my calf") says nothing about the calf
 _PLACE_NEGATIONS = frozenset(
@@ -41,10 +40,13 @@ class MessageReading(ClauseMarkers):
         asked: List[str] = []
         sentences = Sentence.split(text)
         # A sign told before "they said it was heartburn" was checked and cleared.
-        resolved_until = (-1, -1)
+        resolved_until = (-1, -1)  # checked and cleared: every sign before it
+        better_until = (-1, -1)  # "fine now": the urgent signs before it, not the emergencies
         for number, sentence in enumerate(sentences):
             for occ in self._occurrences(sentence, self.resolved_by, exact=True):
                 resolved_until = max(resolved_until, (number, occ.start))
+            for occ in self._occurrences(sentence, self.feeling_better, exact=True):
+                better_until = max(better_until, (number, occ.start))
         # "my brother got a clot after his surgery, could that happen to me?":
         # asking about one's own risk makes the family's signs a story
         people = self.other_person
@@ -68,6 +70,7 @@ class MessageReading(ClauseMarkers):
                 asking: bool = False,
                 inside: FrozenSet[int] = frozenset(),
                 context: bool = False,
+                emergency: bool = False,
                 number=number,
                 questions=questions,
                 sentence=sentence,
@@ -81,7 +84,8 @@ class MessageReading(ClauseMarkers):
 
                 `inside`: tokens of the rule's own phrases, whose negation words
                 ("pills are not helping") negate nothing else; `context`: a post-op
-                word, which a sign checked and cleared later does not undo.
+                word, which a sign checked and cleared later does not undo;
+                `emergency`: a sign of the 911 tier, which "fine now" does not clear.
                 """
                 if inside:
                     neg_before = [n for n in neg_before if n.start not in inside]
@@ -101,8 +105,10 @@ class MessageReading(ClauseMarkers):
                     return False  # "no swelling in the calf, ... toes warm": not this calf
                 if self._negated(sentence, occ, neg_before, neg_after, () if location else modals):
                     return False
-                if not location and not context and (number, occ.start) < resolved_until:
-                    return False
+                if not location and not context:
+                    cleared = resolved_until if emergency else max(resolved_until, better_until)
+                    if (number, occ.start) < cleared:
+                        return False
                 return asking or location or occ.clause not in questions
 
             before = self._occurrences(sentence, self.not_post_op_before, exact=True)
@@ -157,6 +163,7 @@ class MessageReading(ClauseMarkers):
                 self.negation_before,
                 self.negation_after,
                 self.resolved_by,
+                self.feeling_better,
                 self.other_senses,
                 self.hypothetical_before,
             )
@@ -207,13 +214,28 @@ class MessageReading(ClauseMarkers):
                 found.append([o for o in occs if not any(_overlaps(o, other) for other in senses)])
             # "not helping" in "the pills are not helping" negates neither the pills nor the pain
             inside = frozenset(
-                i for occs in found for o in occs if o.end - o.start > 1 for i in range(o.start, o.end)
+                i
+                for occs in found
+                for o in occs
+                if o.end - o.start > 1
+                for i in range(o.start, o.end)
             )
             reported, asked = [], []
+            emergency = category.tier == "emergency"
             for group, occs in zip(rule.groups, found):
-                reported.append([o for o in occs if valid(o, group.location, inside=inside)])
+                reported.append(
+                    [
+                        o
+                        for o in occs
+                        if valid(o, group.location, inside=inside, emergency=emergency)
+                    ]
+                )
                 asked.append(
-                    [o for o in occs if valid(o, group.location, asking=True, inside=inside)]
+                    [
+                        o
+                        for o in occs
+                        if valid(o, group.location, asking=True, inside=inside, emergency=emergency)
+                    ]
                 )
             if all(reported) and _fits_window(reported, rule.within):
                 needs = category.needs_post_op if rule.needs_post_op is None else rule.needs_post_op

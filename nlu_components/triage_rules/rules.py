@@ -44,6 +44,7 @@ class TriageRules(MessageReading):
         self.happening_now = _terms(spec["happening_now"])
         self.hypothetical = _terms(spec["hypothetical_or_past"])
         self.resolved_by = _terms(spec.get("resolved_by", ()))
+        self.feeling_better = _terms(spec.get("feeling_better", ()))
         self.reporting = _terms(spec["reporting"])
         self.other_senses = _terms(spec.get("other_senses", ()))
         self.other_person = _terms(spec.get("other_person", ()))
@@ -129,6 +130,7 @@ class TriageRules(MessageReading):
             self.happening_now,
             self.hypothetical,
             self.resolved_by,
+            self.feeling_better,
             self.reporting,
             self.other_senses,
             self.other_person,
