@@ -53,6 +53,37 @@ def tier(text: str, post_op_known: bool = False):
             "he had the repair 10 days ago and now he's shivering and the back of his knee aches",
             "urgent_problem",
         ),
+        # a rule's own negation ("not going away") negates neither the pills nor the pain
+        ("pain not going away with the pills after surgery", "urgent_problem"),
+        # "open repair" is the surgery: only "open" is another sense, "drainage" still counts
+        (
+            "POD 12 s/p open ATR repair, erythema around the incision with seropurulent drainage",
+            "urgent_problem",
+        ),
+        # "fell asleep" takes out "fell" only
+        (
+            "fell asleep without the boot and felt a twang in my heel, 3 weeks post op",
+            "urgent_problem",
+        ),
+        # feeling better does not clear a 911-tier sign
+        ("lost consciousness for a few seconds, I feel ok now. post op day 4", "emergency"),
+        # a verb's negation does not deny the calf
+        (
+            "my pants won't fit over my calf, it swelled up and it's warm. repair 3 weeks ago",
+            "urgent_problem",
+        ),
+        # what a re-tear feels like, even in a sport
+        (
+            "took his boot off to shoot hoops after his repair and felt it go again",
+            "urgent_problem",
+        ),
+        # the patient's own calf, told by a friend
+        ("my friend says my calf looks swollen, had surgery last week", "urgent_problem"),
+        # a pain score with the medicine taken
+        (
+            "took my norco an hour ago and im still at a 9/10, surgery was 2 days ago",
+            "urgent_problem",
+        ),
     ],
 )
 def test_reports_escalate_to_their_tier(text, expected):
@@ -89,6 +120,23 @@ def test_reports_escalate_to_their_tier(text, expected):
         "my wife had her repair last month and I'm scared she'll fall on the stairs",
         "felt a snap at basketball, urgent care put me in a boot, when can I see the doctor?",
         "",
+        # a family member's story when the writer asks about their own risk
+        "my brother had a blood clot after his achilles surgery, what are my chances?",
+        # a service question is no post-op context
+        "do you do PARS? I heard a pop at the gym yesterday",
+        # a condition, even with "I got" in it
+        "if I got a fever after surgery would I call you or go to urgent care?",
+        # another sense, word by word
+        "my crutch tip popped off after surgery and I almost slipped",
+        "had a fever with a cold weeks ago, fine now. 2 weeks post op",
+        # Vietnamese function words are not English typos ("trong" is not "trono")
+        "sau mổ, trong bột rất ngứa",
+        # the other languages: a question about signs, someone else's story, a first injury
+        "Paano ko po malalaman kung may namuong dugo sa binti pagkatapos ng operasyon?",
+        "Եղբորս մոտ վիրահատությունից հետո թրոմբ էր առաջացել, ինձ մոտ էլ կարո՞ղ է լինել",
+        "Đá bóng thì nghe tiếng bụp sau gót. Lần đầu bị, chưa mổ bao giờ. Có cần mổ không ạ?",
+        # Japanese is not read as Chinese
+        "傷が化膿しているかどうかは、どうやって見分けますか？",
     ],
 )
 def test_look_alikes_do_not_escalate(text):
