@@ -18,8 +18,6 @@ COMMON_WORD_LOGPROB = -15.5
 # (spaCy's stop-word lists, accents removed) are never typos either: Vietnamese
 # "trong" (in) is not a misspelt Spanish "trono" (a pop).
 OTHER_LATIN_STOP_WORDS = ("vi", "tl")
-# bump when the guard's sources change, so cached guards are recomputed
-GUARD_VERSION = "3"
 
 
 def _other_latin_stop_words() -> Set[str]:
@@ -44,7 +42,7 @@ def _other_latin_stop_words() -> Set[str]:
     return words
 
 
-def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
+def common_words_near(term_words: Set[str], other_words: Set[str]) -> FrozenSet[str]:
     """Common English/Spanish words (and Vietnamese and Tagalog function words)
     a typo match could confuse with a term word.
 
@@ -66,7 +64,7 @@ def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
             if p > COMMON_WORD_LOGPROB and w.isalpha() and len(w) >= FUZZY_MIN_LEN - 1
         )
         del probs
-    common.update(w for w in _other_latin_stop_words() if len(w) >= FUZZY_MIN_LEN - 1)
+    common.update(w for w in other_words if len(w) >= FUZZY_MIN_LEN - 1)
     common -= {w.rstrip("*") for w in term_words}
     candidates = sorted(common)
     near: Set[str] = set()
@@ -88,14 +86,18 @@ def common_words_near(term_words: Set[str]) -> FrozenSet[str]:
 
 
 def cached_common_words_near(term_words: Set[str], cache_dir: Path) -> FrozenSet[str]:
-    """common_words_near(), cached in a file named by a hash of the term words."""
+    """common_words_near(), cached in a file named by a hash of its inputs (the
+    term words, the other languages' words and the frequency threshold), so an
+    edit to content/red_flags.yml or content/languages.yml recomputes it."""
     import hashlib
 
-    key = hashlib.sha256(json.dumps([GUARD_VERSION, *sorted(term_words)]).encode()).hexdigest()[:16]
+    other_words = _other_latin_stop_words()
+    inputs = [COMMON_WORD_LOGPROB, sorted(term_words), sorted(other_words)]
+    key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:16]
     path = cache_dir / f"common_words_{key}.json"
     if path.exists():
         return frozenset(json.loads(path.read_text()))
-    words = common_words_near(term_words)
+    words = common_words_near(term_words, other_words)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(sorted(words)))

@@ -133,6 +133,11 @@ def _phrase_pattern(phrase: str, arabic: bool = False, latin: bool = False) -> r
     return re.compile(start + gap.join(word(w) for w in words))
 
 
+def _same_sentence(text: str, a: Tuple[int, int], b: Tuple[int, int]) -> bool:
+    """No sentence end between the two spans of `text`."""
+    return not _SENTENCE_END.search(text[min(a[1], b[1]) : max(a[0], b[0])])
+
+
 @dataclass(frozen=True)
 class LanguageTerms:
     code: str
@@ -206,8 +211,7 @@ class LanguageTerms:
             for other in self._find(text, marker):
                 if after is not None and (other[0] >= span[0]) != after:
                     continue  # a fear word on the other side: "chest hurts, I'm scared"
-                between = text[min(span[1], other[1]) : max(span[0], other[0])]
-                if not _SENTENCE_END.search(between) and self._distance(text, other, span) <= reach:
+                if _same_sentence(text, other, span) and self._distance(text, other, span) <= reach:
                     return True
         return False
 
@@ -215,12 +219,11 @@ class LanguageTerms:
         """In a question about signs: the message asks ("?"), and an asking phrase is in the sign's sentence."""
         if not asks:
             return False
-        for phrase in self.asking_about_signs:
-            for other in self._find(text, phrase):
-                between = text[min(span[1], other[1]) : max(span[0], other[0])]
-                if not _SENTENCE_END.search(between):
-                    return True
-        return False
+        return any(
+            _same_sentence(text, other, span)
+            for phrase in self.asking_about_signs
+            for other in self._find(text, phrase)
+        )
 
     def _pair_found(
         self, sentence: str, where: Tuple[str, ...], what: Tuple[str, ...], asks: bool

@@ -90,9 +90,7 @@ class MessageReading(ClauseMarkers):
                 if inside:
                     neg_before = [n for n in neg_before if n.start not in inside]
                     neg_after = [n for n in neg_after if n.start not in inside]
-                if any(
-                    s.start <= occ.start < s.end or occ.start <= s.start < occ.end for s in senses
-                ):
+                if any(_overlaps(occ, s) for s in senses):
                     return False  # "cabin fever", "chest of drawers": another sense of the word
                 if not location and occ.clause in stories:
                     return False  # someone else's story: "my uncle got a clot after his surgery"
@@ -220,23 +218,13 @@ class MessageReading(ClauseMarkers):
                 if o.end - o.start > 1
                 for i in range(o.start, o.end)
             )
-            reported, asked = [], []
             emergency = category.tier == "emergency"
-            for group, occs in zip(rule.groups, found):
-                reported.append(
-                    [
-                        o
-                        for o in occs
-                        if valid(o, group.location, inside=inside, emergency=emergency)
-                    ]
-                )
-                asked.append(
-                    [
-                        o
-                        for o in occs
-                        if valid(o, group.location, asking=True, inside=inside, emergency=emergency)
-                    ]
-                )
+
+            def kept(occs, location, asking=False, inside=inside, emergency=emergency):
+                return [o for o in occs if valid(o, location, asking, inside, emergency=emergency)]
+
+            reported = [kept(occs, g.location) for g, occs in zip(rule.groups, found)]
+            asked = [kept(occs, g.location, asking=True) for g, occs in zip(rule.groups, found)]
             if all(reported) and _fits_window(reported, rule.within):
                 needs = category.needs_post_op if rule.needs_post_op is None else rule.needs_post_op
                 return "report", needs
