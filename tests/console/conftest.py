@@ -28,6 +28,7 @@ from console_helpers import (
     PASSWORD,
     PASSWORDS,
     REPLY_SIGNS,
+    console_test_env,
     login,
 )
 
@@ -157,15 +158,7 @@ def db(tmp_path_factory):
         ).inserted_primary_key[0]
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "security-test-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        # these tests are about other things: the default (a second factor required for
-        # admin and callback) is tested in test_console_two_factor.py
-        "CONSOLE_REQUIRE_2FA": "off",
-    }
+    env = console_test_env(url, workdir, "security-test-key")
     return SimpleNamespace(
         url=url, engine=engine, env=env, workdir=workdir, request_id=request_id, cookies={}
     )

@@ -107,6 +107,19 @@ def login(client, username="alice", password=PASSWORD, code=None, headers=None):
     return client.post("/login", data=data, headers=headers)
 
 
+def console_test_env(url: str, workdir, secret_key: str) -> Dict[str, str]:
+    """The console settings of a test's own database: its URL, secret key and a var
+    folder under `workdir`, Los Angeles time, and no second factor (its default is
+    tested in test_console_two_factor.py; these tests are about other things)."""
+    return {
+        "DATABASE_URL": url,
+        "CONSOLE_SECRET_KEY": secret_key,
+        "CONSOLE_VAR_DIR": str(workdir / "var"),
+        "CONSOLE_TIMEZONE": "America/Los_Angeles",
+        "CONSOLE_REQUIRE_2FA": "off",
+    }
+
+
 def make_app(db, clock=None, **env):
     """The console over the security tests' database, with `env` added to its settings."""
     from console.app import create_app

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import PASSWORDS, audit_rows, client_as, csrf_token, make_app
+from console_helpers import PASSWORDS, audit_rows, client_as, console_test_env, csrf_token, make_app
 
 SMS_NUMBER = "+13105550147"
 SMS_SENDER = "sms-" + "ab" * 32
@@ -101,13 +101,7 @@ def box(tmp_path_factory):
     phone_vault.keep(engine, SMS_SENDER, SMS_NUMBER, "911")
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "inbox-test-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(url, workdir, "inbox-test-key")
     db = SimpleNamespace(url=url, engine=engine, env=env, cookies={}, key_file=key_file)
     db.app = make_app(db)
     yield db

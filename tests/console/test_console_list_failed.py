@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import PASSWORDS, client_as, csrf_token, make_app
+from console_helpers import PASSWORDS, client_as, console_test_env, csrf_token, make_app
 from test_console_inbox import SMS_SENDER
 from test_console_inbox import _seed as seed_inbox
 
@@ -45,13 +45,7 @@ def site(tmp_path_factory):
     refresh_summaries(engine)  # summaries, "Needs action" items, flagged turns
     for name, role in (("ada", "admin"), ("rita", "reviewer")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "list-failed-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(url, workdir, "list-failed-key")
     db = SimpleNamespace(url=url, engine=engine, env=env, cookies={})
     db.app = make_app(db)
     return db

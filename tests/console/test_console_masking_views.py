@@ -17,7 +17,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import PASSWORD, csrf_token, login
+from console_helpers import PASSWORD, console_test_env, csrf_token, login
 
 # (patient message, what must not appear in any view, mask label it becomes)
 MASKED = [
@@ -83,13 +83,7 @@ def views(tmp_path_factory):
     from console.settings import load_console_settings
 
     workdir = tmp_path_factory.mktemp("masking-views")
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir / 'views.db'}",
-        "CONSOLE_SECRET_KEY": "test-secret-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(f"sqlite:///{workdir / 'views.db'}", workdir, "test-secret-key")
     settings = load_console_settings(env)
     engine = engine_for(settings.database_url)
     synthetic.ensure_events_table(engine)

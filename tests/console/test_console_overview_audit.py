@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from console_helpers import PASSWORDS, client_as, make_app
+from console_helpers import PASSWORDS, client_as, console_test_env, make_app
 from test_console_inbox import SMS_SENDER
 from test_console_inbox import _seed as seed_inbox
 
@@ -36,13 +36,7 @@ def site(tmp_path_factory):
     refresh(engine)
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "overview-20-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(url, workdir, "overview-20-key")
     db = SimpleNamespace(url=url, engine=engine, env=env, cookies={})
     db.app = make_app(db)
     return db

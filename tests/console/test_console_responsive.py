@@ -29,7 +29,14 @@ import pytest
 import sqlalchemy as sa
 
 from browser import launched_chromium, needs_chromium
-from console_helpers import PASSWORDS, PROJECT_ROOT, audit_rows, live_server, make_app
+from console_helpers import (
+    PASSWORDS,
+    PROJECT_ROOT,
+    audit_rows,
+    console_test_env,
+    live_server,
+    make_app,
+)
 from test_console_inbox import SMS_NUMBER, SMS_SENDER
 from test_console_inbox import _seed as seed_inbox
 
@@ -69,13 +76,7 @@ def site(tmp_path_factory):
     topics_once(engine, queries.zone("America/Los_Angeles"))
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "browser-20-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(url, workdir, "browser-20-key")
     db = SimpleNamespace(url=url, engine=engine, env=env, cookies={})
     app = make_app(db)
     ARTIFACTS.mkdir(exist_ok=True)

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from console_helpers import PASSWORDS, audit_rows, client_as, csrf_token, make_app
+from console_helpers import PASSWORDS, audit_rows, client_as, console_test_env, csrf_token, make_app
 
 SEED = 20
 
@@ -48,13 +48,7 @@ def week_db(tmp_path_factory):
     seconds = time.perf_counter() - started
     for name, role in (("ada", "admin"), ("rita", "reviewer"), ("cal", "callback")):
         accounts.create_user(engine, name, PASSWORDS[name], role=role)
-    env = {
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET_KEY": "topics-test-key",
-        "CONSOLE_VAR_DIR": str(workdir / "var"),
-        "CONSOLE_TIMEZONE": "America/Los_Angeles",
-        "CONSOLE_REQUIRE_2FA": "off",  # the default is tested in test_console_two_factor.py
-    }
+    env = console_test_env(url, workdir, "topics-test-key")
     db = SimpleNamespace(
         url=url, engine=engine, env=env, cookies={}, truth=truth, result=result, seconds=seconds
     )
