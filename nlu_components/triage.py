@@ -114,7 +114,9 @@ def reader_findings(
     `unless` phrases."""
     if not text or not text.strip():
         return [], []
-    known = {f.category for f in result.reports} | set(result.asked_about)
+    # a rule finding still waiting for post-op context does not silence a sure reading
+    # that needs none ("can't feel my toes at all since this morning")
+    known = {f.category for f in result.reports if not f.needs_post_op} | set(result.asked_about)
     sure: Dict[Text, Finding] = {}
     unsure: List[Text] = []
     for hit in reader.hits(message_parts(text)):

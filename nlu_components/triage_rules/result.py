@@ -23,11 +23,13 @@ class TriageResult:
     post_op_context: bool = False
 
     def with_reports(self, extra: List[Finding]) -> TriageResult:
-        """This result with more reported signs (the learned reader's)."""
-        known = {f.category for f in self.reports}
+        """This result with more reported signs (the learned reader's); one that needs
+        no post-op context replaces the rules' finding of its category that waits for it."""
+        known = {f.category for f in self.reports if not f.needs_post_op}
         added = [f for f in extra if f.category not in known]
+        replaced = {f.category for f in added}
         return TriageResult(
-            self.reports + added,
+            [f for f in self.reports if f.category not in replaced] + added,
             [c for c in self.asked_about if c not in {f.category for f in added}],
             self.post_op_context,
         )
