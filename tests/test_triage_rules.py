@@ -143,6 +143,101 @@ def test_look_alikes_do_not_escalate(text):
     assert tier(text) is None
 
 
+# Indirect wording of the signs missed most on unseen messages (issue 17): each
+# of these was read as no sign at all before the terms and rules that name it.
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # uncontrolled pain: the medicine "isn't cutting it", pain "through the roof"
+        ("had my repair monday, the norco isnt cutting it anymore", "urgent_problem"),
+        (
+            "3 days post op and the pain is through the roof, the oxy barely takes the edge off",
+            "urgent_problem",
+        ),
+        ("pain is uncontrollable since the operation", "urgent_problem"),
+        ("throbbing in the cast keeps getting more intense, surgery was yesterday", "urgent_problem"),
+        ("took 2 oxycodone and still writhing, had my achilles fixed 2 days ago", "urgent_problem"),
+        ("el dolor no se me calma con nada, me operaron el lunes", "urgent_problem"),
+        # new injury: a crack, a rip, "felt it let go", a gap where the repair was
+        ("heard a loud crack at the back of my ankle, had the repair a month ago", "urgent_problem"),
+        ("i felt it let go at the back of my heel, repair was 7 weeks ago", "urgent_problem"),
+        (
+            "8 weeks out and now I can feel a gap above my heel where the tendon was repaired",
+            "urgent_problem",
+        ),
+        (
+            "lost my balance on the crutches and felt a tearing feeling, surgery was 5 weeks ago",
+            "urgent_problem",
+        ),
+        ("tengo 5 semanas de operado y siento un hueco arriba del talon", "urgent_problem"),
+        # wound: goo and crust, edges pulling apart, bled through, a stitch out
+        ("there's yellowish crust and goo coming from the incision", "urgent_problem"),
+        ("the edges of the incision are pulling apart, 10 days post op", "urgent_problem"),
+        ("the incision bled through the gauze overnight", "urgent_problem"),
+        ("a stitch came out and theres a little hole, surgery was last week", "urgent_problem"),
+        ("la cortada de la cirugia esta supurando", "urgent_problem"),
+        ("la herida se esta abriendo, me operaron hace 10 dias", "urgent_problem"),
+        # fainting, told by what was seen
+        ("came to on the floor of the bathroom", "emergency"),
+        ("she slumped over in her chair and we couldn't wake her up", "emergency"),
+        ("my vision tunneled and I went down", "emergency"),
+        ("found my husband on the bathroom floor, he wasnt making sense", "emergency"),
+        ("mi mama se cayo y no reaccionaba", "emergency"),
+        ("se me apago todo y cai al piso", "emergency"),
+        # breathing without "short of breath"
+        ("I have to sit up to breathe", "emergency"),
+        ("my breathing is labored since last night", "emergency"),
+        ("I'm breathing really fast and shallow", "emergency"),
+        ("I can't lie flat without feeling like I'm drowning", "emergency"),
+        ("me cuesta trabajo respirar acostado", "emergency"),
+        # circulation by comparison, or the colour not coming back
+        ("when I press my toenail the color doesn't come back", "emergency"),
+        ("my operated foot is way colder than the other one", "emergency"),
+        ("my foot looks ashen", "emergency"),
+    ],
+)
+def test_indirect_reports_escalate(text, expected):
+    assert tier(text) == expected
+
+
+# Look-alikes that escalated before: equipment, other senses, ice, exertion.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my crutch snapped on the stairs, surgery was 3 weeks ago",
+        "lights out at 10 for me these days",
+        "I blacked out the windows so I could sleep after surgery",
+        "my foot is cold because of the ice machine",
+        "my toes are pale when I take the ice off",
+        "I was breathing hard after the stairs on crutches",
+    ],
+)
+def test_indirect_look_alikes_do_not_escalate(text):
+    assert tier(text) is None
+
+
+# The new terms stay narrow: other senses and look-alikes of the new wording
+# (these did not escalate before either).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the kids knocked out cold after the party",
+        "the app button is greyed out",
+        "I'm drowning in paperwork after surgery",
+        "the pain is under control with the norco after surgery",
+        "when I press on my toenail the color comes right back",
+        "is it normal to have a dent in the scar where the stitches were after surgery?",
+        "I cracked my phone screen when I dropped it after surgery",
+        "I teared up when I saw the scar after surgery",
+        "I heard a crack when I tore it playing basketball, surgery is next week",
+        "the incision edges look pink and closed",
+        "I lost my balance but caught myself with the crutches, surgery 5 weeks ago",
+    ],
+)
+def test_new_wording_keeps_its_look_alikes_out(text):
+    assert tier(text) is None
+
+
 def test_sign_without_context_waits_for_context():
     result = RULES.read("my calf is really swollen and warm")
     assert result.tier(RULES.ranks) is None
