@@ -238,6 +238,13 @@ def test_new_wording_keeps_its_look_alikes_out(text):
     assert tier(text) is None
 
 
+def test_a_term_is_read_within_one_clause():
+    # "back, surgery" across a comma is not the past-history term "back surgery"
+    assert tier("pills barely take the edge off and the pain comes roaring back, surgery was friday") == (
+        "urgent_problem"
+    )
+
+
 def test_sign_without_context_waits_for_context():
     result = RULES.read("my calf is really swollen and warm")
     assert result.tier(RULES.ranks) is None

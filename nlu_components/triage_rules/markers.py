@@ -61,7 +61,10 @@ class ClauseMarkers:
         found = []
         for term in terms:
             for start, end in find_term(parts_at, first, term):
-                found.append(Occurrence(start, end, sentence.clause_of[start]))
+                # a term is read inside one clause: "...comes roaring back, surgery was
+                # friday" holds no "back surgery"
+                if sentence.clause_of[start] == sentence.clause_of[end - 1]:
+                    found.append(Occurrence(start, end, sentence.clause_of[start]))
         return found
 
     def _negated(
