@@ -149,3 +149,47 @@ def test_english_text_does_not_trip_latin_script_phrases_of_other_languages():
     ):
         assert rules.read(text).tier(rules.ranks, post_op_known=True) is None, text
         assert language_of(text)[0] in (None, "en"), text
+
+
+# Said in other words than the first phrase lists had (issue 17): a relative's
+# breathlessness told by what they cannot do, a foot told by its colour, a new
+# pop told as a kick, pain the pills do not touch; each with the tier it needs.
+INDIRECT_RED_FLAGS = [
+    ("zh", "我妈妈手术后说话都喘，一句话都说不完", "emergency"),
+    ("zh", "开刀后两周走路时听到咔的一声，像被人踢了一脚", "urgent_problem"),
+    ("ja", "母が急に倒れました。呼んでも反応しません", "emergency"),
+    ("ja", "手術後、痛み止めも効かないし日に日に痛くなります", "urgent_problem"),
+    ("ko", "수술 후 발가락이 시퍼렇고 감각이 없어요", "emergency"),
+    ("ru", "Мужу после операции тяжело дышать, хватает ртом воздух", "emergency"),
+    ("ru", "После операции нога толще другой", "urgent_problem"),
+    ("ar", "زوجي مش قادر يتنفس وما يقدر يكمل كلامه", "emergency"),
+    ("ar", "بعد العملية المسكن ما عم ينفع والوجع بيزيد كل يوم", "urgent_problem"),
+    ("fa", "بعد از عمل انگشتای پام کبود شده", "emergency"),
+    ("fa-Latn", "bad az amal zakhmam booye bad mide va dore zakhm ghermez shode", "urgent_problem"),
+    ("hy", "Մայրիկս ուշքի չի գալիս", "emergency"),
+    ("hy-Latn", "gipsov em, srunqs pndacel a u taq a", "urgent_problem"),
+    ("tl", "Yung asawa ko hingal na hingal, hindi matapos ang sasabihin", "emergency"),
+    ("vi", "Sau mổ ngón chân đổi màu và mất cảm giác ở chân", "emergency"),
+]
+
+# ...and what only looks like them: a cough and a blood test, ice on the foot,
+# "tired" (피곤) after a cough, a question about the signs.
+LOOK_ALIKES = [
+    ("zh", "咳嗽了几天，今天去验血，血压有点高"),
+    ("ko", "기침을 좀 하고 피곤해요"),
+    ("ar", "حطيت تلج على رجلي وصارت باردة"),
+    ("ar", "الجو حار اليوم والحرارة 39 برا، عملت عملية من شهر"),
+    ("hy-Latn", "otqis saruyc em dnum, sarn a"),
+]
+
+
+@pytest.mark.parametrize("code,text,tier", INDIRECT_RED_FLAGS)
+def test_indirect_red_flags_get_their_tier(code, text, tier):
+    rules = load_rules()
+    assert rules.read(text).tier(rules.ranks) == tier, (code, text)
+
+
+@pytest.mark.parametrize("code,text", LOOK_ALIKES)
+def test_look_alikes_in_other_languages_are_not_escalated(code, text):
+    rules = load_rules()
+    assert rules.read(text).tier(rules.ranks, post_op_known=True) is None, (code, text)
