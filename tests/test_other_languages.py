@@ -159,27 +159,28 @@ INDIRECT_RED_FLAGS = [
     ("zh", "开刀后两周走路时听到咔的一声，像被人踢了一脚", "urgent_problem"),
     ("ja", "母が急に倒れました。呼んでも反応しません", "emergency"),
     ("ja", "手術後、痛み止めも効かないし日に日に痛くなります", "urgent_problem"),
-    ("ko", "수술 후 발가락이 시퍼렇고 감각이 없어요", "emergency"),
-    ("ru", "Мужу после операции тяжело дышать, хватает ртом воздух", "emergency"),
+    ("ko", "남편이 수술 후에 숨을 쉴 수가 없대요", "emergency"),
+    ("ru", "Муж еле дышит, хватает ртом воздух", "emergency"),
     ("ru", "После операции нога толще другой", "urgent_problem"),
     ("ar", "زوجي مش قادر يتنفس وما يقدر يكمل كلامه", "emergency"),
     ("ar", "بعد العملية المسكن ما عم ينفع والوجع بيزيد كل يوم", "urgent_problem"),
-    ("fa", "بعد از عمل انگشتای پام کبود شده", "emergency"),
-    ("fa-Latn", "bad az amal zakhmam booye bad mide va dore zakhm ghermez shode", "urgent_problem"),
+    ("fa", "نفسم تنگه و نمیتونم حرفمو تموم کنم", "emergency"),
+    ("fa-Latn", "babam nafasesh bala nemiad, nemitoone harf bezane", "emergency"),
     ("hy", "Մայրիկս ուշքի չի գալիս", "emergency"),
-    ("hy-Latn", "gipsov em, srunqs pndacel a u taq a", "urgent_problem"),
-    ("tl", "Yung asawa ko hingal na hingal, hindi matapos ang sasabihin", "emergency"),
-    ("vi", "Sau mổ ngón chân đổi màu và mất cảm giác ở chân", "emergency"),
+    ("hy-Latn", "virahatutyunic heto inch vor ban paytec, karces qaci tvecin", "urgent_problem"),
+    ("tl", "Ang lola ko nandilim ang paningin at hindi magising", "emergency"),
+    ("tl", "Naka-cast ako, natapilok ako kanina at parang may sumipa sa likod", "urgent_problem"),
+    ("vi", "Mẹ tôi nói không ra hơi, thở dồn dập", "emergency"),
+    ("vi", "Sau mổ uống thuốc cũng không đỡ, càng lúc càng đau", "urgent_problem"),
 ]
 
 # ...and what only looks like them: a cough and a blood test, ice on the foot,
-# "tired" (피곤) after a cough, a question about the signs.
+# "tired" (피곤) after a cough.
 LOOK_ALIKES = [
     ("zh", "咳嗽了几天，今天去验血，血压有点高"),
     ("ko", "기침을 좀 하고 피곤해요"),
+    ("ko", "얼음주머니를 대고 있어서 발가락이 차가워요"),
     ("ar", "حطيت تلج على رجلي وصارت باردة"),
-    ("ar", "الجو حار اليوم والحرارة 39 برا، عملت عملية من شهر"),
-    ("hy-Latn", "otqis saruyc em dnum, sarn a"),
 ]
 
 
