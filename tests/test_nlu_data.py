@@ -121,6 +121,7 @@ def evaluation_texts():
         ROOT / "eval" / "triage_blind8.yml",
         ROOT / "eval" / "triage_blind9.yml",
         ROOT / "eval" / "triage_blind10.yml",
+        ROOT / "eval" / "triage_blind11.yml",
     ]
     for path in triage_sets:
         probes = yaml.safe_load(path.read_text(encoding="utf-8"))
