@@ -155,11 +155,17 @@ def test_look_alikes_do_not_escalate(text):
             "urgent_problem",
         ),
         ("pain is uncontrollable since the operation", "urgent_problem"),
-        ("throbbing in the cast keeps getting more intense, surgery was yesterday", "urgent_problem"),
+        (
+            "throbbing in the cast keeps getting more intense, surgery was yesterday",
+            "urgent_problem",
+        ),
         ("took 2 oxycodone and still writhing, had my achilles fixed 2 days ago", "urgent_problem"),
         ("el dolor no se me calma con nada, me operaron el lunes", "urgent_problem"),
         # new injury: a crack, a rip, "felt it let go", a gap where the repair was
-        ("heard a loud crack at the back of my ankle, had the repair a month ago", "urgent_problem"),
+        (
+            "heard a loud crack at the back of my ankle, had the repair a month ago",
+            "urgent_problem",
+        ),
         ("i felt it let go at the back of my heel, repair was 7 weeks ago", "urgent_problem"),
         (
             "8 weeks out and now I can feel a gap above my heel where the tendon was repaired",
@@ -240,9 +246,9 @@ def test_new_wording_keeps_its_look_alikes_out(text):
 
 def test_a_term_is_read_within_one_clause():
     # "back, surgery" across a comma is not the past-history term "back surgery"
-    assert tier("pills barely take the edge off and the pain comes roaring back, surgery was friday") == (
-        "urgent_problem"
-    )
+    assert tier(
+        "pills barely take the edge off and the pain comes roaring back, surgery was friday"
+    ) == ("urgent_problem")
 
 
 def test_sign_without_context_waits_for_context():
@@ -310,9 +316,18 @@ def test_rules_come_from_the_reviewed_file(tmp_path):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Al toser me salio sangre en el panuelo, estoy operado del Aquiles hace 9 dias", "emergency"),
-        ("Mi esposa no siente los dedos del pie y no los puede mover, tiene el yeso desde ayer", "emergency"),
-        ("blood coming through my boot liner at the heel, had the PARS last week", "urgent_problem"),
+        (
+            "Al toser me salio sangre en el panuelo, estoy operado del Aquiles hace 9 dias",
+            "emergency",
+        ),
+        (
+            "Mi esposa no siente los dedos del pie y no los puede mover, tiene el yeso desde ayer",
+            "emergency",
+        ),
+        (
+            "blood coming through my boot liner at the heel, had the PARS last week",
+            "urgent_problem",
+        ),
         ("my heel is on fire inside the cast and nothing I take makes a dent", "urgent_problem"),
         ("the ache is deeper and stronger every single day. 10 days post op", "urgent_problem"),
     ],
