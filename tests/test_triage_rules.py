@@ -200,6 +200,21 @@ def test_look_alikes_do_not_escalate(text):
         ("when I press my toenail the color doesn't come back", "emergency"),
         ("my operated foot is way colder than the other one", "emergency"),
         ("my foot looks ashen", "emergency"),
+        # blind set 11's wording, after its first run
+        (
+            "Al toser me salio sangre en el panuelo, estoy operado del Aquiles hace 9 dias",
+            "emergency",
+        ),
+        (
+            "Mi esposa no siente los dedos del pie y no los puede mover, tiene el yeso desde ayer",
+            "emergency",
+        ),
+        (
+            "blood coming through my boot liner at the heel, had the PARS last week",
+            "urgent_problem",
+        ),
+        ("my heel is on fire inside the cast and nothing I take makes a dent", "urgent_problem"),
+        ("the ache is deeper and stronger every single day. 10 days post op", "urgent_problem"),
     ],
 )
 def test_indirect_reports_escalate(text, expected):
@@ -311,26 +326,3 @@ def test_rules_come_from_the_reviewed_file(tmp_path):
     )
     edited = TriageRules(spec, RULES.common_words)
     assert edited.read("my foot tingles like crazy").tier(edited.ranks) == "emergency"
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        (
-            "Al toser me salio sangre en el panuelo, estoy operado del Aquiles hace 9 dias",
-            "emergency",
-        ),
-        (
-            "Mi esposa no siente los dedos del pie y no los puede mover, tiene el yeso desde ayer",
-            "emergency",
-        ),
-        (
-            "blood coming through my boot liner at the heel, had the PARS last week",
-            "urgent_problem",
-        ),
-        ("my heel is on fire inside the cast and nothing I take makes a dent", "urgent_problem"),
-        ("the ache is deeper and stronger every single day. 10 days post op", "urgent_problem"),
-    ],
-)
-def test_set_11_wording_escalates(text, expected):
-    assert tier(text) == expected
